@@ -1,0 +1,42 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "devstack",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "devstack", targets: ["devstack"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    ],
+    targets: [
+        // Pure model of an environment: parsing, validation, canonical form, hashing. No I/O beyond
+        // the file loader passed in.
+        .target(name: "EnvSpec", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // SQLite: migrations, revisions, events.
+        .target(name: "StateStore", dependencies: ["EnvSpec", .product(name: "GRDB", package: "GRDB.swift")]),
+        // Docker Engine API client over the unix socket; the live ContainerEngine.
+        .target(name: "DockerEngine", dependencies: [
+            "Reconciler",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        // observe → plan (pure) → execute.
+        .target(name: "Reconciler", dependencies: ["EnvSpec", "StateStore"]),
+        // The CLI: thin commands over the libraries.
+        .executableTarget(name: "devstack", dependencies: [
+            "EnvSpec", "StateStore", "Reconciler", "DockerEngine",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "EnvSpecTests", dependencies: ["EnvSpec"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "EnvSpec"]),
+        .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "EnvSpec", "StateStore"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["DockerEngine", "Reconciler", "EnvSpec", "StateStore"]),
+    ]
+)

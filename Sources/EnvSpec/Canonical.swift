@@ -1,0 +1,194 @@
+import Crypto
+import Foundation
+
+/// Canonical JSON: keys sorted, no insignificant whitespace, integers without a fraction. Two
+/// documents that mean the same thing encode to the same bytes, so their SHA-256 is equal.
+public enum CanonicalJSON {
+    public static func encode(_ value: JSONValue) -> String {
+        var out = ""
+        write(value, into: &out, pretty: false, indent: 0)
+        return out
+    }
+
+    /// Indented, sorted output for people (show, export).
+    public static func pretty(_ value: JSONValue) -> String {
+        var out = ""
+        write(value, into: &out, pretty: true, indent: 0)
+        return out
+    }
+
+    public static func sha256(_ text: String) -> String {
+        SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    public static func hash(_ value: JSONValue) -> String { sha256(encode(value)) }
+
+    static func write(_ value: JSONValue, into out: inout String, pretty: Bool, indent: Int) {
+        switch value {
+        case .null: out += "null"
+        case let .bool(b): out += b ? "true" : "false"
+        case let .number(n): out += formatNumber(n)
+        case let .string(s): writeString(s, into: &out)
+        case let .array(items):
+            if items.isEmpty { out += "[]"; return }
+            out += "["
+            for (i, item) in items.enumerated() {
+                if i > 0 { out += "," }
+                if pretty { out += "\n" + String(repeating: "  ", count: indent + 1) }
+                write(item.value, into: &out, pretty: pretty, indent: indent + 1)
+            }
+            if pretty { out += "\n" + String(repeating: "  ", count: indent) }
+            out += "]"
+        case let .object(members):
+            if members.isEmpty { out += "{}"; return }
+            out += "{"
+            for (i, member) in members.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }).enumerated() {
+                if i > 0 { out += "," }
+                if pretty { out += "\n" + String(repeating: "  ", count: indent + 1) }
+                writeString(member.key, into: &out)
+                out += pretty ? ": " : ":"
+                write(member.value.value, into: &out, pretty: pretty, indent: indent + 1)
+            }
+            if pretty { out += "\n" + String(repeating: "  ", count: indent) }
+            out += "}"
+        }
+    }
+
+    public static func formatNumber(_ n: Double) -> String {
+        if n == n.rounded(), abs(n) < 1e15 { return String(Int64(n)) }
+        return n.description
+    }
+
+    static func writeString(_ s: String, into out: inout String) {
+        out += "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case let c where c.value < 0x20:
+                out += String(format: "\\u%04x", c.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
+    }
+}
+
+// MARK: - Spec → canonical tree
+
+extension JSONValue {
+    static func obj(_ members: [(String, JSONValue)]) -> JSONValue {
+        .object(members.map { (key: $0.0, value: JSONNode($0.1)) })
+    }
+    static func strings(_ items: [String]) -> JSONValue { .array(items.map { JSONNode(.string($0)) }) }
+    static func stringMap(_ map: [String: String]) -> JSONValue { .obj(map.map { ($0.key, .string($0.value)) }) }
+}
+
+public enum Duration {
+    /// "5s" when whole seconds, "1500ms" otherwise: one spelling per value.
+    public static func format(ms: Int) -> String { ms % 1000 == 0 ? "\(ms / 1000)s" : "\(ms)ms" }
+}
+
+extension ServiceSpec {
+    /// The canonical form: every default explicit. It is also valid env-file syntax, so the store
+    /// and exports read it back with the same decoder that reads a user's file.
+    public var canonical: JSONValue {
+        var m: [(String, JSONValue)] = []
+        if let image { m.append(("image", .string(image))) }
+        if let build {
+            m.append(("build", .obj([("context", .string(build.context)), ("dockerfile", .string(build.dockerfile)), ("args", .stringMap(build.args))])))
+        }
+        m.append(("pullPolicy", .string(pullPolicy.rawValue)))
+        if let command { m.append(("command", .strings(command))) }
+        if let entrypoint { m.append(("entrypoint", .strings(entrypoint))) }
+        if let workingDir { m.append(("workingDir", .string(workingDir))) }
+        if let user { m.append(("user", .string(user))) }
+        m.append(("env", .obj(env.map { key, value in
+            switch value {
+            case let .literal(s): return (key, .string(s))
+            case let .secret(name): return (key, .obj([("secret", .string(name))]))
+            }
+        })))
+        m.append(("ports", .array(ports.map { p in
+            var fields: [(String, JSONValue)] = [("hostIP", .string(p.hostIP)), ("containerPort", .number(Double(p.containerPort))), ("protocol", .string(p.proto))]
+            if let hostPort = p.hostPort { fields.append(("hostPort", .number(Double(hostPort)))) }
+            return JSONNode(.obj(fields))
+        })))
+        m.append(("volumes", .array(volumes.map { v in
+            JSONNode(.obj([("type", .string(v.type.rawValue)), ("source", .string(v.source)), ("target", .string(v.target)), ("readOnly", .bool(v.readOnly))]))
+        })))
+        m.append(("dependsOn", .obj(dependsOn.map { ($0.key, .obj([("condition", .string($0.value.rawValue))])) })))
+        if let healthcheck {
+            m.append(("healthcheck", .obj([
+                ("command", .strings(healthcheck.command)),
+                ("interval", .string(Duration.format(ms: healthcheck.intervalMs))),
+                ("timeout", .string(Duration.format(ms: healthcheck.timeoutMs))),
+                ("retries", .number(Double(healthcheck.retries))),
+                ("startPeriod", .string(Duration.format(ms: healthcheck.startPeriodMs))),
+            ])))
+        }
+        m.append(("restart", .string(restart.rawValue)))
+        var res: [(String, JSONValue)] = []
+        if let memory = resources.memoryBytes { res.append(("memory", .number(Double(memory)))) }
+        if let milli = resources.milliCPUs { res.append(("cpus", .number(Double(milli) / 1000))) }
+        m.append(("resources", .obj(res)))
+        m.append(("labels", .stringMap(labels)))
+        m.append(("profiles", .strings(profiles)))
+        m.append(("init", .bool(initProcess)))
+        return .obj(m)
+    }
+
+    public var canonicalJSON: String { CanonicalJSON.encode(canonical) }
+    /// SHA-256 of the canonical form: the value of the `dev.devstack.spec-hash` label.
+    public var specHash: String { CanonicalJSON.sha256(canonicalJSON) }
+}
+
+extension SeedSpec {
+    public var canonical: JSONValue {
+        var m: [(String, JSONValue)] = []
+        if let service { m.append(("service", .string(service))) }
+        if let volume { m.append(("volume", .string(volume))) }
+        switch action {
+        case let .exec(cmd): m.append(("exec", .strings(cmd)))
+        case let .run(cmd): m.append(("run", .strings(cmd)))
+        case let .copy(path): m.append(("copy", .string(path)))
+        }
+        if let stdin { m.append(("stdin", .string(stdin))) }
+        m.append(("after", .strings(after)))
+        return .obj(m)
+    }
+}
+
+extension SecretSource {
+    public var canonical: JSONValue {
+        switch self {
+        case let .environment(name): return .obj([("fromEnv", .string(name))])
+        case let .file(path): return .obj([("fromFile", .string(path))])
+        }
+    }
+}
+
+extension EnvironmentSpec {
+    /// Everything but the services: stored once per distinct value, like a service spec.
+    public var settingsCanonical: JSONValue {
+        .obj([
+            ("seeds", .obj(seeds.map { ($0.key, $0.value.canonical) })),
+            ("secrets", .obj(secrets.map { ($0.key, $0.value.canonical) })),
+        ])
+    }
+
+    public var canonical: JSONValue {
+        .obj([
+            ("name", .string(name)),
+            ("services", .obj(services.map { ($0.key, $0.value.canonical) })),
+            ("seeds", .obj(seeds.map { ($0.key, $0.value.canonical) })),
+            ("secrets", .obj(secrets.map { ($0.key, $0.value.canonical) })),
+        ])
+    }
+
+    public var canonicalJSON: String { CanonicalJSON.encode(canonical) }
+    public var specHash: String { CanonicalJSON.sha256(canonicalJSON) }
+}

@@ -1,0 +1,56 @@
+/// Reading canonical specs back, from the store or from an export bundle. The canonical form is
+/// env-file syntax, so the same decoder applies; `source` names where the text came from.
+extension ServiceSpec {
+    public static func decodeCanonical(_ node: JSONNode, source: String, path: String) throws(ValidationFailure) -> ServiceSpec {
+        var decoder = SpecDecoder(file: source)
+        guard let spec = decoder.service(node, path) else { throw ValidationFailure(decoder.diagnostics) }
+        return spec
+    }
+}
+
+extension EnvironmentSpec {
+    /// Decodes `{"name", "services", "seeds", "secrets"}` as produced by `canonical`.
+    public static func decodeCanonical(_ node: JSONNode, source: String) throws(ValidationFailure) -> EnvironmentSpec {
+        var decoder = SpecDecoder(file: source)
+        guard let members = decoder.object(node, "", allowed: ["name", "services", "seeds", "secrets"]) else {
+            throw ValidationFailure(decoder.diagnostics)
+        }
+        var spec = EnvironmentSpec(name: "")
+        for (key, value) in members {
+            switch key {
+            case "name":
+                if let s = decoder.string(value, "name"), decoder.name(s, "name", what: "environment") { spec.name = s }
+            case "services":
+                for (name, node) in decoder.map(value, "services") ?? [] where decoder.name(name, "services.\(name)", what: "service") {
+                    if let s = decoder.service(node, "services.\(name)") { spec.services[name] = s }
+                }
+            case "seeds":
+                for (name, node) in decoder.map(value, "seeds") ?? [] {
+                    if let s = decoder.seed(node, "seeds.\(name)") { spec.seeds[name] = s }
+                }
+            case "secrets":
+                for (name, node) in decoder.map(value, "secrets") ?? [] {
+                    if let s = decoder.secret(node, "secrets.\(name)") { spec.secrets[name] = s }
+                }
+            default: break
+            }
+        }
+        if spec.name.isEmpty && decoder.diagnostics.isEmpty { decoder.fail("", "expected \"name\"") }
+        guard decoder.diagnostics.isEmpty else { throw ValidationFailure(decoder.diagnostics) }
+        let cross = CrossValidation.check(spec, origin: { _, _ in source }, inactive: [:])
+        guard cross.isEmpty else { throw ValidationFailure(cross) }
+        return spec
+    }
+
+    public static func decodeCanonical(json text: String, source: String) throws(ValidationFailure) -> EnvironmentSpec {
+        do {
+            return try decodeCanonical(try JSONParser.parse(text), source: source)
+        } catch let error as JSONSyntaxError {
+            throw ValidationFailure([Diagnostic(file: source, path: "", message: "invalid JSON: \(error.message)", line: error.line, column: error.column)])
+        } catch let error as ValidationFailure {
+            throw error
+        } catch {
+            throw ValidationFailure([Diagnostic(file: source, path: "", message: "\(error)")])
+        }
+    }
+}

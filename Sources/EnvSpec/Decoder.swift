@@ -1,0 +1,526 @@
+/// Turns the JSON of one environment file (or of a canonical spec, which uses the same syntax)
+/// into spec values, collecting every problem with its JSON path instead of stopping at the first.
+struct SpecDecoder {
+    let file: String
+    /// Rewrites a relative path written in this file so that it is relative to the root file.
+    var rebasePath: (String) -> String = { $0 }
+    var diagnostics: [Diagnostic] = []
+
+    init(file: String) { self.file = file }
+
+    mutating func fail(_ path: String, _ message: String) {
+        diagnostics.append(Diagnostic(file: file, path: path, message: message))
+    }
+
+    static func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    // MARK: primitives
+
+    mutating func object(_ node: JSONNode, _ path: String, allowed: [String]) -> [(key: String, value: JSONNode)]? {
+        guard case let .object(members) = node.value else {
+            fail(path, "expected an object, found \(node.typeName)")
+            return nil
+        }
+        for member in members where !allowed.contains(member.key) {
+            fail(Self.join(path, member.key), "unknown key \"\(member.key)\"\(Suggest.didYouMean(member.key, in: allowed))")
+        }
+        return members.filter { allowed.contains($0.key) }
+    }
+
+    mutating func map(_ node: JSONNode, _ path: String) -> [(key: String, value: JSONNode)]? {
+        guard case let .object(members) = node.value else {
+            fail(path, "expected an object, found \(node.typeName)")
+            return nil
+        }
+        return members
+    }
+
+    mutating func string(_ node: JSONNode, _ path: String, nonEmpty: Bool = true) -> String? {
+        guard case let .string(s) = node.value else {
+            fail(path, "expected a string, found \(node.typeName)")
+            return nil
+        }
+        if nonEmpty && s.isEmpty { fail(path, "expected a non-empty string"); return nil }
+        return s
+    }
+
+    mutating func bool(_ node: JSONNode, _ path: String) -> Bool? {
+        guard case let .bool(b) = node.value else {
+            fail(path, "expected true or false, found \(node.typeName)")
+            return nil
+        }
+        return b
+    }
+
+    mutating func integer(_ node: JSONNode, _ path: String, range: ClosedRange<Int>) -> Int? {
+        guard case let .number(n) = node.value, n == n.rounded(), abs(n) < 1e15 else {
+            fail(path, "expected a whole number from \(range.lowerBound) to \(range.upperBound), found \(node.typeName)")
+            return nil
+        }
+        guard range.contains(Int(n)) else {
+            fail(path, "expected a whole number from \(range.lowerBound) to \(range.upperBound), found \(Int(n))")
+            return nil
+        }
+        return Int(n)
+    }
+
+    /// An argument array; a plain string is refused because commands are never shell strings.
+    mutating func argv(_ node: JSONNode, _ path: String) -> [String]? {
+        guard case let .array(items) = node.value else {
+            let hint = node.typeName == "a string" ? " (write the command as an argument array, e.g. [\"sh\", \"-c\", \"...\"])" : ""
+            fail(path, "expected an array of strings, found \(node.typeName)\(hint)")
+            return nil
+        }
+        var out: [String] = []
+        for (i, item) in items.enumerated() {
+            guard let s = string(item, "\(path)[\(i)]", nonEmpty: false) else { return nil }
+            out.append(s)
+        }
+        return out
+    }
+
+    mutating func stringMap(_ node: JSONNode, _ path: String) -> [String: String]? {
+        guard let members = map(node, path) else { return nil }
+        var out: [String: String] = [:]
+        for (key, value) in members {
+            switch value.value {
+            case let .string(s): out[key] = s
+            case let .number(n): out[key] = CanonicalJSON.formatNumber(n)
+            case let .bool(b): out[key] = b ? "true" : "false"
+            default: fail(Self.join(path, key), "expected a string, found \(value.typeName)")
+            }
+        }
+        return out
+    }
+
+    mutating func name(_ text: String, _ path: String, what: String) -> Bool {
+        if Names.isValid(text) { return true }
+        fail(path, "invalid \(what) name \"\(text)\": \(Names.rule)")
+        return false
+    }
+
+    mutating func enumValue<E: RawRepresentable & CaseIterable>(_ node: JSONNode, _ path: String, _: E.Type) -> E? where E.RawValue == String {
+        guard let s = string(node, path) else { return nil }
+        if let value = E(rawValue: s) { return value }
+        let all = E.allCases.map(\.rawValue)
+        fail(path, "expected one of \(all.map { "\"\($0)\"" }.joined(separator: ", ")), found \"\(s)\"\(Suggest.didYouMean(s, in: all))")
+        return nil
+    }
+
+    mutating func duration(_ node: JSONNode, _ path: String) -> Int? {
+        guard let s = string(node, path) else { return nil }
+        if let ms = Self.parseDuration(s) { return ms }
+        fail(path, "expected a duration such as \"500ms\", \"5s\" or \"1m30s\", found \"\(s)\"")
+        return nil
+    }
+
+    static func parseDuration(_ s: String) -> Int? {
+        var total = 0
+        var digits = ""
+        var rest = Substring(s)
+        guard !s.isEmpty else { return nil }
+        while let c = rest.first {
+            if c.isASCII && c.isNumber { digits.append(c); rest = rest.dropFirst(); continue }
+            guard let n = Int(digits) else { return nil }
+            let factor: Int
+            if rest.hasPrefix("ms") { factor = 1; rest = rest.dropFirst(2) }
+            else if rest.hasPrefix("s") { factor = 1000; rest = rest.dropFirst() }
+            else if rest.hasPrefix("m") { factor = 60_000; rest = rest.dropFirst() }
+            else if rest.hasPrefix("h") { factor = 3_600_000; rest = rest.dropFirst() }
+            else { return nil }
+            total += n * factor
+            digits = ""
+        }
+        return digits.isEmpty ? total : nil
+    }
+
+    static func parseMemory(_ s: String) -> Int? {
+        var text = s.lowercased()
+        if text.hasSuffix("b") && text.count > 1 && !(text.dropLast().last?.isNumber ?? true) { text.removeLast() }
+        let units: [Character: Int] = ["k": 1 << 10, "m": 1 << 20, "g": 1 << 30]
+        var factor = 1
+        if let last = text.last, let f = units[last] { factor = f; text.removeLast() }
+        else if text.last == "b" { text.removeLast() }
+        guard let n = Int(text), n > 0 else { return nil }
+        return n * factor
+    }
+
+    // MARK: service
+
+    static let serviceKeys = ["image", "build", "pullPolicy", "command", "entrypoint", "workingDir", "user", "env",
+                              "ports", "volumes", "dependsOn", "healthcheck", "restart", "resources", "labels",
+                              "profiles", "init"]
+
+    mutating func service(_ node: JSONNode, _ path: String) -> ServiceSpec? {
+        guard let members = object(node, path, allowed: Self.serviceKeys) else { return nil }
+        let before = diagnostics.count
+        var spec = ServiceSpec()
+        for (key, value) in members {
+            let p = Self.join(path, key)
+            switch key {
+            case "image": spec.image = string(value, p)
+            case "build": spec.build = build(value, p)
+            case "pullPolicy": spec.pullPolicy = enumValue(value, p, PullPolicy.self) ?? .missing
+            case "command": spec.command = argv(value, p)
+            case "entrypoint": spec.entrypoint = argv(value, p)
+            case "workingDir": spec.workingDir = string(value, p)
+            case "user": spec.user = string(value, p)
+            case "env": spec.env = env(value, p)
+            case "ports":
+                guard case let .array(items) = value.value else { fail(p, "expected an array of ports, found \(value.typeName)"); continue }
+                spec.ports = items.enumerated().compactMap { port($1, "\(p)[\($0)]") }
+            case "volumes":
+                guard case let .array(items) = value.value else { fail(p, "expected an array of volumes, found \(value.typeName)"); continue }
+                spec.volumes = items.enumerated().compactMap { mount($1, "\(p)[\($0)]") }
+            case "dependsOn": spec.dependsOn = dependsOn(value, p)
+            case "healthcheck": spec.healthcheck = healthcheck(value, p)
+            case "restart": spec.restart = enumValue(value, p, RestartPolicy.self) ?? .no
+            case "resources": spec.resources = resources(value, p)
+            case "labels":
+                spec.labels = stringMap(value, p) ?? [:]
+                for key in spec.labels.keys where key.hasPrefix("dev.devstack.") {
+                    fail(Self.join(p, key), "labels starting with \"dev.devstack.\" are reserved for devstack")
+                }
+            case "profiles":
+                spec.profiles = argv(value, p) ?? []
+            case "init": spec.initProcess = bool(value, p) ?? true
+            default: break
+            }
+        }
+        if spec.image == nil && spec.build == nil {
+            fail(path, "expected \"image\" or \"build\": a service needs one of them")
+        }
+        return diagnostics.count == before ? spec : nil
+    }
+
+    mutating func build(_ node: JSONNode, _ path: String) -> BuildSpec? {
+        if case let .string(context) = node.value {
+            return context.isEmpty ? nil : BuildSpec(context: rebasePath(context))
+        }
+        guard let members = object(node, path, allowed: ["context", "dockerfile", "args"]) else { return nil }
+        guard let contextNode = members.first(where: { $0.key == "context" })?.value else {
+            fail(path, "expected \"context\": the folder sent to the image build")
+            return nil
+        }
+        guard let context = string(contextNode, Self.join(path, "context")) else { return nil }
+        var spec = BuildSpec(context: rebasePath(context))
+        for (key, value) in members {
+            if key == "dockerfile", let s = string(value, Self.join(path, key)) { spec.dockerfile = s }
+            if key == "args", let m = stringMap(value, Self.join(path, key)) { spec.args = m }
+        }
+        return spec
+    }
+
+    mutating func env(_ node: JSONNode, _ path: String) -> [String: EnvValue] {
+        guard let members = map(node, path) else { return [:] }
+        var out: [String: EnvValue] = [:]
+        for (key, value) in members {
+            let p = Self.join(path, key)
+            switch value.value {
+            case let .string(s): out[key] = .literal(s)
+            case let .number(n): out[key] = .literal(CanonicalJSON.formatNumber(n))
+            case let .bool(b): out[key] = .literal(b ? "true" : "false")
+            case .object:
+                guard let m = object(value, p, allowed: ["secret"]), let ref = m.first?.value,
+                      let name = string(ref, Self.join(p, "secret")) else {
+                    if diagnostics.last?.path.hasPrefix(p) != true { fail(p, "expected {\"secret\": \"NAME\"}") }
+                    continue
+                }
+                out[key] = .secret(name)
+            default: fail(p, "expected a string or {\"secret\": \"NAME\"}, found \(value.typeName)")
+            }
+        }
+        return out
+    }
+
+    mutating func port(_ node: JSONNode, _ path: String) -> PortSpec? {
+        switch node.value {
+        case let .string(s):
+            if let port = Self.parsePort(s) { return port }
+            fail(path, "expected a port such as \"8000\", \"8000:80\", \"127.0.0.1:8000:80\" or \"5353:53/udp\", found \"\(s)\"")
+            return nil
+        case let .number(n):
+            guard n == n.rounded(), (1...65535).contains(n) else { fail(path, "expected a port from 1 to 65535"); return nil }
+            return PortSpec(hostPort: nil, containerPort: Int(n))
+        case .object:
+            guard let members = object(node, path, allowed: ["hostIP", "hostPort", "containerPort", "protocol"]) else { return nil }
+            guard let cp = members.first(where: { $0.key == "containerPort" }) else {
+                fail(path, "expected \"containerPort\"")
+                return nil
+            }
+            guard let containerPort = integer(cp.value, Self.join(path, "containerPort"), range: 1...65535) else { return nil }
+            var spec = PortSpec(hostPort: nil, containerPort: containerPort)
+            for (key, value) in members {
+                let p = Self.join(path, key)
+                switch key {
+                case "hostIP":
+                    guard let ip = string(value, p) else { return nil }
+                    guard Self.isIPv4(ip) else { fail(p, "expected an IPv4 address such as \"127.0.0.1\", found \"\(ip)\""); return nil }
+                    spec.hostIP = ip
+                case "hostPort": guard let hp = integer(value, p, range: 1...65535) else { return nil }; spec.hostPort = hp
+                case "protocol":
+                    guard let proto = string(value, p) else { return nil }
+                    guard ["tcp", "udp", "sctp"].contains(proto) else { fail(p, "expected \"tcp\", \"udp\" or \"sctp\", found \"\(proto)\""); return nil }
+                    spec.proto = proto
+                default: break
+                }
+            }
+            return spec
+        default:
+            fail(path, "expected a port string or object, found \(node.typeName)")
+            return nil
+        }
+    }
+
+    static func isIPv4(_ s: String) -> Bool {
+        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { p in p.count <= 3 && Int(p).map { (0...255).contains($0) } == true }
+    }
+
+    static func parsePort(_ text: String) -> PortSpec? {
+        var s = Substring(text)
+        var proto = "tcp"
+        if let slash = s.lastIndex(of: "/") {
+            proto = String(s[s.index(after: slash)...])
+            guard ["tcp", "udp", "sctp"].contains(proto) else { return nil }
+            s = s[..<slash]
+        }
+        let parts = s.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        func number(_ p: String) -> Int? { Int(p).flatMap { (1...65535).contains($0) && String($0) == p ? $0 : nil } }
+        switch parts.count {
+        case 1:
+            guard let c = number(parts[0]) else { return nil }
+            return PortSpec(hostPort: nil, containerPort: c, proto: proto)
+        case 2:
+            guard let h = number(parts[0]), let c = number(parts[1]) else { return nil }
+            return PortSpec(hostPort: h, containerPort: c, proto: proto)
+        case 3:
+            guard isIPv4(parts[0]), let c = number(parts[2]) else { return nil }
+            let h = parts[1].isEmpty ? nil : number(parts[1])
+            if !parts[1].isEmpty && h == nil { return nil }
+            return PortSpec(hostIP: parts[0], hostPort: h, containerPort: c, proto: proto)
+        default: return nil
+        }
+    }
+
+    mutating func mount(_ node: JSONNode, _ path: String) -> MountSpec? {
+        switch node.value {
+        case let .string(s):
+            let parts = s.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 2 || (parts.count == 3 && ["ro", "rw"].contains(parts[2])), !parts[0].isEmpty, parts[1].hasPrefix("/") else {
+                fail(path, "expected a volume such as \"data:/var/lib/mysql\" or \"./src:/app:ro\", found \"\(s)\"")
+                return nil
+            }
+            let isBind = parts[0].hasPrefix(".") || parts[0].hasPrefix("/") || parts[0].hasPrefix("~")
+            let spec = MountSpec(type: isBind ? .bind : .volume, source: parts[0], target: parts[1], readOnly: parts.count == 3 && parts[2] == "ro")
+            return finishMount(spec, path)
+        case .object:
+            guard let members = object(node, path, allowed: ["type", "source", "target", "readOnly"]) else { return nil }
+            var type: MountType = .volume
+            var source: String?, target: String?, readOnly = false
+            for (key, value) in members {
+                let p = Self.join(path, key)
+                switch key {
+                case "type":
+                    guard let t = string(value, p) else { return nil }
+                    guard let mt = MountType(rawValue: t) else { fail(p, "expected \"volume\" or \"bind\", found \"\(t)\""); return nil }
+                    type = mt
+                case "source": source = string(value, p)
+                case "target": target = string(value, p)
+                case "readOnly": readOnly = bool(value, p) ?? false
+                default: break
+                }
+            }
+            guard let source else { fail(path, "expected \"source\": a volume name or a host path"); return nil }
+            guard let target, target.hasPrefix("/") else { fail(Self.join(path, "target"), "expected an absolute path inside the container"); return nil }
+            return finishMount(MountSpec(type: type, source: source, target: target, readOnly: readOnly), path)
+        default:
+            fail(path, "expected a volume string or object, found \(node.typeName)")
+            return nil
+        }
+    }
+
+    mutating func finishMount(_ spec: MountSpec, _ path: String) -> MountSpec? {
+        var spec = spec
+        switch spec.type {
+        case .volume:
+            guard name(spec.source, path, what: "volume") else { return nil }
+        case .bind:
+            if spec.source.hasPrefix("~") { fail(path, "bind sources are paths relative to the environment file or absolute; \"~\" is not expanded"); return nil }
+            if !spec.source.hasPrefix("/") { spec.source = rebasePath(spec.source) }
+        }
+        return spec
+    }
+
+    mutating func dependsOn(_ node: JSONNode, _ path: String) -> [String: DependencyCondition] {
+        var out: [String: DependencyCondition] = [:]
+        switch node.value {
+        case let .array(items):
+            for (i, item) in items.enumerated() {
+                if let s = string(item, "\(path)[\(i)]") { out[s] = .started }
+            }
+        case let .object(members):
+            for (key, value) in members {
+                let p = Self.join(path, key)
+                if case .string = value.value {
+                    if let c = enumValue(value, p, DependencyCondition.self) { out[key] = c }
+                    continue
+                }
+                guard let m = object(value, p, allowed: ["condition"]) else { continue }
+                if let c = m.first?.value { out[key] = enumValue(c, Self.join(p, "condition"), DependencyCondition.self) ?? .started }
+                else { out[key] = .started }
+            }
+        default:
+            fail(path, "expected an array of service names or an object of conditions, found \(node.typeName)")
+        }
+        return out
+    }
+
+    mutating func healthcheck(_ node: JSONNode, _ path: String) -> HealthcheckSpec? {
+        guard let members = object(node, path, allowed: ["command", "interval", "timeout", "retries", "startPeriod"]) else { return nil }
+        guard let commandNode = members.first(where: { $0.key == "command" })?.value else {
+            fail(path, "expected \"command\": the argument array that exits 0 when the service is healthy")
+            return nil
+        }
+        guard let command = argv(commandNode, Self.join(path, "command")), !command.isEmpty else {
+            if diagnostics.last?.path != Self.join(path, "command") { fail(Self.join(path, "command"), "expected a non-empty argument array") }
+            return nil
+        }
+        var spec = HealthcheckSpec(command: command)
+        for (key, value) in members {
+            let p = Self.join(path, key)
+            switch key {
+            case "interval": if let d = duration(value, p) { spec.intervalMs = max(d, 1) }
+            case "timeout": if let d = duration(value, p) { spec.timeoutMs = max(d, 1) }
+            case "startPeriod": if let d = duration(value, p) { spec.startPeriodMs = d }
+            case "retries": if let r = integer(value, p, range: 1...1000) { spec.retries = r }
+            default: break
+            }
+        }
+        return spec
+    }
+
+    mutating func resources(_ node: JSONNode, _ path: String) -> ResourcesSpec {
+        guard let members = object(node, path, allowed: ["memory", "cpus"]) else { return ResourcesSpec() }
+        var spec = ResourcesSpec()
+        for (key, value) in members {
+            let p = Self.join(path, key)
+            switch (key, value.value) {
+            case let ("memory", .string(s)):
+                if let m = Self.parseMemory(s) { spec.memoryBytes = m } else { fail(p, "expected a size such as \"512m\" or \"2g\", found \"\(s)\"") }
+            case ("memory", _):
+                spec.memoryBytes = integer(value, p, range: 1...Int(Int64.max / 2))
+            case let ("cpus", .number(n)):
+                if n > 0, n <= 1024 { spec.milliCPUs = Int((n * 1000).rounded()) } else { fail(p, "expected a number of CPUs above 0, such as 0.5") }
+            case let ("cpus", .string(s)):
+                if let n = Double(s), n > 0, n <= 1024 { spec.milliCPUs = Int((n * 1000).rounded()) } else { fail(p, "expected a number of CPUs above 0, such as 0.5") }
+            default: fail(p, "expected a number of CPUs above 0, such as 0.5")
+            }
+        }
+        return spec
+    }
+
+    // MARK: seeds and secrets
+
+    mutating func seed(_ node: JSONNode, _ path: String) -> SeedSpec? {
+        guard let members = object(node, path, allowed: ["service", "volume", "exec", "run", "copy", "stdin", "after"]) else { return nil }
+        let before = diagnostics.count
+        var service: String?, volume: String?, stdin: String?, after: [String] = []
+        var actions: [SeedSpec.Action] = []
+        for (key, value) in members {
+            let p = Self.join(path, key)
+            switch key {
+            case "service": service = string(value, p)
+            case "volume": volume = string(value, p)
+            case "exec": if let a = argv(value, p) { actions.append(.exec(a)) }
+            case "run": if let a = argv(value, p) { actions.append(.run(a)) }
+            case "copy": if let s = string(value, p), relativeFile(s, p) { actions.append(.copy(rebasePath(s))) }
+            case "stdin": if let s = string(value, p), relativeFile(s, p) { stdin = rebasePath(s) }
+            case "after": after = argv(value, p) ?? []
+            default: break
+            }
+        }
+        guard diagnostics.count == before else { return nil }
+        guard actions.count == 1, let action = actions.first else {
+            fail(path, "expected exactly one of \"exec\", \"run\" or \"copy\"")
+            return nil
+        }
+        switch action {
+        case .exec, .run:
+            if service == nil { fail(path, "expected \"service\": the service whose container or image runs the seed"); return nil }
+        case .copy:
+            if volume == nil { fail(path, "expected \"volume\": the named volume the files are copied into"); return nil }
+            if stdin != nil { fail(Self.join(path, "stdin"), "\"stdin\" goes with \"exec\" or \"run\", not \"copy\""); return nil }
+        }
+        if let volume, !name(volume, Self.join(path, "volume"), what: "volume") { return nil }
+        return SeedSpec(service: service, volume: volume, action: action, stdin: stdin, after: after)
+    }
+
+    /// Seed files must stay inside the project: no absolute paths, no climbing out with "..".
+    mutating func relativeFile(_ s: String, _ path: String) -> Bool {
+        if s.hasPrefix("/") || s.hasPrefix("~") {
+            fail(path, "expected a path relative to the environment file, found \"\(s)\"")
+            return false
+        }
+        if PathMath.escapes(s) {
+            fail(path, "path \"\(s)\" leaves the environment's folder")
+            return false
+        }
+        return true
+    }
+
+    mutating func secret(_ node: JSONNode, _ path: String) -> SecretSource? {
+        guard let members = object(node, path, allowed: ["fromEnv", "fromFile"]) else { return nil }
+        guard members.count == 1, let (key, value) = members.first else {
+            fail(path, "expected exactly one of \"fromEnv\" or \"fromFile\"")
+            return nil
+        }
+        guard let s = string(value, Self.join(path, key)) else { return nil }
+        return key == "fromEnv" ? .environment(s) : .file(s.hasPrefix("/") ? s : rebasePath(s))
+    }
+}
+
+/// Lexical path arithmetic, so that decoding stays free of file-system calls.
+public enum PathMath {
+    public static func components(_ path: String) -> [String] {
+        path.split(separator: "/", omittingEmptySubsequences: true).map(String.init).filter { $0 != "." }
+    }
+
+    /// Normalises `a/./b/../c` to `a/c`, keeping leading `..` of a relative path.
+    public static func normalize(_ path: String) -> String {
+        let absolute = path.hasPrefix("/")
+        var out: [String] = []
+        for c in components(path) {
+            if c == "..", let last = out.last, last != ".." { out.removeLast() }
+            else if c == "..", absolute { continue }
+            else { out.append(c) }
+        }
+        let joined = out.joined(separator: "/")
+        return absolute ? "/" + joined : (joined.isEmpty ? "." : joined)
+    }
+
+    public static func escapes(_ relative: String) -> Bool {
+        normalize(relative).split(separator: "/").first == ".."
+    }
+
+    public static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        let dir = String(path[..<slash])
+        return dir.isEmpty ? "/" : dir
+    }
+
+    public static func join(_ base: String, _ relative: String) -> String {
+        if relative.hasPrefix("/") { return normalize(relative) }
+        return normalize(base == "." ? relative : base + "/" + relative)
+    }
+
+    /// `to` expressed relative to the folder `from`; both absolute or both relative to one place.
+    public static func relative(from: String, to: String) -> String {
+        let a = components(normalize(from)), b = components(normalize(to))
+        var common = 0
+        while common < a.count, common < b.count, a[common] == b[common] { common += 1 }
+        let up = Array(repeating: "..", count: a.count - common)
+        let result = (up + b[common...]).joined(separator: "/")
+        return result.isEmpty ? "." : result
+    }
+}

@@ -1,0 +1,232 @@
+import Foundation
+
+/// Reads an environment file and everything it includes, interpolates variables, merges, decodes
+/// and validates. File access is injected, so this stays a pure function of its inputs.
+public struct EnvironmentLoader: Sendable {
+    public typealias ReadFile = @Sendable (_ absolutePath: String) throws -> String
+
+    public var readFile: ReadFile
+    public var hostEnvironment: [String: String]
+    public var currentDirectory: String
+    /// Profiles to activate; services without profiles are always active.
+    public var profiles: Set<String>
+
+    public init(readFile: @escaping ReadFile = LocalFiles.read,
+                hostEnvironment: [String: String] = ProcessInfo.processInfo.environment,
+                currentDirectory: String = FileManager.default.currentDirectoryPath,
+                profiles: Set<String> = []) {
+        self.readFile = readFile
+        self.hostEnvironment = hostEnvironment
+        self.currentDirectory = currentDirectory
+        self.profiles = profiles
+    }
+
+    static let topLevelKeys = ["$schema", "name", "services", "seeds", "variables", "secrets", "include"]
+
+    /// One parsed file of the include tree.
+    struct SourceFile {
+        var display: String
+        var absolute: String
+        var root: JSONNode
+    }
+
+    public func load(_ path: String) throws(ValidationFailure) -> LoadedEnvironment {
+        let rootAbsolute = PathMath.join(currentDirectory, path)
+        var files: [SourceFile] = []
+        var diagnostics: [Diagnostic] = []
+        collect(display: path, absolute: rootAbsolute, chain: [], into: &files, diagnostics: &diagnostics)
+        guard diagnostics.isEmpty else { throw ValidationFailure(diagnostics) }
+
+        let variables = mergedVariables(files, diagnostics: &diagnostics)
+        let rootDir = PathMath.directory(of: rootAbsolute)
+
+        var name: String?
+        var services: [String: (spec: ServiceSpec, file: String, node: JSONNode)] = [:]
+        var seeds: [String: (spec: SeedSpec, file: String)] = [:]
+        var secrets: [String: (spec: SecretSource, file: String)] = [:]
+        var serviceOrigin: [String: String] = [:]
+
+        // Included files first, then the root, whose definitions override theirs.
+        for (index, file) in files.enumerated().reversed() {
+            let isRoot = index == 0
+            var decoder = SpecDecoder(file: file.display)
+            let fileDir = PathMath.directory(of: file.absolute)
+            decoder.rebasePath = { p in p.hasPrefix("/") ? p : PathMath.relative(from: rootDir, to: PathMath.join(fileDir, p)) }
+            let tree = interpolate(file.root, "", file: file.display, variables: variables, diagnostics: &diagnostics)
+            guard let members = decoder.object(tree, "", allowed: Self.topLevelKeys) else {
+                diagnostics += decoder.diagnostics
+                continue
+            }
+            if isRoot {
+                if let n = tree["name"] {
+                    if let s = decoder.string(n, "name"), decoder.name(s, "name", what: "environment") { name = s }
+                } else {
+                    decoder.fail("", "expected \"name\": the environment's name")
+                }
+            }
+            for (key, value) in members {
+                switch key {
+                case "services":
+                    guard let list = decoder.map(value, "services") else { continue }
+                    for (serviceName, node) in list {
+                        let p = "services.\(serviceName)"
+                        guard decoder.name(serviceName, p, what: "service") else { continue }
+                        if !isRoot, let other = serviceOrigin[serviceName], other != file.display, services[serviceName] != nil {
+                            decoder.fail(p, "also defined in \(other); define it in one included file, or override it in \(files[0].display)")
+                            continue
+                        }
+                        if let spec = decoder.service(node, p) {
+                            services[serviceName] = (spec, file.display, node)
+                            serviceOrigin[serviceName] = file.display
+                        }
+                    }
+                case "seeds":
+                    guard let list = decoder.map(value, "seeds") else { continue }
+                    for (seedName, node) in list {
+                        guard decoder.name(seedName, "seeds.\(seedName)", what: "seed") else { continue }
+                        if let spec = decoder.seed(node, "seeds.\(seedName)") { seeds[seedName] = (spec, file.display) }
+                    }
+                case "secrets":
+                    guard let list = decoder.map(value, "secrets") else { continue }
+                    for (secretName, node) in list {
+                        if let spec = decoder.secret(node, "secrets.\(secretName)") { secrets[secretName] = (spec, file.display) }
+                    }
+                default: break
+                }
+            }
+            diagnostics += decoder.diagnostics
+        }
+        guard diagnostics.isEmpty, let name else { throw ValidationFailure(diagnostics) }
+
+        // Profiles: drop inactive services before cross-checks, so a reference to one is reported.
+        var inactive: [String: [String]] = [:]
+        for (serviceName, entry) in services where !entry.spec.profiles.isEmpty && profiles.isDisjoint(with: entry.spec.profiles) {
+            inactive[serviceName] = entry.spec.profiles
+        }
+        for key in inactive.keys { services.removeValue(forKey: key) }
+
+        let spec = EnvironmentSpec(name: name,
+                                   services: services.mapValues(\.spec),
+                                   seeds: seeds.mapValues(\.spec),
+                                   secrets: secrets.mapValues(\.spec))
+        let cross = CrossValidation.check(spec, origin: { kind, name in
+            switch kind {
+            case .service: return services[name]?.file ?? path
+            case .seed: return seeds[name]?.file ?? path
+            }
+        }, inactive: inactive)
+        guard cross.isEmpty else { throw ValidationFailure(cross) }
+        return LoadedEnvironment(spec: spec, rootFile: rootAbsolute, files: files.map(\.absolute))
+    }
+
+    private func collect(display: String, absolute: String, chain: [String], into files: inout [SourceFile], diagnostics: inout [Diagnostic]) {
+        let text: String
+        do {
+            text = try readFile(absolute)
+        } catch {
+            let via = chain.isEmpty ? display : chain.last!
+            diagnostics.append(Diagnostic(file: via, path: chain.isEmpty ? "" : "include", message: chain.isEmpty ? "cannot read the file: \(LocalFiles.reason(error))" : "cannot read included file \(display): \(LocalFiles.reason(error))"))
+            return
+        }
+        let root: JSONNode
+        do {
+            root = try JSONParser.parse(text)
+        } catch {
+            diagnostics.append(Diagnostic(file: display, path: "", message: "invalid JSON: \(error.message)", line: error.line, column: error.column))
+            return
+        }
+        if files.contains(where: { $0.absolute == absolute }) { return }
+        files.append(SourceFile(display: display, absolute: absolute, root: root))
+        guard let includeNode = root["include"] else { return }
+        var decoder = SpecDecoder(file: display)
+        guard let includes = decoder.argv(includeNode, "include") else {
+            diagnostics += decoder.diagnostics
+            return
+        }
+        let chainHere = chain + [display]
+        let absChain = files.map(\.absolute)
+        for (i, include) in includes.enumerated() {
+            let childAbsolute = PathMath.join(PathMath.directory(of: absolute), include)
+            let childDisplay = PathMath.normalize(PathMath.join(PathMath.directory(of: display), include))
+            if childAbsolute == absolute || (chainHere.count > 0 && absChainContains(absChain, chain: chainHere, childAbsolute: childAbsolute, files: files)) {
+                let loop = (chainHere + [childDisplay]).joined(separator: " → ")
+                diagnostics.append(Diagnostic(file: display, path: "include[\(i)]", message: "include loop: \(loop)"))
+                continue
+            }
+            collect(display: childDisplay, absolute: childAbsolute, chain: chainHere, into: &files, diagnostics: &diagnostics)
+        }
+    }
+
+    /// True when `childAbsolute` is one of the files on the current include chain.
+    private func absChainContains(_ all: [String], chain: [String], childAbsolute: String, files: [SourceFile]) -> Bool {
+        let chainAbsolute = chain.compactMap { display in files.first(where: { $0.display == display })?.absolute }
+        return chainAbsolute.contains(childAbsolute)
+    }
+
+    /// The host environment wins, then the root file, then included files in the order listed.
+    private func mergedVariables(_ files: [SourceFile], diagnostics: inout [Diagnostic]) -> [String: String] {
+        var merged: [String: String] = [:]
+        for file in files.reversed() {
+            guard let node = file.root["variables"] else { continue }
+            var decoder = SpecDecoder(file: file.display)
+            if let map = decoder.stringMap(node, "variables") { merged.merge(map) { _, new in new } }
+            diagnostics += decoder.diagnostics
+        }
+        return merged
+    }
+
+    private func interpolate(_ node: JSONNode, _ path: String, file: String, variables: [String: String], diagnostics: inout [Diagnostic]) -> JSONNode {
+        switch node.value {
+        case let .string(s):
+            switch Interpolation.expand(s, lookup: { hostEnvironment[$0] ?? variables[$0] }) {
+            case let .success(expanded): return JSONNode(.string(expanded), line: node.line, column: node.column)
+            case let .failure(failure):
+                let message: String
+                switch failure {
+                case let .undefined(name): message = "variable \"\(name)\" is not defined (set it in \"variables\" or the environment, or write ${\(name):-default})\(Suggest.didYouMean(name, in: variables.keys))"
+                case .unterminated: message = "unterminated \"${\" in \"\(s)\" (write $$ for a literal dollar sign)"
+                case let .badName(name): message = "invalid variable name \"\(name)\" in \"\(s)\""
+                }
+                diagnostics.append(Diagnostic(file: file, path: path, message: message))
+                return node
+            }
+        case let .array(items):
+            return JSONNode(.array(items.enumerated().map { interpolate($1, "\(path)[\($0)]", file: file, variables: variables, diagnostics: &diagnostics) }), line: node.line, column: node.column)
+        case let .object(members):
+            return JSONNode(.object(members.map { member in
+                if path.isEmpty && (member.key == "variables" || member.key == "include") { return member }
+                return (member.key, interpolate(member.value, SpecDecoder.join(path, member.key), file: file, variables: variables, diagnostics: &diagnostics))
+            }), line: node.line, column: node.column)
+        default:
+            return node
+        }
+    }
+}
+
+public struct LoadedEnvironment: Sendable {
+    public var spec: EnvironmentSpec
+    /// Absolute path of the file that was loaded; relative paths in the spec are relative to its folder.
+    public var rootFile: String
+    public var files: [String]
+    public var projectDirectory: String { PathMath.directory(of: rootFile) }
+}
+
+/// The live file reader.
+public enum LocalFiles {
+    public static let read: EnvironmentLoader.ReadFile = { path in
+        try String(contentsOfFile: path, encoding: .utf8)
+    }
+
+    static func reason(_ error: Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code))).lowercased()
+        }
+        switch ns.code {
+        case NSFileReadNoSuchFileError: return "no such file"
+        case NSFileReadNoPermissionError: return "permission denied"
+        case NSFileReadInapplicableStringEncodingError: return "not UTF-8 text"
+        default: return "unreadable"
+        }
+    }
+}

@@ -1,0 +1,144 @@
+/// The desired state of one environment, after includes are merged, variables interpolated and
+/// defaults filled in. Every field here is part of the canonical form and therefore of the hash.
+public struct EnvironmentSpec: Sendable, Equatable {
+    public var name: String
+    public var services: [String: ServiceSpec]
+    public var seeds: [String: SeedSpec]
+    public var secrets: [String: SecretSource]
+
+    public init(name: String, services: [String: ServiceSpec] = [:], seeds: [String: SeedSpec] = [:], secrets: [String: SecretSource] = [:]) {
+        self.name = name
+        self.services = services
+        self.seeds = seeds
+        self.secrets = secrets
+    }
+
+    public var serviceNames: [String] { services.keys.sorted() }
+}
+
+public struct ServiceSpec: Sendable, Equatable {
+    public var image: String?
+    public var build: BuildSpec?
+    public var pullPolicy: PullPolicy = .missing
+    public var command: [String]?
+    public var entrypoint: [String]?
+    public var workingDir: String?
+    public var user: String?
+    public var env: [String: EnvValue] = [:]
+    public var ports: [PortSpec] = []
+    public var volumes: [MountSpec] = []
+    public var dependsOn: [String: DependencyCondition] = [:]
+    public var healthcheck: HealthcheckSpec?
+    public var restart: RestartPolicy = .no
+    public var resources: ResourcesSpec = ResourcesSpec()
+    public var labels: [String: String] = [:]
+    public var profiles: [String] = []
+    /// Run an init process as PID 1 so that stops are prompt even when the program ignores SIGTERM.
+    public var initProcess: Bool = true
+
+    public init(image: String? = nil) { self.image = image }
+}
+
+public struct BuildSpec: Sendable, Equatable {
+    public var context: String
+    public var dockerfile: String = "Dockerfile"
+    public var args: [String: String] = [:]
+    public init(context: String) { self.context = context }
+}
+
+public enum PullPolicy: String, Sendable, CaseIterable { case missing, always, never }
+
+public enum RestartPolicy: String, Sendable, CaseIterable {
+    case no
+    case always
+    case onFailure = "on-failure"
+    case unlessStopped = "unless-stopped"
+}
+
+public enum DependencyCondition: String, Sendable, CaseIterable { case started, healthy, completed }
+
+/// An environment variable's value: a literal, or a reference to a declared secret that is resolved
+/// only when a container is created, never stored.
+public enum EnvValue: Sendable, Equatable {
+    case literal(String)
+    case secret(String)
+}
+
+public struct PortSpec: Sendable, Equatable {
+    /// Loopback by default: devstack publishes nothing to the network unless asked to.
+    public var hostIP: String = "127.0.0.1"
+    public var hostPort: Int?
+    public var containerPort: Int
+    public var proto: String = "tcp"
+    public init(hostIP: String = "127.0.0.1", hostPort: Int?, containerPort: Int, proto: String = "tcp") {
+        self.hostIP = hostIP
+        self.hostPort = hostPort
+        self.containerPort = containerPort
+        self.proto = proto
+    }
+}
+
+public enum MountType: String, Sendable { case volume, bind }
+
+public struct MountSpec: Sendable, Equatable {
+    public var type: MountType
+    public var source: String
+    public var target: String
+    public var readOnly: Bool = false
+    public init(type: MountType, source: String, target: String, readOnly: Bool = false) {
+        self.type = type
+        self.source = source
+        self.target = target
+        self.readOnly = readOnly
+    }
+}
+
+public struct HealthcheckSpec: Sendable, Equatable {
+    public var command: [String]
+    public var intervalMs: Int = 5_000
+    public var timeoutMs: Int = 5_000
+    public var retries: Int = 3
+    public var startPeriodMs: Int = 0
+    public init(command: [String]) { self.command = command }
+}
+
+public struct ResourcesSpec: Sendable, Equatable {
+    public var memoryBytes: Int?
+    /// Thousandths of a CPU, so that the canonical form holds only integers.
+    public var milliCPUs: Int?
+    public init(memoryBytes: Int? = nil, milliCPUs: Int? = nil) {
+        self.memoryBytes = memoryBytes
+        self.milliCPUs = milliCPUs
+    }
+}
+
+/// A data seed: a named step that runs after its service is healthy and after the seeds in `after`.
+public struct SeedSpec: Sendable, Equatable {
+    public enum Action: Sendable, Equatable {
+        /// Run a command in the service's running container.
+        case exec([String])
+        /// Run a command in a one-off container from the service's image.
+        case run([String])
+        /// Copy a file or archive into a named volume.
+        case copy(String)
+    }
+    public var service: String?
+    public var volume: String?
+    public var action: Action
+    /// A file fed to the command's standard input, relative to the environment file.
+    public var stdin: String?
+    public var after: [String] = []
+    public init(service: String? = nil, volume: String? = nil, action: Action, stdin: String? = nil, after: [String] = []) {
+        self.service = service
+        self.volume = volume
+        self.action = action
+        self.stdin = stdin
+        self.after = after
+    }
+}
+
+/// Where a secret's value comes from. Only the reference is stored or exported.
+public enum SecretSource: Sendable, Equatable {
+    case environment(String)
+    case file(String)
+}

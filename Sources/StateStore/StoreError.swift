@@ -1,0 +1,37 @@
+/// Store failures, phrased for the person at the terminal.
+public enum StoreError: Error, Equatable, CustomStringConvertible {
+    case newerSchema(location: String, databaseVersion: Int, binaryVersion: Int)
+    case editedMigration(name: String)
+    case cannotOpen(location: String, reason: String)
+    case noEnvironment(String, known: [String])
+    case ambiguousEnvironment([String])
+    case empty
+    case noRevision(environment: String, number: Int, latest: Int?)
+    case corrupt(String)
+    case sqlite(String)
+
+    public var description: String {
+        switch self {
+        case let .newerSchema(location, db, bin):
+            return "the state database \(location) was written by a newer devstack (schema \(db), this binary knows up to \(bin)): upgrade devstack, or point --state at another database"
+        case let .editedMigration(name):
+            return "migration \(name) was changed after it was applied (checksum differs): migrations are forward-only, so restore it and add a new migration instead"
+        case let .cannotOpen(location, reason):
+            return "cannot open the state database \(location): \(reason)"
+        case let .noEnvironment(name, known):
+            let hint = known.isEmpty ? "no environment has been applied yet" : "known: \(known.joined(separator: ", "))"
+            return "no environment named \"\(name)\" in the state database (\(hint))"
+        case let .ambiguousEnvironment(names):
+            return "the state database holds several environments (\(names.joined(separator: ", "))): pass --env NAME"
+        case .empty:
+            return "no environment has been recorded yet: run devstack apply ENV_FILE first"
+        case let .noRevision(env, number, latest):
+            let hint = latest.map { "revisions run from 1 to \($0)" } ?? "it has no revisions"
+            return "environment \"\(env)\" has no revision \(number) (\(hint))"
+        case let .corrupt(reason):
+            return "the state database is damaged: \(reason)"
+        case let .sqlite(reason):
+            return "state database error: \(reason)"
+        }
+    }
+}

@@ -1,0 +1,30 @@
+import ArgumentParser
+import EnvSpec
+import Foundation
+import StateStore
+
+extension Devstack {
+    struct Apply: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Record an environment file as desired state and converge the engine to it.")
+
+        @Argument(help: "The environment file.") var file: String
+        @Flag(name: .long, help: "Only record the revision; do not touch the engine.") var recordOnly = false
+        @Option(name: .shortAndLong, help: "A message for the revision.") var message: String = ""
+        @Option(name: .long, help: "Activate a profile (repeatable).") var profile: [String] = []
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            // Validate before opening the store, so bad input leaves the database untouched.
+            let loaded = try EnvironmentLoader.cli(profiles: profile).load(file)
+            let db = try store.open()
+            let meta = RevisionMeta.local(message: message, source: .apply, projectDirectory: loaded.projectDirectory)
+            let outcome = try db.record(loaded.spec, meta: meta)
+            switch outcome {
+            case let .recorded(s): print("recorded revision \(s.number) of \(s.environment) (\(s.changes.isEmpty ? "no service changes" : s.changes))")
+            case let .unchanged(s): print("no changes: revision \(s.number) of \(s.environment) is current")
+            }
+            if recordOnly { return }
+            try await ApplyRun(store: db, revision: outcome.summary, loaded: loaded).run()
+        }
+    }
+}

@@ -1,0 +1,26 @@
+import ArgumentParser
+import EnvSpec
+import StateStore
+
+extension Devstack {
+    struct History: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List an environment's recorded revisions, newest first.")
+
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var environment: EnvironmentOption
+        @OptionGroup var output: OutputOptions
+        @Option(name: .shortAndLong, help: "Show at most N revisions.") var limit: Int?
+
+        func run() throws {
+            let db = try store.openExisting()
+            let env = try db.resolveEnvironment(environment.env)
+            let revisions = try db.history(environment: env, limit: limit)
+            if output.json { return try JSONOutput.print(revisions) }
+            let rows = revisions.map { r in
+                [String(r.number), r.createdAt.replacingOccurrences(of: "T", with: " ").prefix(19).description, r.author,
+                 r.source.rawValue, r.changes.isEmpty ? "-" : r.changes, r.message]
+            }
+            print(Terminal.table(["REV", "TIME (UTC)", "AUTHOR", "SOURCE", "SERVICES CHANGED", "MESSAGE"], rows))
+        }
+    }
+}

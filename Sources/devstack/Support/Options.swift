@@ -1,0 +1,53 @@
+import ArgumentParser
+import EnvSpec
+import Foundation
+import StateStore
+
+/// Where the state database lives: --state, then DEVSTACK_STATE, then the XDG default.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The state database.", valueName: "PATH"))
+    var state: String?
+
+    var path: String {
+        let env = ProcessInfo.processInfo.environment
+        if let state { return state }
+        if let fromEnv = env["DEVSTACK_STATE"], !fromEnv.isEmpty { return fromEnv }
+        if let xdg = env["XDG_STATE_HOME"], !xdg.isEmpty { return "\(xdg)/devstack/state.db" }
+        let home = env["HOME"] ?? NSHomeDirectory()
+        return "\(home)/.local/state/devstack/state.db"
+    }
+
+    /// Opens the database for writing, creating it on first use.
+    func open() throws -> StateStore { try StateStore.open(path: path) }
+
+    /// Opens an existing database; a read command never creates one.
+    func openExisting() throws -> StateStore {
+        guard FileManager.default.fileExists(atPath: path) else { throw StoreError.empty }
+        return try StateStore.open(path: path)
+    }
+}
+
+struct EnvironmentOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The environment, when the database holds several.", valueName: "NAME"))
+    var env: String?
+}
+
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .long, help: "Print machine-readable JSON.")
+    var json = false
+}
+
+extension EnvironmentLoader {
+    static func cli(profiles: [String] = []) -> EnvironmentLoader {
+        EnvironmentLoader(profiles: Set(profiles))
+    }
+}
+
+/// Encodes Codable values for --json output, with stable key order.
+enum JSONOutput {
+    static func print<T: Encodable>(_ value: T) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        Swift.print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+}

@@ -1,0 +1,13 @@
+CREATE DATABASE IF NOT EXISTS edxapp;
+USE edxapp;
+CREATE TABLE IF NOT EXISTS courses (
+  id VARCHAR(255) PRIMARY KEY,
+  display_name VARCHAR(255) NOT NULL,
+  org VARCHAR(64) NOT NULL
+);
+CREATE TABLE IF NOT EXISTS enrollments (
+  id INT AUTO_INCREMENT PRIMARY KEY,
+  course_id VARCHAR(255) NOT NULL,
+  username VARCHAR(150) NOT NULL,
+  UNIQUE KEY (course_id, username)
+);
