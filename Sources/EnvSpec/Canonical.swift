@@ -87,7 +87,7 @@ extension JSONValue {
     static func stringMap(_ map: [String: String]) -> JSONValue { .obj(map.map { ($0.key, .string($0.value)) }) }
 }
 
-public enum Duration {
+public enum DurationText {
     /// "5s" when whole seconds, "1500ms" otherwise: one spelling per value.
     public static func format(ms: Int) -> String { ms % 1000 == 0 ? "\(ms / 1000)s" : "\(ms)ms" }
 }
@@ -124,10 +124,10 @@ extension ServiceSpec {
         if let healthcheck {
             m.append(("healthcheck", .obj([
                 ("command", .strings(healthcheck.command)),
-                ("interval", .string(Duration.format(ms: healthcheck.intervalMs))),
-                ("timeout", .string(Duration.format(ms: healthcheck.timeoutMs))),
+                ("interval", .string(DurationText.format(ms: healthcheck.intervalMs))),
+                ("timeout", .string(DurationText.format(ms: healthcheck.timeoutMs))),
                 ("retries", .number(Double(healthcheck.retries))),
-                ("startPeriod", .string(Duration.format(ms: healthcheck.startPeriodMs))),
+                ("startPeriod", .string(DurationText.format(ms: healthcheck.startPeriodMs))),
             ])))
         }
         m.append(("restart", .string(restart.rawValue)))

@@ -41,7 +41,7 @@ public struct SpecDiff: Sendable, Equatable {
     }
 
     /// Leaf-by-leaf comparison; arrays are compared whole, as their order carries meaning.
-    static func fields(_ old: JSONValue?, _ new: JSONValue?) -> [FieldChange] {
+    public static func fields(_ old: JSONValue?, _ new: JSONValue?) -> [FieldChange] {
         var a: [String: String] = [:], b: [String: String] = [:]
         if let old { flatten(old, "", into: &a) }
         if let new { flatten(new, "", into: &b) }

@@ -66,5 +66,20 @@ CREATE TABLE events (
 );
 CREATE INDEX events_by_environment ON events (environment_id, id);
 """#),
+        Migration(version: 2, name: "0002_applies", sql: #"""
+-- What was applied to the engine: one row per apply or controller pass that changed something.
+
+CREATE TABLE applies (
+    id               INTEGER PRIMARY KEY,
+    environment_id   INTEGER NOT NULL REFERENCES environments(id),
+    revision_number  INTEGER NOT NULL,
+    started_at       TEXT NOT NULL,
+    finished_at      TEXT,
+    outcome          TEXT NOT NULL DEFAULT 'running' CHECK (outcome IN ('running', 'converged', 'failed')),
+    -- JSON object: service name → image ID the container was created from.
+    images           TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX applies_by_environment ON applies (environment_id, id);
+"""#),
     ]
 }

@@ -12,6 +12,7 @@ extension Devstack {
         @Option(name: .shortAndLong, help: "A message for the revision.") var message: String = ""
         @Option(name: .long, help: "Activate a profile (repeatable).") var profile: [String] = []
         @OptionGroup var store: StoreOptions
+        @OptionGroup var converge: ConvergeOptions
 
         func run() async throws {
             // Validate before opening the store, so bad input leaves the database untouched.
@@ -24,7 +25,7 @@ extension Devstack {
             case let .unchanged(s): print("no changes: revision \(s.number) of \(s.environment) is current")
             }
             if recordOnly { return }
-            try await ApplyRun(store: db, revision: outcome.summary, loaded: loaded).run()
+            try await ApplyRun(store: db, environment: loaded.spec.name, revision: outcome.summary.number, options: converge).run()
         }
     }
 }

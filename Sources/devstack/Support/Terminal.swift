@@ -5,6 +5,8 @@ enum Terminal {
     static let colorEnabled = stdoutIsTTY && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
         && ProcessInfo.processInfo.environment["TERM"] != "dumb"
 
+    static func flush() { fflush(nil) }
+
     static func error(_ line: String) {
         FileHandle.standardError.write(Data("devstack: error: \(line)\n".utf8))
     }

@@ -1,0 +1,110 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Reconciler
+
+/// A minimal Docker Engine API client over the unix socket, on async-http-client.
+public struct DockerClient: Sendable {
+    public static let apiVersion = "v1.41"
+    public let socketPath: String
+    let http: HTTPClient
+
+    /// Honours DOCKER_HOST (unix:// only), defaulting to /var/run/docker.sock.
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> DockerClient {
+        let host = environment["DOCKER_HOST"].flatMap { $0.isEmpty ? nil : $0 } ?? "unix:///var/run/docker.sock"
+        guard host.hasPrefix("unix://") else {
+            throw EngineError(.badRequest, "DOCKER_HOST=\(host) is not supported: devstack talks to the engine over a unix socket (unix:///path)")
+        }
+        return DockerClient(socketPath: String(host.dropFirst("unix://".count)))
+    }
+
+    public init(socketPath: String) {
+        self.socketPath = socketPath
+        self.http = HTTPClient.shared
+    }
+
+    public var endpoint: String { "unix://\(socketPath)" }
+
+    func url(_ path: String, query: [(String, String)] = []) -> String {
+        let socket = socketPath.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? socketPath
+        var url = "http+unix://\(socket)/\(Self.apiVersion)\(path)"
+        if !query.isEmpty {
+            var allowed = CharacterSet.alphanumerics
+            allowed.insert(charactersIn: "-._~")
+            url += "?" + query.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0.1)" }.joined(separator: "&")
+        }
+        return url
+    }
+
+    public struct Response: Sendable {
+        public var status: Int
+        public var body: Data
+        public var json: Any? { try? JSONSerialization.jsonObject(with: body) }
+    }
+
+    /// One request; a non-2xx answer becomes an EngineError carrying the engine's message.
+    @discardableResult
+    public func request(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], json: Any? = nil,
+                        body: Data? = nil, contentType: String? = nil, timeout: TimeAmount = .seconds(120),
+                        context: String? = nil) async throws -> Response {
+        var request = HTTPClientRequest(url: url(path, query: query))
+        request.method = method
+        // dockerd rejects requests without a Host header, which the client omits on unix sockets.
+        request.headers.add(name: "Host", value: "localhost")
+        if let json {
+            let data = try JSONSerialization.data(withJSONObject: json)
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: data))
+        } else if let body {
+            request.headers.add(name: "Content-Type", value: contentType ?? "application/octet-stream")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        let response: HTTPClientResponse
+        var buffer: ByteBuffer
+        do {
+            response = try await http.execute(request, timeout: timeout)
+            buffer = try await response.body.collect(upTo: 512 * 1024 * 1024)
+        } catch {
+            throw EngineError(.unreachable, "cannot reach the Docker engine at \(endpoint) (\(Self.reason(error))): is dockerd running?")
+        }
+        let data = Data(buffer.readBytes(length: buffer.readableBytes) ?? [])
+        let status = Int(response.status.code)
+        // 304: already started or stopped, which is what we wanted.
+        guard (200..<300).contains(status) || status == 304 else {
+            let message = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["message"] as? String
+                ?? String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let prefix = context.map { "\($0): " } ?? ""
+            let kind: EngineError.Kind = status == 404 ? .notFound : status == 409 ? .conflict : status >= 500 ? .server : .badRequest
+            throw EngineError(kind, "\(prefix)\(message.isEmpty ? "engine answered \(status)" : message)")
+        }
+        return Response(status: status, body: data)
+    }
+
+    static func reason(_ error: Error) -> String {
+        let text = "\(error)"
+        if text.contains("connectionRefused") || text.contains("Connection refused") || text.contains("ECONNREFUSED") { return "connection refused" }
+        if text.contains("No such file") || text.contains("ENOENT") { return "no such socket" }
+        if text.contains("Permission denied") || text.contains("EACCES") { return "permission denied" }
+        if text.contains("deadlineExceeded") || text.contains("timeout") { return "timed out" }
+        return text.count > 120 ? String(text.prefix(120)) + "…" : text
+    }
+
+    /// Docker's multiplexed stdout/stderr stream: 8-byte headers, then the payload.
+    public static func demultiplex(_ data: Data) -> [(stream: UInt8, payload: Data)] {
+        var out: [(UInt8, Data)] = []
+        var index = data.startIndex
+        while data.endIndex - index >= 8 {
+            let stream = data[index]
+            let size = data[(index + 4)..<(index + 8)].reduce(0) { ($0 << 8) | Int($1) }
+            let start = index + 8
+            guard stream <= 2, data.endIndex - start >= size else {
+                // Not multiplexed (a TTY stream): everything is output.
+                return [(1, data)]
+            }
+            out.append((stream, data[start..<(start + size)]))
+            index = start + size
+        }
+        return out
+    }
+}

@@ -1,0 +1,78 @@
+import EnvSpec
+
+/// A revision made concrete for one machine: engine names, image references, resolved secrets.
+public struct DesiredState: Sendable {
+    public var spec: EnvironmentSpec
+    public var revision: Int
+    public var workloads: [String: Workload]
+    /// Image builds needed, by service, with the tag their workload uses.
+    public var builds: [String: ImageBuild]
+
+    public var environment: String { spec.name }
+    public var network: String { Naming.network(spec.name) }
+
+    public var volumeNames: [String] {
+        Array(Set(workloads.values.flatMap { $0.mounts.filter { $0.type == .volume }.map(\.source) })).sorted()
+    }
+
+    public enum ResolveError: Error, Sendable, CustomStringConvertible {
+        case secret(name: String, reason: String)
+        public var description: String {
+            switch self {
+            case let .secret(name, reason): return "secret \"\(name)\": \(reason)"
+            }
+        }
+    }
+
+    /// `readSecret` returns a secret's value; `contextHash` hashes a build context folder.
+    public static func resolve(spec: EnvironmentSpec, revision: Int, projectDirectory: String,
+                               readSecret: (SecretSource) throws -> String,
+                               contextHash: (String) throws -> String) throws -> DesiredState {
+        var secretValues: [String: String] = [:]
+        for (name, source) in spec.secrets.sorted(by: { $0.key < $1.key }) {
+            do { secretValues[name] = try readSecret(source) } catch {
+                throw ResolveError.secret(name: name, reason: "\(error)")
+            }
+        }
+        var workloads: [String: Workload] = [:]
+        var builds: [String: ImageBuild] = [:]
+        for (name, service) in spec.services {
+            var image = service.image ?? ""
+            if let build = service.build {
+                let context = PathMath.join(projectDirectory, build.context)
+                let hash = try contextHash(context)
+                let tag = "devstack/\(spec.name)-\(name):\(hash.prefix(12))"
+                builds[name] = ImageBuild(tag: tag, contextDirectory: context, dockerfile: build.dockerfile, args: build.args)
+                image = tag
+            }
+            var env: [String: String] = [:]
+            for (key, value) in service.env {
+                switch value {
+                case let .literal(s): env[key] = s
+                case let .secret(secret): env[key] = secretValues[secret] ?? ""
+                }
+            }
+            let mounts = service.volumes.map { m -> MountSpec in
+                var m = m
+                m.source = m.type == .volume ? Naming.volume(spec.name, m.source) : PathMath.join(projectDirectory, m.source)
+                return m
+            }
+            var labels = service.labels
+            labels[Labels.environment] = spec.name
+            labels[Labels.service] = name
+            labels[Labels.specHash] = service.specHash
+            labels[Labels.revision] = String(revision)
+            workloads[name] = Workload(environment: spec.name, service: name, name: Naming.container(spec.name, name), image: image,
+                                       command: service.command, entrypoint: service.entrypoint, workingDir: service.workingDir,
+                                       user: service.user, env: env, ports: service.ports, mounts: mounts, network: Naming.network(spec.name),
+                                       restart: service.restart, resources: service.resources, labels: labels,
+                                       healthcheck: service.healthcheck, initProcess: service.initProcess)
+        }
+        return DesiredState(spec: spec, revision: revision, workloads: workloads, builds: builds)
+    }
+
+    /// Image references that must exist, pulled ones only (builds have their own tag).
+    public var imageReferences: [String] {
+        Array(Set(workloads.values.map(\.image))).sorted()
+    }
+}

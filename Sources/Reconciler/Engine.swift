@@ -1,0 +1,196 @@
+import EnvSpec
+
+/// Labels that mark what devstack owns. Nothing without `dev.devstack.env` is ever changed.
+public enum Labels {
+    public static let environment = "dev.devstack.env"
+    public static let service = "dev.devstack.service"
+    public static let specHash = "dev.devstack.spec-hash"
+    public static let revision = "dev.devstack.revision"
+}
+
+/// How devstack names the engine objects of an environment.
+public enum Naming {
+    public static func container(_ env: String, _ service: String) -> String { "\(env)-\(service)" }
+    public static func network(_ env: String) -> String { "\(env)-net" }
+    public static func volume(_ env: String, _ volume: String) -> String { "\(env)-\(volume)" }
+}
+
+public enum ContainerState: Sendable, Equatable {
+    case created
+    case running
+    case paused
+    case restarting
+    case exited(code: Int)
+    case dead
+    case removing
+
+    public var label: String {
+        switch self {
+        case .created: return "created"
+        case .running: return "running"
+        case .paused: return "paused"
+        case .restarting: return "restarting"
+        case let .exited(code): return "exited (\(code))"
+        case .dead: return "dead"
+        case .removing: return "removing"
+        }
+    }
+}
+
+public enum Health: String, Sendable, Equatable, Codable {
+    case none, starting, healthy, unhealthy
+}
+
+public struct PublishedPort: Sendable, Equatable, Codable {
+    public var hostIP: String
+    public var hostPort: Int
+    public var containerPort: Int
+    public var proto: String
+    public init(hostIP: String, hostPort: Int, containerPort: Int, proto: String) {
+        self.hostIP = hostIP
+        self.hostPort = hostPort
+        self.containerPort = containerPort
+        self.proto = proto
+    }
+}
+
+public struct ObservedContainer: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var labels: [String: String]
+    public var state: ContainerState
+    public var health: Health
+    public var image: String
+    public var imageID: String
+    public var ports: [PublishedPort]
+
+    public init(id: String, name: String, labels: [String: String], state: ContainerState, health: Health = .none,
+                image: String = "", imageID: String = "", ports: [PublishedPort] = []) {
+        self.id = id
+        self.name = name
+        self.labels = labels
+        self.state = state
+        self.health = health
+        self.image = image
+        self.imageID = imageID
+        self.ports = ports
+    }
+
+    public var isManaged: Bool { labels[Labels.environment] != nil }
+    public var service: String? { labels[Labels.service] }
+    public var specHash: String? { labels[Labels.specHash] }
+    public var revision: Int? { labels[Labels.revision].flatMap(Int.init) }
+}
+
+/// One immutable snapshot of the engine, taken before planning. Planning makes no further calls.
+public struct ObservedState: Sendable, Equatable {
+    /// Containers labelled for this environment.
+    public var containers: [ObservedContainer]
+    /// Containers without our labels whose names we would use.
+    public var foreign: [ObservedContainer]
+    public var networks: [String]
+    public var volumes: [String]
+    /// Image reference → image ID, for the references the desired state uses; absent when missing.
+    public var images: [String: String]
+
+    public init(containers: [ObservedContainer] = [], foreign: [ObservedContainer] = [], networks: [String] = [], volumes: [String] = [], images: [String: String] = [:]) {
+        self.containers = containers
+        self.foreign = foreign
+        self.networks = networks
+        self.volumes = volumes
+        self.images = images
+    }
+}
+
+/// A container as devstack wants it: engine-neutral, secrets already resolved.
+public struct Workload: Sendable, Equatable {
+    public var environment: String
+    public var service: String
+    public var name: String
+    public var image: String
+    public var command: [String]?
+    public var entrypoint: [String]?
+    public var workingDir: String?
+    public var user: String?
+    public var env: [String: String]
+    public var ports: [PortSpec]
+    /// Named volumes carry their full engine name; binds an absolute host path.
+    public var mounts: [MountSpec]
+    public var network: String
+    public var restart: RestartPolicy
+    public var resources: ResourcesSpec
+    public var labels: [String: String]
+    public var healthcheck: HealthcheckSpec?
+    public var initProcess: Bool
+}
+
+public struct ExecResult: Sendable, Equatable {
+    public var exitCode: Int
+    public var output: String
+    public init(exitCode: Int, output: String) {
+        self.exitCode = exitCode
+        self.output = output
+    }
+}
+
+public struct ContainerStatus: Sendable, Equatable {
+    public var state: ContainerState
+    public var health: Health
+    public init(state: ContainerState, health: Health) {
+        self.state = state
+        self.health = health
+    }
+}
+
+/// The side-effecting seam: a live Docker implementation and an in-memory fake. It speaks of
+/// workloads and observed state, so another backend (Swarm, Kubernetes) can sit behind it.
+public protocol ContainerEngine: Sendable {
+    /// Lists the environment's labelled objects, plus any container holding one of `names`.
+    func observe(environment: String, containerNames: [String], images: [String]) async throws -> ObservedState
+    func createNetwork(_ name: String, environment: String) async throws
+    func removeNetwork(_ name: String) async throws
+    func createVolume(_ name: String, environment: String) async throws
+    func removeVolume(_ name: String) async throws
+    /// Returns the image ID after pulling.
+    func pullImage(_ reference: String) async throws -> String
+    func buildImage(_ build: ImageBuild) async throws -> String
+    /// Returns the container ID.
+    func createContainer(_ workload: Workload) async throws -> String
+    func startContainer(_ id: String) async throws
+    func stopContainer(_ id: String, timeoutSeconds: Int) async throws
+    func removeContainer(_ id: String) async throws
+    func inspectContainer(_ id: String) async throws -> ContainerStatus
+    func exec(_ id: String, command: [String]) async throws -> ExecResult
+}
+
+public struct ImageBuild: Sendable, Equatable {
+    public var tag: String
+    public var contextDirectory: String
+    public var dockerfile: String
+    public var args: [String: String]
+    public init(tag: String, contextDirectory: String, dockerfile: String, args: [String: String]) {
+        self.tag = tag
+        self.contextDirectory = contextDirectory
+        self.dockerfile = dockerfile
+        self.args = args
+    }
+}
+
+/// Whether a host port is free; a live probe binds a socket, tests use a set.
+public protocol PortProbe: Sendable {
+    func isFree(hostIP: String, port: Int, proto: String) -> Bool
+}
+
+/// An engine failure, with the engine's own words.
+public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable { case unreachable, notFound, conflict, server, badRequest }
+    public var kind: Kind
+    public var message: String
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+    public var description: String { message }
+    /// Worth another try after a pause.
+    public var isTransient: Bool { kind == .unreachable || kind == .server }
+}

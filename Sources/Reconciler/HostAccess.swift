@@ -1,0 +1,65 @@
+import EnvSpec
+import Foundation
+
+/// The local machine as the reconciler sees it: secrets, build contexts and host ports.
+public protocol HostAccess: Sendable {
+    func readSecret(_ source: SecretSource, projectDirectory: String) throws -> String
+    func contextHash(_ directory: String) throws -> String
+    func isPortFree(hostIP: String, port: Int, proto: String) -> Bool
+}
+
+public struct HostError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The live machine.
+public struct LocalHost: HostAccess {
+    public var environment: [String: String]
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) { self.environment = environment }
+
+    public func readSecret(_ source: SecretSource, projectDirectory: String) throws -> String {
+        switch source {
+        case let .environment(name):
+            guard let value = environment[name] else { throw HostError("environment variable \(name) is not set") }
+            return value
+        case let .file(path):
+            let full = PathMath.join(projectDirectory, path)
+            guard let data = FileManager.default.contents(atPath: full), let text = String(data: data, encoding: .utf8) else {
+                throw HostError("cannot read \(full)")
+            }
+            // A trailing newline is an editor's habit, not part of the secret.
+            return text.hasSuffix("\n") ? String(text.dropLast()) : text
+        }
+    }
+
+    /// SHA-256 over the sorted relative paths and contents of every file in the folder.
+    public func contextHash(_ directory: String) throws -> String {
+        guard let walker = FileManager.default.enumerator(atPath: directory) else { throw HostError("cannot read build context \(directory)") }
+        var parts: [String] = []
+        for case let relative as String in walker {
+            let full = directory + "/" + relative
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: full, isDirectory: &isDir), !isDir.boolValue else { continue }
+            let data = FileManager.default.contents(atPath: full) ?? Data()
+            parts.append(relative + "\0" + CanonicalJSON.sha256(String(decoding: data, as: UTF8.self)) + "\0" + String(data.count))
+        }
+        return CanonicalJSON.sha256(parts.sorted().joined(separator: "\n"))
+    }
+
+    /// Binds the port for a moment: if that fails, someone else holds it.
+    public func isPortFree(hostIP: String, port: Int, proto: String) -> Bool {
+        let type: Int32 = proto == "udp" ? Int32(SOCK_DGRAM.rawValue) : Int32(SOCK_STREAM.rawValue)
+        let fd = socket(AF_INET, type, 0)
+        guard fd >= 0 else { return true }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr(hostIP)
+        let result = withUnsafePointer(to: &addr) { ptr in
+            ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        return result == 0
+    }
+}

@@ -1,0 +1,215 @@
+import EnvSpec
+
+/// reconcile(desired, observed) → plan. Pure: everything it needs is in its arguments.
+public enum Planner {
+    public struct Inputs: Sendable {
+        public var desired: DesiredState
+        public var observed: ObservedState
+        /// Specs of hashes seen on running containers, so a recreate can name the fields that changed.
+        public var knownSpecs: [String: ServiceSpec]
+        /// Host ports currently free, asked only for ports our own containers do not hold.
+        public var portIsFree: @Sendable (String, Int, String) -> Bool
+
+        public init(desired: DesiredState, observed: ObservedState, knownSpecs: [String: ServiceSpec] = [:],
+                    portIsFree: @escaping @Sendable (String, Int, String) -> Bool = { _, _, _ in true }) {
+            self.desired = desired
+            self.observed = observed
+            self.knownSpecs = knownSpecs
+            self.portIsFree = portIsFree
+        }
+    }
+
+    public static func plan(_ inputs: Inputs) -> Plan {
+        let desired = inputs.desired
+        let observed = inputs.observed
+        let spec = desired.spec
+        var steps: [Plan.Step] = []
+        var problems: [String] = []
+
+        func add(_ action: Plan.Action, service: String?, cause: String, dependsOn: [Int] = []) -> Int {
+            let id = steps.count
+            steps.append(Plan.Step(id: id, action: action, service: service, cause: cause, dependsOn: dependsOn.sorted()))
+            return id
+        }
+
+        // Problems that would make the run fail half-way, or touch what is not ours.
+        for foreign in observed.foreign.sorted(by: { $0.name < $1.name }) {
+            if let service = desired.workloads.values.first(where: { $0.name == foreign.name })?.service {
+                problems.append("services.\(service): the container name \"\(foreign.name)\" is taken by a container devstack does not manage (\(foreign.id.prefix(12))); devstack will not touch it: rename or remove it yourself")
+            }
+        }
+        for name in spec.serviceNames {
+            let service = spec.services[name]!
+            guard desired.builds[name] == nil, let image = service.image else { continue }
+            if service.pullPolicy == .never && observed.images[image] == nil {
+                problems.append("services.\(name).image: image \"\(image)\" is not present and pullPolicy is \"never\": build or load it first")
+            }
+        }
+
+        let byService = Dictionary(grouping: observed.containers.filter { $0.service != nil }, by: { $0.service! })
+
+        // Shared infrastructure first.
+        var infra: [Int] = []
+        if !observed.networks.contains(desired.network) {
+            infra.append(add(.createNetwork(desired.network), service: nil, cause: "no network"))
+        }
+        var volumeStep: [String: Int] = [:]
+        for volume in desired.volumeNames where !observed.volumes.contains(volume) {
+            volumeStep[volume] = add(.createVolume(volume), service: nil, cause: "no volume")
+        }
+        var imageStep: [String: Int] = [:]
+        for name in spec.serviceNames {
+            let workload = desired.workloads[name]!
+            if let build = desired.builds[name] {
+                if observed.images[build.tag] == nil, imageStep[build.tag] == nil {
+                    imageStep[build.tag] = add(.buildImage(build), service: name, cause: "build context changed or never built")
+                }
+                continue
+            }
+            let policy = spec.services[name]!.pullPolicy
+            guard imageStep[workload.image] == nil else { continue }
+            if policy == .always {
+                imageStep[workload.image] = add(.pullImage(workload.image), service: name, cause: "pullPolicy is always")
+            } else if policy == .missing && observed.images[workload.image] == nil {
+                imageStep[workload.image] = add(.pullImage(workload.image), service: name, cause: "image not present")
+            }
+        }
+
+        // Which services others wait on, and how.
+        var neededConditions: [String: Set<DependencyCondition>] = [:]
+        for service in spec.services.values {
+            for (dependency, condition) in service.dependsOn { neededConditions[dependency, default: []].insert(condition) }
+        }
+
+        // Ports held by this environment's containers are ours to release.
+        let ourPorts = Set(observed.containers.flatMap { $0.ports.map { "\($0.hostIP):\($0.hostPort)/\($0.proto)" } })
+
+        var containerStep: [String: Int] = [:]
+        var readyStep: [String: [DependencyCondition: Int]] = [:]
+        for name in spec.startOrder {
+            let workload = desired.workloads[name]!
+            let service = spec.services[name]!
+            var existing = (byService[name] ?? []).sorted { rank($0, workload) < rank($1, workload) }
+            let keep = existing.isEmpty ? nil : existing.removeFirst()
+            for extra in existing {
+                _ = add(.remove(containerID: extra.id, name: extra.name), service: name, cause: "duplicate container for the service")
+            }
+
+            var deps = infra
+            deps += workload.mounts.compactMap { $0.type == .volume ? volumeStep[$0.source] : nil }
+            if let step = imageStep[workload.image] { deps.append(step) }
+            for (dependency, condition) in service.dependsOn {
+                if let step = readyStep[dependency]?[condition] ?? (condition == .started ? containerStep[dependency] : nil) {
+                    deps.append(step)
+                }
+            }
+
+            let decision = decide(keep, workload: workload, service: service, observed: observed, knownSpecs: inputs.knownSpecs,
+                                  isOneShot: neededConditions[name]?.contains(.completed) == true)
+            var touched = false
+            switch decision {
+            case .none: break
+            case let .create(cause):
+                containerStep[name] = add(.create(workload), service: name, cause: cause, dependsOn: deps)
+                touched = true
+            case let .recreate(id, cause):
+                containerStep[name] = add(.recreate(containerID: id, workload), service: name, cause: cause, dependsOn: deps)
+                touched = true
+            case let .start(id, cause):
+                containerStep[name] = add(.start(containerID: id), service: name, cause: cause, dependsOn: deps)
+                touched = true
+            }
+
+            if touched {
+                for (i, port) in workload.ports.enumerated() {
+                    guard let hostPort = port.hostPort, !ourPorts.contains("\(port.hostIP):\(hostPort)/\(port.proto)") else { continue }
+                    if !inputs.portIsFree(port.hostIP, hostPort, port.proto) {
+                        problems.append("services.\(name).ports[\(i)]: host port \(port.hostIP):\(hostPort)/\(port.proto) is already in use by a process devstack does not manage: stop it, or change the port")
+                    }
+                }
+            }
+
+            // Readiness: wait for health after any change, or when a dependent needs it and it is not there yet.
+            let needs = neededConditions[name] ?? []
+            if service.healthcheck != nil, touched || (needs.contains(.healthy) && keep?.health != .healthy) {
+                let cause = needs.contains(.healthy) ? "dependents need it healthy" : "converge to healthy"
+                let wait = add(.waitHealthy(workload), service: name, cause: cause, dependsOn: containerStep[name].map { [$0] } ?? [])
+                readyStep[name, default: [:]][.healthy] = wait
+            }
+            if needs.contains(.completed), touched {
+                let wait = add(.waitCompleted(workload), service: name, cause: "dependents need it completed", dependsOn: containerStep[name].map { [$0] } ?? [])
+                readyStep[name, default: [:]][.completed] = wait
+            }
+        }
+
+        for container in observed.containers.sorted(by: { $0.name < $1.name }) {
+            guard let service = container.service, spec.services[service] == nil else { continue }
+            _ = add(.remove(containerID: container.id, name: container.name), service: service, cause: "service no longer in the environment")
+        }
+        return Plan(environment: spec.name, steps: steps, problems: problems)
+    }
+
+    enum Decision: Equatable {
+        case none
+        case create(String)
+        case recreate(String, String)
+        case start(String, String)
+    }
+
+    static func decide(_ container: ObservedContainer?, workload: Workload, service: ServiceSpec, observed: ObservedState,
+                       knownSpecs: [String: ServiceSpec], isOneShot: Bool) -> Decision {
+        guard let container else { return .create("no existing container") }
+        let wantHash = workload.labels[Labels.specHash]!
+        if container.specHash != wantHash {
+            return .recreate(container.id, changeCause(from: container.specHash, to: service, knownSpecs: knownSpecs))
+        }
+        if let imageID = observed.images[workload.image], !container.imageID.isEmpty, imageID != container.imageID {
+            return .recreate(container.id, "image \(workload.image) changed (\(short(container.imageID)) → \(short(imageID)))")
+        }
+        switch container.state {
+        case .running, .restarting, .removing, .paused: return .none
+        case .exited(0) where isOneShot: return .none
+        case let .exited(code): return .start(container.id, "container exited (code \(code))")
+        case .created: return .start(container.id, "container created but not started")
+        case .dead: return .recreate(container.id, "container is dead")
+        }
+    }
+
+    /// Prefer the container to keep: matching spec, then running, then by name.
+    static func rank(_ c: ObservedContainer, _ w: Workload) -> (Int, Int, String) {
+        (c.specHash == w.labels[Labels.specHash] ? 0 : 1, c.state == .running ? 0 : 1, c.name == w.name ? "" : c.name)
+    }
+
+    static func changeCause(from oldHash: String?, to new: ServiceSpec, knownSpecs: [String: ServiceSpec]) -> String {
+        guard let oldHash, let old = knownSpecs[oldHash] else {
+            return "spec changed (\(short(oldHash ?? "none")) → \(short(new.specHash)))"
+        }
+        let fields = SpecDiff.fields(old.canonical, new.canonical).map(\.path)
+        let shown = fields.prefix(3).joined(separator: ", ")
+        return "spec changed: \(shown)\(fields.count > 3 ? " and \(fields.count - 3) more" : "")"
+    }
+
+    static func short(_ id: String) -> String {
+        let trimmed = id.hasPrefix("sha256:") ? String(id.dropFirst(7)) : id
+        return String(trimmed.prefix(12))
+    }
+
+    /// Everything labelled for the environment goes; volumes only when asked.
+    public static func teardown(environment: String, observed: ObservedState, removeVolumes: Bool) -> Plan {
+        var steps: [Plan.Step] = []
+        var removals: [Int] = []
+        for c in observed.containers.sorted(by: { $0.name < $1.name }) {
+            removals.append(steps.count)
+            steps.append(Plan.Step(id: steps.count, action: .remove(containerID: c.id, name: c.name), service: c.service, cause: "down", dependsOn: []))
+        }
+        for n in observed.networks.sorted() {
+            steps.append(Plan.Step(id: steps.count, action: .removeNetwork(n), service: nil, cause: "down", dependsOn: removals))
+        }
+        if removeVolumes {
+            for v in observed.volumes.sorted() {
+                steps.append(Plan.Step(id: steps.count, action: .removeVolume(v), service: nil, cause: "down --volumes", dependsOn: removals))
+            }
+        }
+        return Plan(environment: environment, steps: steps, problems: [])
+    }
+}

@@ -1,0 +1,67 @@
+import EnvSpec
+import Foundation
+import StateStore
+
+/// observe → plan → execute for one environment, recording what it does in the store.
+public struct Reconciler: Sendable {
+    public var engine: any ContainerEngine
+    public var store: StateStore
+    public var host: any HostAccess
+
+    public init(engine: any ContainerEngine, store: StateStore, host: any HostAccess) {
+        self.engine = engine
+        self.store = store
+        self.host = host
+    }
+
+    public func desiredState(_ revision: StoredRevision) throws -> DesiredState {
+        let projectDirectory = revision.summary.projectDirectory ?? FileManager.default.currentDirectoryPath
+        return try DesiredState.resolve(spec: revision.spec, revision: revision.summary.number, projectDirectory: projectDirectory,
+                                        readSecret: { try host.readSecret($0, projectDirectory: projectDirectory) },
+                                        contextHash: { try host.contextHash($0) })
+    }
+
+    public func observe(_ desired: DesiredState) async throws -> ObservedState {
+        try await engine.observe(environment: desired.environment, containerNames: desired.workloads.values.map(\.name).sorted(),
+                                 images: desired.imageReferences)
+    }
+
+    public func plan(_ desired: DesiredState, observed: ObservedState) throws -> Plan {
+        let known = try store.serviceSpecs(hashes: observed.containers.compactMap(\.specHash))
+        let host = self.host
+        return Planner.plan(Planner.Inputs(desired: desired, observed: observed, knownSpecs: known,
+                                           portIsFree: { host.isPortFree(hostIP: $0, port: $1, proto: $2) }))
+    }
+
+    public struct Outcome: Sendable {
+        public var plan: Plan
+        public var report: ExecutionReport
+        public var converged: Bool { plan.problems.isEmpty && report.succeeded }
+    }
+
+    /// Converges the engine to `revision`. A plan with problems is not started at all.
+    public func apply(_ revision: StoredRevision, executor: Executor) async throws -> Outcome {
+        let desired = try desiredState(revision)
+        let observed = try await observe(desired)
+        let plan = try plan(desired, observed: observed)
+        guard plan.problems.isEmpty else { return Outcome(plan: plan, report: ExecutionReport()) }
+        if plan.isEmpty { return Outcome(plan: plan, report: ExecutionReport()) }
+        let applyID = try store.beginApply(environment: desired.environment, revision: desired.revision)
+        let report = await executor.run(plan, revision: desired.revision)
+        // The images now behind each service, for reproducibility.
+        var images: [String: String] = [:]
+        if let after = try? await observe(desired) {
+            for c in after.containers { if let s = c.service { images[s] = c.imageID } }
+        }
+        try store.finishApply(id: applyID, converged: report.succeeded, images: images)
+        return Outcome(plan: plan, report: report)
+    }
+
+    /// Removes every labelled container and the network; volumes only when asked.
+    public func down(environment: String, removeVolumes: Bool, executor: Executor) async throws -> Outcome {
+        let observed = try await engine.observe(environment: environment, containerNames: [], images: [])
+        let plan = Planner.teardown(environment: environment, observed: observed, removeVolumes: removeVolumes)
+        let report = await executor.run(plan, revision: nil)
+        return Outcome(plan: plan, report: report)
+    }
+}

@@ -1,0 +1,62 @@
+import EnvSpec
+import Foundation
+import GRDB
+
+public struct ApplyRecord: Sendable, Equatable, Codable {
+    public var id: Int64
+    public var environment: String
+    public var revision: Int
+    public var startedAt: String
+    public var finishedAt: String?
+    public var outcome: String
+    public var images: [String: String]
+}
+
+extension StateStore {
+    public func beginApply(environment: String, revision: Int) throws(StoreError) -> Int64 {
+        try write { db in
+            let envID = try Self.environmentID(db, name: environment, create: true)!
+            try db.execute(sql: "INSERT INTO applies (environment_id, revision_number, started_at) VALUES (?, ?, ?)",
+                           arguments: [envID, revision, Timestamp.now()])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func finishApply(id: Int64, converged: Bool, images: [String: String]) throws(StoreError) {
+        let json = CanonicalJSON.encode(.object(images.map { (key: $0.key, value: JSONNode(.string($0.value))) }))
+        try write { db in
+            try db.execute(sql: "UPDATE applies SET finished_at = ?, outcome = ?, images = ? WHERE id = ?",
+                           arguments: [Timestamp.now(), converged ? "converged" : "failed", json, id])
+        }
+    }
+
+    /// The newest apply, or the newest converged one.
+    public func lastApply(environment: String, convergedOnly: Bool = false) throws(StoreError) -> ApplyRecord? {
+        try read { db in
+            guard let envID = try Self.environmentID(db, name: environment, create: false) else { return nil }
+            let filter = convergedOnly ? "AND outcome = 'converged'" : ""
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM applies WHERE environment_id = ? \(filter) ORDER BY id DESC LIMIT 1", arguments: [envID]) else { return nil }
+            var images: [String: String] = [:]
+            if case let .object(members)? = (try? JSONParser.parse(row["images"] as String))?.value {
+                for m in members { if case let .string(s) = m.value.value { images[m.key] = s } }
+            }
+            return ApplyRecord(id: row["id"], environment: environment, revision: row["revision_number"], startedAt: row["started_at"],
+                               finishedAt: row["finished_at"], outcome: row["outcome"], images: images)
+        }
+    }
+
+    /// Service specs by hash, for naming the fields a recreate changes.
+    public func serviceSpecs(hashes: [String]) throws(StoreError) -> [String: ServiceSpec] {
+        guard !hashes.isEmpty else { return [:] }
+        return try read { db in
+            var out: [String: ServiceSpec] = [:]
+            for hash in Set(hashes) {
+                guard let body = try String.fetchOne(db, sql: "SELECT body FROM specs WHERE hash = ?", arguments: [hash]),
+                      let node = try? JSONParser.parse(body),
+                      let spec = try? ServiceSpec.decodeCanonical(node, source: "store", path: "") else { continue }
+                out[hash] = spec
+            }
+            return out
+        }
+    }
+}

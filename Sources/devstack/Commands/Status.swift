@@ -1,0 +1,91 @@
+import ArgumentParser
+import EnvSpec
+import Foundation
+import Reconciler
+import StateStore
+
+extension Devstack {
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show each service's desired and actual state, health and drift.")
+
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var environment: EnvironmentOption
+        @OptionGroup var output: OutputOptions
+
+        struct ServiceStatus: Encodable {
+            var service: String
+            var desired: Bool
+            var state: String
+            var health: String
+            var container: String?
+            var ports: [String]
+            var revision: Int?
+            var drift: String?
+        }
+
+        struct Report: Encodable {
+            var environment: String
+            var desiredRevision: Int
+            var lastApply: ApplyRecord?
+            var services: [ServiceStatus]
+            var problems: [String]
+        }
+
+        func run() async throws {
+            let db = try store.openExisting()
+            let env = try db.resolveEnvironment(environment.env)
+            let stored = try db.revision(environment: env)
+            let reconciler = try EngineFactory.reconciler(store: db)
+            let desired = try reconciler.desiredState(stored)
+            let observed = try await reconciler.observe(desired)
+            let plan = try reconciler.plan(desired, observed: observed)
+            let lastApply = try db.lastApply(environment: env)
+
+            var rows: [ServiceStatus] = []
+            let names = Set(stored.spec.services.keys).union(observed.containers.compactMap(\.service)).sorted()
+            for name in names {
+                let container = observed.containers.first { $0.service == name }
+                let drift = plan.steps.first { $0.service == name && !$0.action.isWait }?.cause
+                rows.append(ServiceStatus(service: name, desired: stored.spec.services[name] != nil,
+                                          state: container?.state.label ?? "missing", health: container?.health.rawValue ?? "-",
+                                          container: container.map { String($0.id.prefix(12)) },
+                                          ports: container?.ports.map { "\($0.hostIP):\($0.hostPort)->\($0.containerPort)/\($0.proto)" } ?? [],
+                                          revision: container?.revision, drift: drift))
+            }
+            if output.json {
+                return try JSONOutput.print(Report(environment: env, desiredRevision: stored.summary.number, lastApply: lastApply,
+                                                   services: rows, problems: plan.problems))
+            }
+            let applied = lastApply.map { "last apply: revision \($0.revision), \($0.outcome)" } ?? "never applied"
+            print("\(Terminal.bold(env))  desired revision \(stored.summary.number)  \(applied)")
+            print(Terminal.table(["SERVICE", "STATE", "HEALTH", "CONTAINER", "PORTS", "REV", "DRIFT"], rows.map { r in
+                [r.service + (r.desired ? "" : " (orphan)"), r.state, r.health, r.container ?? "-", r.ports.isEmpty ? "-" : r.ports.joined(separator: ","),
+                 r.revision.map(String.init) ?? "-", r.drift ?? "-"]
+            }))
+            for problem in plan.problems { print(Terminal.red("! \(problem)")) }
+        }
+    }
+
+    struct Down: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove the environment's containers and network (volumes only with --volumes).")
+
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var environment: EnvironmentOption
+        @Flag(name: .long, help: "Also remove the environment's named volumes and their data.") var volumes = false
+        @Option(name: .long, help: "How many engine operations run at once.") var parallel: Int = 8
+
+        func run() async throws {
+            let db = try store.openExisting()
+            let env = try db.resolveEnvironment(environment.env)
+            let reconciler = try EngineFactory.reconciler(store: db)
+            let executor = Executor.cli(engine: reconciler.engine, store: db, timeoutSeconds: nil, parallel: parallel)
+            let outcome = try await reconciler.down(environment: env, removeVolumes: volumes, executor: executor)
+            let failures = outcome.report.failures
+            guard failures.isEmpty else {
+                for f in failures { Terminal.error(f.message) }
+                throw UserError("\(env) was not fully removed (\(failures.count) failed)")
+            }
+            print(outcome.plan.isEmpty ? "\(env): nothing to remove" : "\(env) is down: removed \(outcome.plan.steps.count) objects")
+        }
+    }
+}

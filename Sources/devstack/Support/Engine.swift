@@ -1,0 +1,36 @@
+import DockerEngine
+import Foundation
+import Reconciler
+import StateStore
+
+extension EngineError: UserFacingError {
+    var lines: [String] { [message] }
+    var exitCode: Int32 { 1 }
+}
+
+extension DesiredState.ResolveError: UserFacingError {
+    var lines: [String] { [description] }
+    var exitCode: Int32 { 1 }
+}
+
+enum EngineFactory {
+    static func live() throws -> DockerContainerEngine {
+        DockerContainerEngine(client: try DockerClient.fromEnvironment())
+    }
+
+    static func reconciler(store: StateStore) throws -> Reconciler {
+        Reconciler(engine: try live(), store: store, host: LocalHost())
+    }
+}
+
+
+extension Executor {
+    /// An executor that prints progress and writes every step to the store's event log.
+    static func cli(engine: any ContainerEngine, store: StateStore, timeoutSeconds: Int?, parallel: Int, quiet: Bool = false) -> Executor {
+        Executor(engine: engine, maxParallel: parallel, progress: quiet ? SilentProgress() : ConsoleProgress(),
+                 recordEvent: { event in
+                     do { try store.appendEvent(event) } catch { Terminal.warn("could not record an event: \(error)") }
+                 },
+                 deadline: timeoutSeconds.map { ContinuousClock.now + .seconds($0) })
+    }
+}
