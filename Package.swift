@@ -34,9 +34,12 @@ let package = Package(
             "EnvSpec", "StateStore", "Reconciler", "DockerEngine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "EnvSpecTests", dependencies: ["EnvSpec"], resources: [.copy("Fixtures")]),
+        // Shared by the test targets: the in-memory fake engine and a runner for the built binary.
+        .target(name: "TestSupport", dependencies: ["Reconciler", "EnvSpec"], path: "Tests/TestSupport"),
+        .testTarget(name: "EnvSpecTests", dependencies: ["EnvSpec"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "EnvSpec"]),
-        .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "EnvSpec", "StateStore"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["DockerEngine", "Reconciler", "EnvSpec", "StateStore"]),
+        .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "EnvSpec", "StateStore", "TestSupport"]),
+        // End-to-end: the built binary, and the real dockerd.
+        .testTarget(name: "IntegrationTests", dependencies: ["DockerEngine", "Reconciler", "EnvSpec", "StateStore", "TestSupport"]),
     ]
 )

@@ -30,6 +30,7 @@ public final class StateStore: Sendable {
         }
         do {
             try checkHeader(path)
+            try verifyReadOnly(path, migrations: migrations)
             let pool = try DatabasePool(path: path, configuration: configuration())
             let store = StateStore(writer: pool, location: path)
             try store.migrate(migrations)
@@ -53,6 +54,18 @@ public final class StateStore: Sendable {
         } catch {
             throw Self.translate(error, location: ":memory:")
         }
+    }
+
+    /// An existing database is checked read-only first: a refused one is left exactly as it was.
+    static func verifyReadOnly(_ path: String, migrations: [Migration]) throws {
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        var config = configuration()
+        config.readonly = true
+        let probe = try DatabaseQueue(path: path, configuration: config)
+        try probe.read { db in
+            if try db.tableExists("schema_migrations") { try Migrator.verify(db, migrations: migrations, location: path) }
+        }
+        try probe.close()
     }
 
     /// A file that exists but is not SQLite is refused before SQLite gets a chance to touch it.

@@ -1,0 +1,176 @@
+import Foundation
+import Testing
+@testable import EnvSpec
+@testable import StateStore
+
+func spec(_ env: [String: String] = ["A": "1"], services: Int = 2) -> EnvironmentSpec {
+    var s = EnvironmentSpec(name: "demo")
+    for i in 0..<services {
+        var service = ServiceSpec(image: "img:\(i)")
+        service.env = env.mapValues { .literal($0) }
+        s.services["svc\(i)"] = service
+    }
+    return s
+}
+
+let meta = RevisionMeta(author: "ada", host: "laptop", source: .apply)
+
+func temporaryPath() -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("devstack-test-\(UUID().uuidString)/state.db").path
+}
+
+@Suite struct MigrationTests {
+    @Test func freshDatabaseGetsEveryMigration() throws {
+        let store = try StateStore.inMemory()
+        #expect(store.schemaVersion == Migration.embedded.map(\.version).max())
+    }
+
+    @Test func reopeningAppliesNothingTwice() throws {
+        let path = temporaryPath()
+        _ = try StateStore.open(path: path)
+        let again = try StateStore.open(path: path)
+        #expect(again.schemaVersion == Migration.embedded.count)
+    }
+
+    @Test func aNewerDatabaseIsRefusedAndLeftAlone() throws {
+        let path = temporaryPath()
+        let future = Migration.embedded + [Migration(version: 999, name: "0999_future", sql: "CREATE TABLE future (x);")]
+        _ = try StateStore.open(path: path, migrations: future)
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(throws: StoreError.self) { try StateStore.open(path: path) }
+        do { _ = try StateStore.open(path: path) } catch {
+            #expect(error.description.contains("written by a newer devstack (schema 999"))
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+    }
+
+    @Test func anEditedMigrationIsDetected() throws {
+        let path = temporaryPath()
+        _ = try StateStore.open(path: path)
+        var edited = Migration.embedded
+        edited[0].sql += "\n-- sneaky edit"
+        do {
+            _ = try StateStore.open(path: path, migrations: edited)
+            Issue.record("expected the edit to be detected")
+        } catch {
+            #expect(error == .editedMigration(name: "0001_init"))
+        }
+    }
+
+    @Test func aFileThatIsNotSQLiteIsRefused() throws {
+        let path = temporaryPath()
+        try FileManager.default.createDirectory(atPath: PathMath.directory(of: path), withIntermediateDirectories: true)
+        try Data("this is not a database".utf8).write(to: URL(fileURLWithPath: path))
+        #expect(throws: StoreError.self) { try StateStore.open(path: path) }
+    }
+
+    /// The embedded copy must match migrations/*.sql; run scripts/embed-migrations after adding one.
+    @Test func embeddedMigrationsMatchTheirFiles() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let dir = root.appendingPathComponent("migrations")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".sql") }.sorted()
+        #expect(files.map { String($0.dropLast(4)) } == Migration.embedded.map(\.name), "run scripts/embed-migrations")
+        for (file, migration) in zip(files, Migration.embedded) {
+            let text = try String(contentsOf: dir.appendingPathComponent(file), encoding: .utf8)
+            #expect(text == migration.sql + "\n" || text == migration.sql, "\(file) is stale: run scripts/embed-migrations")
+        }
+    }
+}
+
+@Suite struct RevisionTests {
+    @Test func recordingTheSameStateTwiceWritesOnce() throws {
+        let store = try StateStore.inMemory()
+        guard case .recorded = try store.record(spec(), meta: meta) else { Issue.record("first record"); return }
+        guard case let .unchanged(s) = try store.record(spec(), meta: meta) else { Issue.record("second record"); return }
+        #expect(s.number == 1)
+        #expect(try store.history(environment: "demo").count == 1)
+    }
+
+    @Test func revisionsChainAndNameChangedServices() throws {
+        let store = try StateStore.inMemory()
+        _ = try store.record(spec(), meta: meta)
+        var next = spec()
+        next.services["svc1"]!.env["A"] = .literal("2")
+        next.services["svc9"] = ServiceSpec(image: "new")
+        next.services.removeValue(forKey: "svc0")
+        let outcome = try store.record(next, meta: meta)
+        #expect(outcome.summary.number == 2)
+        #expect(outcome.summary.parent == 1)
+        #expect(outcome.summary.changes == "-svc0 ~svc1 +svc9")
+        let stored = try store.revision(environment: "demo", number: 2)
+        #expect(stored.spec == next)
+        #expect(try store.revision(environment: "demo", number: 1).spec == spec())
+    }
+
+    @Test func unchangedServicesAreStoredOnce() throws {
+        let store = try StateStore.inMemory()
+        for i in 0..<50 {
+            var s = spec(services: 10)
+            s.services["svc0"]!.env["N"] = .literal(String(i))
+            _ = try store.record(s, meta: meta)
+        }
+        let specs = try store.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM specs")! }
+        // 9 shared services + 50 versions of svc0 + 1 settings body.
+        #expect(specs == 9 + 50 + 1)
+    }
+
+    @Test func revisionsCannotBeEdited() throws {
+        let store = try StateStore.inMemory()
+        _ = try store.record(spec(), meta: meta)
+        #expect(throws: StoreError.self) { try store.write { db in try db.execute(sql: "UPDATE revisions SET message = 'x'") } }
+        #expect(throws: StoreError.self) { try store.write { db in try db.execute(sql: "DELETE FROM revision_services") } }
+    }
+
+    @Test func missingRevisionsAndEnvironmentsAreExplained() throws {
+        let store = try StateStore.inMemory()
+        _ = try store.record(spec(), meta: meta)
+        #expect(throws: StoreError.noRevision(environment: "demo", number: 7, latest: 1)) { try store.revision(environment: "demo", number: 7) }
+        #expect(throws: StoreError.noEnvironment("nope", known: ["demo"])) { try store.resolveEnvironment("nope") }
+        #expect(try store.resolveEnvironment(nil) == "demo")
+    }
+
+    @Test func eventsAreKeptInOrder() throws {
+        let store = try StateStore.inMemory()
+        for i in 0..<5 {
+            try store.appendEvent(EventRecord(environment: "demo", revision: 1, service: "svc\(i)", action: "create", cause: "no existing container", outcome: "ok"))
+        }
+        let events = try store.events(environment: "demo", limit: 3)
+        #expect(events.map(\.service) == ["svc2", "svc3", "svc4"])
+        #expect(try store.events(environment: "demo", afterID: events[1].id!).map(\.service) == ["svc4"])
+    }
+}
+
+@Suite struct BundleTests {
+    @Test func exportImportRoundTripsIntoAnEmptyStore() throws {
+        let source = try StateStore.inMemory()
+        var s = spec()
+        s.secrets["pw"] = .environment("PW")
+        s.services["svc0"]!.env["PASSWORD"] = .secret("pw")
+        _ = try source.record(s, meta: meta)
+        let bundle = ExportBundle(revision: try source.revision(environment: "demo"), exportedBy: "ada", exportedFrom: "laptop")
+        let (read, provenance) = try ExportBundle.read(bundle.text, file: "b.json")
+        let target = try StateStore.inMemory()
+        let outcome = try target.record(read.spec, meta: RevisionMeta(author: "bob", host: "desk", source: .import, provenance: provenance))
+        let imported = try target.revision(environment: "demo", number: outcome.summary.number)
+        #expect(SpecDiff(from: try source.revision(environment: "demo").spec, to: imported.spec).isEmpty)
+        #expect(imported.summary.source == .import)
+        #expect(imported.summary.provenance?.contains("\"author\":\"ada\"") == true)
+        #expect(bundle.text.contains("\"fromEnv\": \"PW\""))
+    }
+
+    @Test func aTamperedBundleIsRefused() throws {
+        let store = try StateStore.inMemory()
+        _ = try store.record(spec(), meta: meta)
+        let text = ExportBundle(revision: try store.revision(environment: "demo"), exportedBy: "a", exportedFrom: "b").text
+        let tampered = text.replacingOccurrences(of: "\"img:0\"", with: "\"img:evil\"")
+        #expect(tampered != text)
+        do {
+            _ = try ExportBundle.read(tampered, file: "b.json")
+            Issue.record("tampering went unnoticed")
+        } catch {
+            #expect("\(error)".contains("hash mismatch"))
+        }
+        let future = text.replacingOccurrences(of: "\"formatVersion\": 1", with: "\"formatVersion\": 9")
+        #expect(throws: ExportBundle.ImportError.self) { try ExportBundle.read(future, file: "b.json") }
+    }
+}
