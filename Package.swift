@@ -40,6 +40,7 @@ let package = Package(
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "EnvSpec"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "EnvSpec", "StateStore", "TestSupport"]),
         // End-to-end: the built binary, and the real dockerd.
-        .testTarget(name: "IntegrationTests", dependencies: ["DockerEngine", "Reconciler", "EnvSpec", "StateStore", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["DockerEngine", "Reconciler", "EnvSpec", "StateStore", "TestSupport"],
+                    exclude: ["Fixtures"]),
     ]
 )
