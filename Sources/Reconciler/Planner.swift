@@ -86,6 +86,23 @@ public enum Planner {
 
         var containerStep: [String: Int] = [:]
         var readyStep: [String: [DependencyCondition: Int]] = [:]
+        var observedHealth: [String: Health] = [:]
+
+        /// The step a dependent must wait for; an unchanged dependency that is not healthy yet gets a wait of its own.
+        func readiness(_ dependency: String, _ condition: DependencyCondition) -> Int? {
+            if let step = readyStep[dependency]?[condition] { return step }
+            switch condition {
+            case .started: return containerStep[dependency]
+            case .completed: return nil
+            case .healthy:
+                guard spec.services[dependency]?.healthcheck != nil, observedHealth[dependency] != .healthy,
+                      let workload = desired.workloads[dependency] else { return containerStep[dependency] }
+                let wait = add(.waitHealthy(workload), service: dependency, cause: "dependents need it healthy",
+                               dependsOn: containerStep[dependency].map { [$0] } ?? [])
+                readyStep[dependency, default: [:]][.healthy] = wait
+                return wait
+            }
+        }
         for name in spec.startOrder {
             let workload = desired.workloads[name]!
             let service = spec.services[name]!
@@ -98,14 +115,16 @@ public enum Planner {
             var deps = infra
             deps += workload.mounts.compactMap { $0.type == .volume ? volumeStep[$0.source] : nil }
             if let step = imageStep[workload.image] { deps.append(step) }
-            for (dependency, condition) in service.dependsOn {
-                if let step = readyStep[dependency]?[condition] ?? (condition == .started ? containerStep[dependency] : nil) {
-                    deps.append(step)
-                }
-            }
+            let dependencyOrder = service.dependsOn.sorted { $0.key < $1.key }
 
             let decision = decide(keep, workload: workload, service: service, observed: observed, knownSpecs: inputs.knownSpecs,
                                   isOneShot: neededConditions[name]?.contains(.completed) == true)
+            if decision != .none {
+                // Only a service about to change waits for its dependencies; an untouched one has waited before.
+                for (dependency, condition) in dependencyOrder {
+                    if let step = readiness(dependency, condition) { deps.append(step) }
+                }
+            }
             var touched = false
             switch decision {
             case .none: break
@@ -129,17 +148,16 @@ public enum Planner {
                 }
             }
 
-            // Readiness: wait for health after any change, or when a dependent needs it and it is not there yet.
+            // Readiness after a change: wait for health, or for completion when a dependent needs it.
             let needs = neededConditions[name] ?? []
-            if service.healthcheck != nil, touched || (needs.contains(.healthy) && keep?.health != .healthy) {
+            if touched, service.healthcheck != nil {
                 let cause = needs.contains(.healthy) ? "dependents need it healthy" : "converge to healthy"
-                let wait = add(.waitHealthy(workload), service: name, cause: cause, dependsOn: containerStep[name].map { [$0] } ?? [])
-                readyStep[name, default: [:]][.healthy] = wait
+                readyStep[name, default: [:]][.healthy] = add(.waitHealthy(workload), service: name, cause: cause, dependsOn: [containerStep[name]!])
             }
-            if needs.contains(.completed), touched {
-                let wait = add(.waitCompleted(workload), service: name, cause: "dependents need it completed", dependsOn: containerStep[name].map { [$0] } ?? [])
-                readyStep[name, default: [:]][.completed] = wait
+            if touched, needs.contains(.completed) {
+                readyStep[name, default: [:]][.completed] = add(.waitCompleted(workload), service: name, cause: "dependents need it completed", dependsOn: [containerStep[name]!])
             }
+            observedHealth[name] = keep?.health ?? Health.none
         }
 
         for container in observed.containers.sorted(by: { $0.name < $1.name }) {

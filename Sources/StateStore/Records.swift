@@ -51,6 +51,19 @@ public struct StoredRevision: Sendable {
     public var summary: RevisionSummary
     public var spec: EnvironmentSpec
     public var serviceHashes: [String: String]
+
+    public init(summary: RevisionSummary, spec: EnvironmentSpec, serviceHashes: [String: String]) {
+        self.summary = summary
+        self.spec = spec
+        self.serviceHashes = serviceHashes
+    }
+
+    /// An unrecorded revision, for showing what a file would do (`diff -f`).
+    public static func draft(_ spec: EnvironmentSpec, number: Int, projectDirectory: String) -> StoredRevision {
+        StoredRevision(summary: RevisionSummary(environment: spec.name, number: number, parent: nil, specHash: spec.specHash, author: "", host: "",
+                                                createdAt: "", message: "", source: .apply, changes: "", provenance: nil, projectDirectory: projectDirectory),
+                       spec: spec, serviceHashes: spec.services.mapValues(\.specHash))
+    }
 }
 
 public enum RecordOutcome: Sendable {

@@ -9,13 +9,15 @@ extension Devstack {
             discussion: "devstack diff 1 2 compares recorded revisions field by field.")
 
         @Argument(help: "Two revision numbers.") var revisions: [Int] = []
+        @Option(name: [.customShort("f"), .long], help: "Compare this environment file, not the latest revision, with the engine.") var file: String?
+        @Option(name: .long, help: "Activate a profile (repeatable), with --file.") var profile: [String] = []
         @OptionGroup var store: StoreOptions
         @OptionGroup var environment: EnvironmentOption
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
             switch revisions.count {
-            case 2:
+            case 2 where file == nil:
                 let db = try store.openExisting()
                 let env = try db.resolveEnvironment(environment.env)
                 let a = try db.revision(environment: env, number: revisions[0])
@@ -25,7 +27,7 @@ extension Devstack {
                 print(DiffText.render(diff), terminator: "")
                 print(diff.summaryLine)
             case 0:
-                try await PlanDiff(store: store, environment: environment, output: output).run()
+                try await PlanDiff(store: store, environment: environment, output: output, file: file, profiles: profile).run()
             default:
                 throw UserError("diff takes two revision numbers (devstack diff 1 2), or none to compare desired with actual state", exitCode: 2)
             }

@@ -8,6 +8,8 @@ struct PlanDiff {
     var store: StoreOptions
     var environment: EnvironmentOption
     var output: OutputOptions
+    var file: String?
+    var profiles: [String] = []
 
     struct StepJSON: Encodable {
         var action: String
@@ -24,9 +26,19 @@ struct PlanDiff {
     }
 
     func run() async throws {
-        let db = try store.openExisting()
-        let env = try db.resolveEnvironment(environment.env)
-        let stored = try db.revision(environment: env)
+        let stored: StoredRevision
+        let db: StateStore
+        if let file {
+            // The file as it would be recorded, without recording it (kubectl diff -f).
+            let loaded = try EnvironmentLoader.cli(profiles: profiles).load(file)
+            db = FileManager.default.fileExists(atPath: store.path) ? try store.openExisting() : try StateStore.inMemory()
+            let next = ((try? db.latestNumber(environment: loaded.spec.name)) ?? nil).map { $0 + 1 } ?? 1
+            stored = .draft(loaded.spec, number: next, projectDirectory: loaded.projectDirectory)
+        } else {
+            db = try store.openExisting()
+            stored = try db.revision(environment: try db.resolveEnvironment(environment.env))
+        }
+        let env = stored.spec.name
         let reconciler = try EngineFactory.reconciler(store: db)
         let desired = try reconciler.desiredState(stored)
         let observed = try await reconciler.observe(desired)
@@ -47,6 +59,6 @@ struct PlanDiff {
             }
         }
         for problem in plan.problems { print(Terminal.red("! \(problem)")) }
-        print("revision \(stored.summary.number) of \(env): \(plan.summary)")
+        print("\(file ?? "revision \(stored.summary.number)") of \(env): \(plan.summary)")
     }
 }

@@ -1,0 +1,200 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The reconciler against the real dockerd. These fail, never skip, when dockerd is absent.
+@Suite(.serialized) struct EngineTests {
+    @Test func applyFromScratchThenANoOpApplyTouchesNothing() throws {
+        guard Docker.require() else { return }
+        let f = EngineFixture("scratch")
+        defer { f.tearDown() }
+        f.write(webAndWorker)
+        let first = f.devstack(["apply", f.file])
+        #expect(first.code == 0, "\(first.output)")
+        #expect(f.containers() == [f.container("web"), f.container("worker")])
+        #expect(f.inspect(f.container("web"), "{{.State.Running}}") == "true")
+        #expect(f.inspect(f.container("worker"), "{{index .Config.Labels \"dev.devstack.service\"}}") == "worker")
+        #expect(f.inspect("\(f.name)-data", "{{.Name}}") == "\(f.name)-data")
+        // Services reach each other by name on the environment's network.
+        let reach = Docker.run(["exec", f.container("worker"), "wget", "-q", "-O", "-", "http://web/"])
+        #expect(reach.stdout.contains("devstack test page"), "\(reach.output)")
+
+        let since = String(format: "%.3f", Date().timeIntervalSince1970)
+        let second = f.devstack(["apply", f.file])
+        #expect(second.code == 0, "\(second.output)")
+        #expect(second.stdout.contains("nothing to do"))
+        let until = String(format: "%.3f", Date().timeIntervalSince1970 + 0.5)
+        let events = Docker.run(["events", "--since", since, "--until", until, "--filter", "label=dev.devstack.env=\(f.name)",
+                                 "--filter", "type=container", "--format", "{{.Action}}"])
+        let actions = events.stdout.split(separator: "\n").filter { !$0.hasPrefix("exec_") && !$0.hasPrefix("health_status") }
+        #expect(actions.isEmpty, "a no-op apply changed containers: \(actions)")
+
+        let status = f.devstack(["status", "--json"])
+        let report = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+        let services = report?["services"] as? [[String: Any]] ?? []
+        #expect(services.map { $0["state"] as? String } == ["running", "running"])
+        #expect(services.allSatisfy { $0["drift"] == nil || $0["drift"] is NSNull })
+    }
+
+    @Test func changingOneEnvValueRecreatesExactlyThatContainer() {
+        guard Docker.require() else { return }
+        let f = EngineFixture("recreate")
+        defer { f.tearDown() }
+        f.write(webAndWorker)
+        #expect(f.devstack(["apply", f.file]).code == 0)
+        let web = f.inspect(f.container("web"), "{{.Id}}"), worker = f.inspect(f.container("worker"), "{{.Id}}")
+        f.write(webAndWorker.replacingOccurrences(of: "\"MODE\": \"dev\"", with: "\"MODE\": \"prod\""))
+        let diff = f.devstack(["diff", "-f", f.file])
+        #expect(diff.stdout.contains("~ recreate web (spec changed: env.MODE)"), "\(diff.output)")
+        #expect(diff.stdout.components(separatedBy: "\n").filter { $0.hasPrefix("~") || $0.hasPrefix("+") || $0.hasPrefix("-") }.count == 1)
+        let result = f.devstack(["apply", f.file])
+        #expect(result.code == 0, "\(result.output)")
+        #expect(f.inspect(f.container("web"), "{{.Id}}") != web)
+        #expect(f.inspect(f.container("worker"), "{{.Id}}") == worker)
+        #expect(f.inspect(f.container("web"), "{{json .Config.Env}}")?.contains("MODE=prod") == true)
+
+        // Rollback restores the earlier spec.
+        let rollback = f.devstack(["rollback", "1"])
+        #expect(rollback.code == 0, "\(rollback.output)")
+        #expect(f.inspect(f.container("web"), "{{json .Config.Env}}")?.contains("MODE=dev") == true)
+        #expect(f.devstack(["history"]).stdout.contains("rollback"))
+    }
+
+    @Test func removingAServiceRemovesItsContainer() {
+        guard Docker.require() else { return }
+        let f = EngineFixture("remove")
+        defer { f.tearDown() }
+        f.write(webAndWorker)
+        #expect(f.devstack(["apply", f.file]).code == 0)
+        f.write(webAndWorker.components(separatedBy: "\"worker\"")[0].trimmingCharacters(in: .whitespacesAndNewlines).trimmingCharacters(in: CharacterSet(charactersIn: ",")))
+        let result = f.devstack(["apply", f.file])
+        #expect(result.code == 0, "\(result.output)")
+        #expect(f.containers() == [f.container("web")])
+    }
+
+    @Test func driftIsShownAndRepaired() throws {
+        guard Docker.require() else { return }
+        let f = EngineFixture("drift")
+        defer { f.tearDown() }
+        f.write(webAndWorker)
+        #expect(f.devstack(["apply", f.file]).code == 0)
+        Docker.run(["kill", f.container("worker")])
+        Docker.run(["rm", "-f", f.container("web")])
+        let diff = f.devstack(["diff"])
+        #expect(diff.stdout.contains("+ create web (no existing container)"), "\(diff.output)")
+        #expect(diff.stdout.contains("> start worker (container exited (code 137))"), "\(diff.output)")
+        let status = f.devstack(["status"])
+        #expect(status.stdout.contains("missing"))
+        #expect(status.stdout.contains("container exited (code 137)"))
+        let repair = f.devstack(["apply", f.file])
+        #expect(repair.code == 0, "\(repair.output)")
+        #expect(f.inspect(f.container("web"), "{{.State.Running}}") == "true")
+        #expect(f.inspect(f.container("worker"), "{{.State.Running}}") == "true")
+        #expect(f.devstack(["diff"]).stdout.contains("no changes"))
+        let events = f.devstack(["events", "--json"])
+        #expect(events.stdout.contains("container exited (code 137)"))
+    }
+
+    @Test func anUnlabelledContainerWithOurNameIsNeverTouched() {
+        guard Docker.require() else { return }
+        let f = EngineFixture("foreign")
+        defer { f.tearDown(); Docker.run(["rm", "-f", f.container("web")]) }
+        f.write(webAndWorker)
+        let foreign = Docker.run(["run", "-d", "--name", f.container("web"), "devstack/busybox:1.36", "sleep", "300"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let result = f.devstack(["apply", f.file])
+        #expect(result.code == 1)
+        #expect(result.stderr.contains("the container name \"\(f.container("web"))\" is taken by a container devstack does not manage"), "\(result.stderr)")
+        #expect(!result.stderr.contains("Fatal error"))
+        #expect(f.inspect(f.container("web"), "{{.Id}}") == foreign)
+        #expect(f.inspect(f.container("web"), "{{.State.Running}}") == "true")
+        #expect(f.containers().isEmpty, "nothing should be created when the plan has problems")
+        // The revision is kept: the desired state is recorded even though it could not be applied.
+        #expect(f.devstack(["history", "--json"]).stdout.contains("\"number\" : 1"))
+    }
+
+    @Test func downRemovesWhatIsLabelledAndNothingElse() {
+        guard Docker.require() else { return }
+        let f = EngineFixture("down")
+        defer { f.tearDown(); Docker.run(["rm", "-f", "\(f.name)-bystander"]); Docker.run(["network", "rm", "\(f.name)-other"]) }
+        f.write(webAndWorker)
+        #expect(f.devstack(["apply", f.file]).code == 0)
+        Docker.run(["network", "create", "\(f.name)-other"])
+        Docker.run(["run", "-d", "--name", "\(f.name)-bystander", "devstack/busybox:1.36", "sleep", "300"])
+        let down = f.devstack(["down"])
+        #expect(down.code == 0, "\(down.output)")
+        #expect(f.containers().isEmpty)
+        #expect(f.inspect("\(f.name)-net", "{{.Name}}") == nil)
+        #expect(f.inspect("\(f.name)-data", "{{.Name}}") != nil, "volumes survive down without --volumes")
+        #expect(f.inspect("\(f.name)-bystander", "{{.State.Running}}") == "true")
+        #expect(f.inspect("\(f.name)-other", "{{.Name}}") != nil)
+        #expect(f.devstack(["down", "--volumes"]).code == 0)
+        #expect(f.inspect("\(f.name)-data", "{{.Name}}") == nil)
+    }
+
+    @Test func userErrorsAreOneClearLine() throws {
+        guard Docker.require() else { return }
+        let f = EngineFixture("errors")
+        defer { f.tearDown() }
+
+        // Engine down.
+        f.write(webAndWorker)
+        let down = f.devstack(["apply", f.file], environment: ["DOCKER_HOST": "unix:///nonexistent/docker.sock"])
+        #expect(down.code == 1)
+        #expect(down.stderr == "devstack: error: cannot reach the Docker engine at unix:///nonexistent/docker.sock (no such socket): is dockerd running?\n")
+        #expect(f.devstack(["history", "--json"]).stdout.contains("\"number\" : 1"), "the revision must survive an unreachable engine")
+
+        // A port in use by a process devstack does not manage.
+        let listener = try TCPListener()
+        f.write("\"web\": {\"image\": \"devstack/busybox:1.36\", \"command\": [\"httpd\", \"-f\", \"-p\", \"80\"], \"ports\": [\"127.0.0.1:\(listener.port):80\"]}")
+        let busy = f.devstack(["apply", f.file])
+        #expect(busy.code == 1)
+        #expect(busy.stderr.contains("services.web.ports[0]: host port 127.0.0.1:\(listener.port)/tcp is already in use"), "\(busy.stderr)")
+        listener.close()
+
+        // An image missing with pull policy never.
+        f.write("\"web\": {\"image\": \"devstack/absent:0\", \"pullPolicy\": \"never\"}")
+        let missing = f.devstack(["apply", f.file])
+        #expect(missing.code == 1)
+        #expect(missing.stderr.contains("services.web.image: image \"devstack/absent:0\" is not present and pullPolicy is \"never\""), "\(missing.stderr)")
+
+        // A failing health check.
+        f.write("\"web\": {\"image\": \"devstack/busybox:1.36\", \"command\": [\"sleep\", \"300\"], \"healthcheck\": {\"command\": [\"false\"], \"interval\": \"200ms\", \"timeout\": \"200ms\", \"retries\": 3}}")
+        let unhealthy = f.devstack(["apply", f.file])
+        #expect(unhealthy.code == 1)
+        #expect(unhealthy.stderr.contains("web: wait-healthy failed: not healthy after"), "\(unhealthy.stderr)")
+        for result in [down, busy, missing, unhealthy] { #expect(!result.output.contains("Fatal error")) }
+        #expect(f.devstack(["history", "--json"]).stdout.components(separatedBy: "\"number\"").count == 5, "every revision is kept")
+    }
+
+    @Test func theExampleComesUpHealthy() throws {
+        guard Docker.require() else { return }
+        guard Docker.run(["image", "inspect", "devstack/mariadb:10.11"]).code == 0 else {
+            Issue.record("devstack/mariadb:10.11 is missing: run scripts/build-test-images")
+            return
+        }
+        let f = EngineFixture("example")
+        defer { f.tearDown() }
+        let source = CLI.packageRoot.appendingPathComponent("examples/edx-lite")
+        for item in try FileManager.default.contentsOfDirectory(atPath: source.path) {
+            try FileManager.default.copyItem(atPath: source.appendingPathComponent(item).path, toPath: "\(f.dir)/\(item)")
+        }
+        let text = try String(contentsOfFile: f.file, encoding: .utf8).replacingOccurrences(of: "\"name\": \"edx-lite\"", with: "\"name\": \"\(f.name)\"")
+        CLI.write(text, to: f.file)
+        let port = try TCPListener.freePort()
+        let up = f.devstack(["apply", f.file], environment: ["LMS_PORT": String(port)])
+        #expect(up.code == 0, "\(up.output)")
+        let status = f.devstack(["status", "--json"])
+        let services = (try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])?["services"] as? [[String: Any]] ?? []
+        #expect(services.count == 4)
+        #expect(services.allSatisfy { $0["state"] as? String == "running" }, "\(status.stdout)")
+        let query = Docker.run(["exec", f.container("mariadb"), "mysqladmin", "ping"])
+        #expect(query.stdout.contains("alive"))
+        let page = CLI.run("wget", ["-q", "-O", "-", "http://127.0.0.1:\(port)/"])
+        #expect(page.stdout.contains("devstack test page"), "\(page.output)")
+        // The secret reaches the container but no devstack output.
+        #expect(f.inspect(f.container("mariadb"), "{{json .Config.Env}}")?.contains("dev-only-not-a-real-password") == true)
+        for command in [["status", "--json"], ["show"], ["events"], ["history"], ["diff"]] {
+            #expect(!f.devstack(command).output.contains("dev-only-not-a-real-password"), "\(command) printed a secret")
+        }
+    }
+}
