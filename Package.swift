@@ -34,6 +34,8 @@ let package = Package(
             "EnvSpec", "StateStore", "Reconciler", "DockerEngine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Fills a store with many revisions and times the CLI against it: scripts/bench-store.
+        .executableTarget(name: "StoreBenchmark", dependencies: ["EnvSpec", "StateStore", .product(name: "GRDB", package: "GRDB.swift")]),
         // Shared by the test targets: the in-memory fake engine and a runner for the built binary.
         .target(name: "TestSupport", dependencies: ["Reconciler", "EnvSpec"], path: "Tests/TestSupport"),
         .testTarget(name: "EnvSpecTests", dependencies: ["EnvSpec"]),

@@ -21,8 +21,16 @@ public struct DockerClient: Sendable {
 
     public init(socketPath: String) {
         self.socketPath = socketPath
-        self.http = HTTPClient.shared
+        self.http = Self.sharedHTTP
     }
+
+    /// One client for the process, never shut down: it lives as long as the CLI does. A short
+    /// connect timeout, because an absent engine should be reported at once, not retried.
+    static let sharedHTTP: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = HTTPClient.Configuration.Timeout(connect: .seconds(3))
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
 
     public var endpoint: String { "unix://\(socketPath)" }
 
@@ -59,6 +67,9 @@ public struct DockerClient: Sendable {
         } else if let body {
             request.headers.add(name: "Content-Type", value: contentType ?? "application/octet-stream")
             request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        guard FileManager.default.fileExists(atPath: socketPath) else {
+            throw EngineError(.unreachable, "cannot reach the Docker engine at \(endpoint) (no such socket): is dockerd running?")
         }
         let response: HTTPClientResponse
         var buffer: ByteBuffer
