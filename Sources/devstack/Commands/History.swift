@@ -18,9 +18,17 @@ extension Devstack {
             if output.json { return try JSONOutput.print(revisions) }
             let rows = revisions.map { r in
                 [String(r.number), r.createdAt.replacingOccurrences(of: "T", with: " ").prefix(19).description, r.author,
-                 r.source.rawValue, r.changes.isEmpty ? "-" : r.changes, r.message]
+                 r.source.rawValue, Self.brief(r.changes), r.message]
             }
             print(Terminal.table(["REV", "TIME (UTC)", "AUTHOR", "SOURCE", "SERVICES CHANGED", "MESSAGE"], rows))
+        }
+
+        /// At most four names, so one revision that adds forty services keeps the table readable.
+        static func brief(_ changes: String) -> String {
+            let names = changes.split(separator: " ")
+            if names.isEmpty { return "-" }
+            if names.count <= 4 { return changes }
+            return names.prefix(3).joined(separator: " ") + " and \(names.count - 3) more"
         }
     }
 }
