@@ -94,6 +94,8 @@ public struct Plan: Sendable, Equatable {
         let removes = count { if case .remove = $0 { return true }; return false }
         let other = c.count - creates - recreates - starts - removes
         if c.isEmpty { return "no changes: the engine matches the desired state" }
-        return "\(creates) to create, \(recreates) to recreate, \(starts) to start, \(removes) to remove, \(other) other"
+        let parts = [(creates, "created"), (recreates, "recreated"), (starts, "started"), (removes, "removed"), (other, "other")]
+            .filter { $0.0 > 0 }.map { "\($0.0) \($0.1)" }
+        return parts.joined(separator: ", ")
     }
 }

@@ -45,7 +45,14 @@ public struct Reconciler: Sendable {
         let observed = try await observe(desired)
         let plan = try plan(desired, observed: observed)
         guard plan.problems.isEmpty else { return Outcome(plan: plan, report: ExecutionReport()) }
-        if plan.isEmpty { return Outcome(plan: plan, report: ExecutionReport()) }
+        if plan.isEmpty {
+            // Nothing to do, but a new revision that matches what runs is now what is applied.
+            if try store.lastApply(environment: desired.environment, convergedOnly: true)?.revision != desired.revision {
+                let id = try store.beginApply(environment: desired.environment, revision: desired.revision)
+                try store.finishApply(id: id, converged: true, images: [:])
+            }
+            return Outcome(plan: plan, report: ExecutionReport())
+        }
         let applyID = try store.beginApply(environment: desired.environment, revision: desired.revision)
         let report = await executor.run(plan, revision: desired.revision)
         // The images now behind each service, for reproducibility.

@@ -171,7 +171,7 @@ public final class StateStore: Sendable {
     public func history(environment: String, limit: Int? = nil) throws(StoreError) -> [RevisionSummary] {
         try read { db in
             guard let envID = try Self.environmentID(db, name: environment, create: false) else { return [] }
-            var sql = "SELECT * FROM revisions WHERE environment_id = ? ORDER BY number DESC"
+            var sql = "SELECT \(Self.summaryColumns) FROM revisions WHERE environment_id = ? ORDER BY number DESC"
             if let limit { sql += " LIMIT \(max(0, limit))" }
             return try Row.fetchAll(db, sql: sql, arguments: [envID]).map { Self.summary(row: $0, environment: environment) }
         }
@@ -192,15 +192,15 @@ public final class StateStore: Sendable {
             }
             let latest = try Int.fetchOne(db, sql: "SELECT MAX(number) FROM revisions WHERE environment_id = ?", arguments: [envID])
             let wanted = number ?? latest
-            guard let wanted, let row = try Row.fetchOne(db, sql: "SELECT * FROM revisions WHERE environment_id = ? AND number = ?", arguments: [envID, wanted]) else {
+            guard let wanted, let row = try Row.fetchOne(db, sql: "SELECT \(Self.summaryColumns), settings_id, id FROM revisions WHERE environment_id = ? AND number = ?", arguments: [envID, wanted]) else {
                 throw StoreError.noRevision(environment: environment, number: number ?? 0, latest: latest)
             }
             let summary = Self.summary(row: row, environment: environment)
-            let settings = try String.fetchOne(db, sql: "SELECT body FROM specs WHERE id = ?", arguments: [row["settings_id"] as Int64]) ?? "{}"
+            let settings = try String.fetchOne(db, sql: "SELECT body FROM specs WHERE id = ?", arguments: [row[11] as Int64]) ?? "{}"
             let services = try Row.fetchAll(db, sql: """
                 SELECT rs.service, s.hash, s.body FROM revision_services rs JOIN specs s ON s.id = rs.spec_id
                 WHERE rs.revision_id = ? ORDER BY rs.service
-                """, arguments: [row["id"] as Int64])
+                """, arguments: [row[12] as Int64])
             var hashes: [String: String] = [:]
             var serviceMembers: [(key: String, value: JSONNode)] = []
             for service in services {
@@ -286,15 +286,17 @@ public final class StateStore: Sendable {
     }
 
     static func summary(_ db: Database, environment: String, envID: Int64, number: Int) throws -> RevisionSummary? {
-        try Row.fetchOne(db, sql: "SELECT * FROM revisions WHERE environment_id = ? AND number = ?", arguments: [envID, number])
+        try Row.fetchOne(db, sql: "SELECT \(summaryColumns) FROM revisions WHERE environment_id = ? AND number = ?", arguments: [envID, number])
             .map { summary(row: $0, environment: environment) }
     }
 
+    /// Read by position: by-name lookups dominate the cost of a long history.
+    static let summaryColumns = "number, parent_number, spec_hash, author, host, created_at, message, source, changes, provenance, project_dir"
+
     static func summary(row: Row, environment: String) -> RevisionSummary {
-        RevisionSummary(environment: environment, number: row["number"], parent: row["parent_number"], specHash: row["spec_hash"],
-                        author: row["author"], host: row["host"], createdAt: row["created_at"], message: row["message"],
-                        source: RevisionSource(rawValue: row["source"]) ?? .apply, changes: row["changes"],
-                        provenance: row["provenance"], projectDirectory: row["project_dir"])
+        RevisionSummary(environment: environment, number: row[0], parent: row[1], specHash: row[2], author: row[3], host: row[4],
+                        createdAt: row[5], message: row[6], source: RevisionSource(rawValue: row[7]) ?? .apply, changes: row[8],
+                        provenance: row[9], projectDirectory: row[10])
     }
 
     static func parseStored(_ body: String, what: String) throws -> JSONNode {

@@ -35,7 +35,7 @@ struct ApplyRun {
         let failures = outcome.report.failures
         let skipped = outcome.report.outcomes.values.filter { if case .skipped = $0 { return true } else { return false } }.count
         if failures.isEmpty && skipped == 0 {
-            print(Terminal.green("converged \(environment) to revision \(revision)") + " in \(seconds): \(outcome.plan.summary)")
+            print(Terminal.green("converged \(environment) to revision \(revision)") + " in \(seconds) (\(outcome.plan.summary))")
             return
         }
         for failure in failures {

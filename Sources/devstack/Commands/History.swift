@@ -17,10 +17,17 @@ extension Devstack {
             let revisions = try db.history(environment: env, limit: limit)
             if output.json { return try JSONOutput.print(revisions) }
             let rows = revisions.map { r in
-                [String(r.number), r.createdAt.replacingOccurrences(of: "T", with: " ").prefix(19).description, r.author,
+                [String(r.number), Self.time(r.createdAt), r.author,
                  r.source.rawValue, Self.brief(r.changes), r.message]
             }
             print(Terminal.table(["REV", "TIME (UTC)", "AUTHOR", "SOURCE", "SERVICES CHANGED", "MESSAGE"], rows))
+        }
+
+        /// `2026-11-25T20:46:09.120Z` → `2026-11-25 20:46:09`, without Foundation on a hot path.
+        static func time(_ iso: String) -> String {
+            var scalars = String.UnicodeScalarView()
+            for (i, c) in iso.unicodeScalars.prefix(19).enumerated() { scalars.append(i == 10 ? " " : c) }
+            return String(scalars)
         }
 
         /// At most four names, so one revision that adds forty services keeps the table readable.

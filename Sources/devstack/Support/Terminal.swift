@@ -28,14 +28,15 @@ enum Terminal {
     static func table(_ header: [String], _ rows: [[String]]) -> String {
         let all = [header] + rows
         var widths = Array(repeating: 0, count: header.count)
-        for row in all { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
+        // Unicode scalars, not grapheme clusters: much cheaper, and the same for the text we print.
+        for row in all { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.unicodeScalars.count) } }
         var out = ""
         out.reserveCapacity(all.count * (widths.reduce(0, +) + 2 * widths.count + 1))
         for row in all {
             var line = ""
             for (i, cell) in row.enumerated() {
                 line += cell
-                if i < row.count - 1 { line += String(repeating: " ", count: widths[i] - cell.count + 2) }
+                if i < row.count - 1 { line += String(repeating: " ", count: widths[i] - cell.unicodeScalars.count + 2) }
             }
             while line.last == " " { line.removeLast() }
             out += line
