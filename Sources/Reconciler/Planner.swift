@@ -181,6 +181,9 @@ public enum Planner {
         if container.specHash != wantHash {
             return .recreate(container.id, changeCause(from: container.specHash, to: service, knownSpecs: knownSpecs))
         }
+        if !container.image.isEmpty, container.image != workload.image, !container.image.hasPrefix("sha256:") {
+            return .recreate(container.id, "image changed (\(container.image) → \(workload.image))")
+        }
         if let imageID = observed.images[workload.image], !container.imageID.isEmpty, imageID != container.imageID {
             return .recreate(container.id, "image \(workload.image) changed (\(short(container.imageID)) → \(short(imageID)))")
         }

@@ -60,6 +60,43 @@ import TestSupport
         #expect(f.devstack(["history"]).stdout.contains("rollback"))
     }
 
+    @Test func imagesAreBuiltFromTheirContextOnlyWhenItChanges() throws {
+        guard Docker.require() else { return }
+        let f = EngineFixture("build")
+        defer {
+            f.tearDown()
+            for tag in Docker.run(["images", "--filter", "reference=devstack/\(f.name)-app", "--format", "{{.Repository}}:{{.Tag}}"]).stdout.split(separator: "\n") {
+                Docker.run(["rmi", "-f", String(tag)])
+            }
+        }
+        CLI.write("FROM devstack/busybox:1.36\nCOPY greeting.txt /greeting.txt\n", to: "\(f.dir)/app/Dockerfile")
+        CLI.write("hello\n", to: "\(f.dir)/app/greeting.txt")
+        f.write("\"app\": {\"build\": \"./app\", \"command\": [\"sleep\", \"300\"]}")
+        let first = f.devstack(["apply", f.file])
+        #expect(first.code == 0, "\(first.output)")
+        #expect(first.stdout.contains("built"), "\(first.stdout)")
+        #expect(Docker.run(["exec", f.container("app"), "cat", "/greeting.txt"]).stdout == "hello\n")
+        let again = f.devstack(["apply", f.file])
+        #expect(again.stdout.contains("nothing to do"), "an unchanged context must not rebuild: \(again.stdout)")
+        CLI.write("bonjour\n", to: "\(f.dir)/app/greeting.txt")
+        let changed = f.devstack(["apply", f.file])
+        #expect(changed.code == 0, "\(changed.output)")
+        #expect(Docker.run(["exec", f.container("app"), "cat", "/greeting.txt"]).stdout == "bonjour\n")
+    }
+
+    @Test func namedVolumesSurviveARecreate() {
+        guard Docker.require() else { return }
+        let f = EngineFixture("volume")
+        defer { f.tearDown() }
+        f.write(webAndWorker)
+        #expect(f.devstack(["apply", f.file]).code == 0)
+        Docker.run(["exec", f.container("worker"), "sh", "-c", "echo kept > /data/file"])
+        #expect(f.inspect("\(f.name)-data", "{{index .Labels \"dev.devstack.env\"}}") == f.name)
+        f.write(webAndWorker.replacingOccurrences(of: "while true; do sleep 1; done", with: "while true; do sleep 2; done"))
+        #expect(f.devstack(["apply", f.file]).code == 0)
+        #expect(Docker.run(["exec", f.container("worker"), "cat", "/data/file"]).stdout == "kept\n")
+    }
+
     @Test func removingAServiceRemovesItsContainer() {
         guard Docker.require() else { return }
         let f = EngineFixture("remove")

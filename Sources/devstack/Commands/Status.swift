@@ -41,13 +41,25 @@ extension Devstack {
             let plan = try reconciler.plan(desired, observed: observed)
             let lastApply = try db.lastApply(environment: env)
 
+            // The engine reports "starting" until its first interval passes; devstack's probe knows sooner.
+            var probed: [String: Health] = [:]
+            await withTaskGroup(of: (String, Health?).self) { group in
+                for c in observed.containers where c.health == .starting && c.state == .running {
+                    guard let service = c.service, let check = desired.workloads[service]?.healthcheck else { continue }
+                    group.addTask {
+                        let result = try? await reconciler.engine.exec(c.id, command: check.command)
+                        return (service, result?.exitCode == 0 ? .healthy : nil)
+                    }
+                }
+                for await (service, health) in group { if let health { probed[service] = health } }
+            }
             var rows: [ServiceStatus] = []
             let names = Set(stored.spec.services.keys).union(observed.containers.compactMap(\.service)).sorted()
             for name in names {
                 let container = observed.containers.first { $0.service == name }
                 let drift = plan.steps.first { $0.service == name && !$0.action.isWait }?.cause
                 rows.append(ServiceStatus(service: name, desired: stored.spec.services[name] != nil,
-                                          state: container?.state.label ?? "missing", health: container?.health.rawValue ?? "-",
+                                          state: container?.state.label ?? "missing", health: (probed[name] ?? container?.health)?.rawValue ?? "-",
                                           container: container.map { String($0.id.prefix(12)) },
                                           ports: container?.ports.map { "\($0.hostIP):\($0.hostPort)->\($0.containerPort)/\($0.proto)" } ?? [],
                                           revision: container?.revision, drift: drift))
