@@ -194,3 +194,20 @@ public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Worth another try after a pause.
     public var isTransient: Bool { kind == .unreachable || kind == .server }
 }
+
+/// Something happened to one of the environment's containers.
+public struct EngineEvent: Sendable, Equatable {
+    public var action: String
+    public var service: String?
+    public var containerID: String
+    public init(action: String, service: String?, containerID: String) {
+        self.action = action
+        self.service = service
+        self.containerID = containerID
+    }
+}
+
+/// A live feed of container events for one environment; the controller reacts to it.
+public protocol EngineEventSource: Sendable {
+    func events(environment: String) -> AsyncThrowingStream<EngineEvent, Error>
+}

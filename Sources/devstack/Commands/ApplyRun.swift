@@ -8,6 +8,7 @@ import StateStore
 struct ConvergeOptions: ParsableArguments {
     @Option(name: .long, help: "Give up converging after this many seconds.") var timeout: Int = 300
     @Option(name: .long, help: "How many engine operations run at once.") var parallel: Int = 8
+    @Flag(name: .long, help: "When a controller holds the environment, return once the revision is recorded.") var noWait = false
 }
 
 /// Converges the engine to a recorded revision and reports the result; shared by apply and rollback.
@@ -17,7 +18,50 @@ struct ApplyRun {
     var revision: Int
     var options: ConvergeOptions
 
+    /// Takes the environment's lease, so two applies, or an apply and a controller, never act at
+    /// once. A controller that holds it converges the revision itself; we wait for that.
     func run() async throws {
+        let holderID = Holder.id()
+        let deadline = ContinuousClock.now + .seconds(options.timeout)
+        var announced = false
+        while true {
+            switch try store.acquireLease(environment: environment, holder: "apply", holderID: holderID, ttl: Double(options.timeout) + 60) {
+            case .acquired:
+                defer { try? store.releaseLease(environment: environment, holderID: holderID) }
+                return try await converge()
+            case let .heldBy(lease) where lease.holder == "controller":
+                if options.noWait {
+                    print("controller \(lease.holderID) holds \(environment): it will converge revision \(revision)")
+                    return
+                }
+                print("controller \(lease.holderID) holds \(environment): waiting for it to converge revision \(revision) (--no-wait returns at once)")
+                return try await waitForController(deadline: deadline)
+            case let .heldBy(lease):
+                if !announced {
+                    print("waiting for \(lease.holder) \(lease.holderID) to finish with \(environment)")
+                    announced = true
+                }
+                guard ContinuousClock.now < deadline else { throw LeaseHeldError(lease: lease) }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+    }
+
+    func waitForController(deadline: ContinuousClock.Instant) async throws {
+        while ContinuousClock.now < deadline {
+            if let applied = try store.lastApply(environment: environment, convergedOnly: true), applied.revision >= revision {
+                print(Terminal.green("the controller converged \(environment) to revision \(revision)"))
+                return
+            }
+            if let blocked = try store.events(environment: environment, limit: 20).last(where: { $0.action == "reconcile" && $0.revision == revision && $0.outcome == "failed" }) {
+                throw UserError("the controller cannot converge revision \(revision): \(blocked.detail ?? blocked.cause)")
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        throw UserError("the controller did not converge \(environment) to revision \(revision) within \(options.timeout)s; see devstack status and devstack events")
+    }
+
+    func converge() async throws {
         let started = ContinuousClock.now
         let stored = try store.revision(environment: environment, number: revision)
         let reconciler = try EngineFactory.reconciler(store: store)

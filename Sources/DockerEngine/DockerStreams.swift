@@ -1,0 +1,144 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Reconciler
+
+/// Streaming endpoints: /events, container logs, exec output.
+extension DockerClient {
+    /// Opens a long-lived GET and yields its body as it arrives.
+    func stream(_ path: String, query: [(String, String)] = [], method: HTTPMethod = .GET, json: Any? = nil) -> AsyncThrowingStream<Data, Error> {
+        let bodyData = json.flatMap { try? JSONSerialization.data(withJSONObject: $0) }
+        let url = self.url(path, query: query)
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    guard FileManager.default.fileExists(atPath: socketPath) else {
+                        throw EngineError(.unreachable, "cannot reach the Docker engine at \(endpoint) (no such socket): is dockerd running?")
+                    }
+                    var request = HTTPClientRequest(url: url)
+                    request.method = method
+                    request.headers.add(name: "Host", value: "localhost")
+                    if let bodyData {
+                        request.headers.add(name: "Content-Type", value: "application/json")
+                        request.body = .bytes(ByteBuffer(bytes: bodyData))
+                    }
+                    let response: HTTPClientResponse
+                    do {
+                        response = try await http.execute(request, timeout: .hours(24 * 365))
+                    } catch {
+                        throw EngineError(.unreachable, "cannot reach the Docker engine at \(endpoint) (\(Self.reason(error))): is dockerd running?")
+                    }
+                    guard (200..<300).contains(Int(response.status.code)) else {
+                        var body = try await response.body.collect(upTo: 1 << 20)
+                        let data = Data(body.readBytes(length: body.readableBytes) ?? [])
+                        let message = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["message"] as? String ?? "engine answered \(response.status.code)"
+                        throw EngineError(response.status.code == 404 ? .notFound : .server, message)
+                    }
+                    for try await var chunk in response.body {
+                        continuation.yield(Data(chunk.readBytes(length: chunk.readableBytes) ?? []))
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+}
+
+/// Splits Docker's multiplexed stdout/stderr stream into frames as bytes arrive.
+public struct FrameDecoder: Sendable {
+    var buffer = Data()
+    public init() {}
+
+    public mutating func push(_ data: Data) -> [(stream: UInt8, payload: Data)] {
+        buffer.append(data)
+        var frames: [(UInt8, Data)] = []
+        while buffer.count >= 8 {
+            let start = buffer.startIndex
+            let stream = buffer[start]
+            guard stream <= 2 else {
+                // Not multiplexed (a TTY): pass everything through as output.
+                frames.append((1, buffer))
+                buffer = Data()
+                break
+            }
+            let size = buffer[(start + 4)..<(start + 8)].reduce(0) { ($0 << 8) | Int($1) }
+            guard buffer.count >= 8 + size else { break }
+            frames.append((stream, Data(buffer[(start + 8)..<(start + 8 + size)])))
+            buffer = Data(buffer[(start + 8 + size)...])
+        }
+        return frames
+    }
+}
+
+extension DockerContainerEngine: EngineEventSource {
+    public func events(environment: String) -> AsyncThrowingStream<EngineEvent, Error> {
+        let filters = Self.filters(["label": ["\(Labels.environment)=\(environment)"], "type": ["container"]])
+        let raw = client.stream("/events", query: [("filters", filters)])
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                var pending = Data()
+                do {
+                    for try await chunk in raw {
+                        pending.append(chunk)
+                        while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                            let line = pending[pending.startIndex..<newline]
+                            pending = Data(pending[(newline + 1)...])
+                            guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else { continue }
+                            let actor = object["Actor"] as? [String: Any]
+                            let attributes = actor?["Attributes"] as? [String: String]
+                            continuation.yield(EngineEvent(action: object["Action"] as? String ?? object["status"] as? String ?? "",
+                                                           service: attributes?[Labels.service], containerID: actor?["ID"] as? String ?? ""))
+                        }
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    /// Follows or dumps a container's output, frame by frame.
+    public func logs(_ container: String, follow: Bool, tail: Int?, since: String?) -> AsyncThrowingStream<(stream: UInt8, payload: Data), Error> {
+        var query = [("stdout", "1"), ("stderr", "1"), ("follow", follow ? "1" : "0"), ("tail", tail.map(String.init) ?? "all")]
+        if let since { query.append(("since", since)) }
+        let raw = client.stream("/containers/\(container)/logs", query: query)
+        return Self.frames(raw)
+    }
+
+    /// Runs a command and streams its output; the exit code comes from `execExitCode` afterwards.
+    public func execStream(_ container: String, command: [String], workingDir: String? = nil) async throws -> (id: String, output: AsyncThrowingStream<(stream: UInt8, payload: Data), Error>) {
+        var body: [String: Any] = ["AttachStdout": true, "AttachStderr": true, "Cmd": command, "Tty": false]
+        if let workingDir { body["WorkingDir"] = workingDir }
+        let created = try await client.request(.POST, "/containers/\(container)/exec", json: body, context: container)
+        guard let id = (created.json as? [String: Any])?["Id"] as? String else { throw EngineError(.server, "exec: the engine returned no exec ID") }
+        return (id, Self.frames(client.stream("/exec/\(id)/start", method: .POST, json: ["Detach": false, "Tty": false])))
+    }
+
+    public func execExitCode(_ id: String) async throws -> Int {
+        let inspected = try await client.request(.GET, "/exec/\(id)/json")
+        return (inspected.json as? [String: Any])?["ExitCode"] as? Int ?? -1
+    }
+
+    static func frames(_ raw: AsyncThrowingStream<Data, Error>) -> AsyncThrowingStream<(stream: UInt8, payload: Data), Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task {
+                var decoder = FrameDecoder()
+                do {
+                    for try await chunk in raw {
+                        for frame in decoder.push(chunk) { continuation.yield(frame) }
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+}

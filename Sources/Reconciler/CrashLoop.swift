@@ -1,0 +1,84 @@
+/// Decides when a crashing service may be started again: capped exponential back-off, reset
+/// once the service has stayed up. Pure bookkeeping; the controller supplies the clock.
+public struct CrashLoopTracker: Sendable {
+    public var base: Duration
+    public var cap: Duration
+    /// A start that is followed by another within this long counts as a crash.
+    public var stableAfter: Duration
+
+    struct Entry {
+        var failures = 0
+        var lastStart: ContinuousClock.Instant?
+        var holdUntil: ContinuousClock.Instant?
+    }
+    var entries: [String: Entry] = [:]
+
+    public init(base: Duration = .seconds(1), cap: Duration = .seconds(60), stableAfter: Duration = .seconds(10)) {
+        self.base = base
+        self.cap = cap
+        self.stableAfter = stableAfter
+    }
+
+    public enum Admission: Sendable, Equatable {
+        case go
+        /// Hold the start until `until`; `isNew` is true the first time this hold is reported.
+        case hold(until: ContinuousClock.Instant, failures: Int, delay: Duration, isNew: Bool)
+    }
+
+    public mutating func admit(_ service: String, now: ContinuousClock.Instant) -> Admission {
+        var entry = entries[service] ?? Entry()
+        defer { entries[service] = entry }
+        if let hold = entry.holdUntil {
+            if now >= hold {
+                entry.holdUntil = nil
+                entry.lastStart = now
+                return .go
+            }
+            return .hold(until: hold, failures: entry.failures, delay: delay(entry.failures), isNew: false)
+        }
+        if let last = entry.lastStart, now - last < stableAfter {
+            entry.failures += 1
+            let wait = delay(entry.failures)
+            entry.holdUntil = now + wait
+            return .hold(until: now + wait, failures: entry.failures, delay: wait, isNew: true)
+        }
+        entry.failures = 0
+        entry.lastStart = now
+        return .go
+    }
+
+    /// The service is held back right now.
+    public func isHeld(_ service: String, now: ContinuousClock.Instant) -> Bool {
+        entries[service]?.holdUntil.map { now < $0 } ?? false
+    }
+
+    public func failures(_ service: String) -> Int { entries[service]?.failures ?? 0 }
+
+    func delay(_ failures: Int) -> Duration {
+        var d = base
+        for _ in 1..<max(1, failures) where d < cap { d = d * 2 }
+        return min(d, cap)
+    }
+}
+
+extension Plan {
+    /// The plan without the steps of `services` and without everything that depends on them.
+    public func without(services held: Set<String>) -> Plan {
+        guard !held.isEmpty else { return self }
+        var dropped = Set(steps.filter { $0.service.map(held.contains) ?? false }.map(\.id))
+        var changed = true
+        while changed {
+            changed = false
+            for step in steps where !dropped.contains(step.id) && step.dependsOn.contains(where: dropped.contains) {
+                dropped.insert(step.id)
+                changed = true
+            }
+        }
+        let kept = steps.filter { !dropped.contains($0.id) }
+        let newID = Dictionary(uniqueKeysWithValues: kept.enumerated().map { ($1.id, $0) })
+        let renumbered = kept.map { step in
+            Plan.Step(id: newID[step.id]!, action: step.action, service: step.service, cause: step.cause, dependsOn: step.dependsOn.compactMap { newID[$0] })
+        }
+        return Plan(environment: environment, steps: renumbered, problems: problems)
+    }
+}

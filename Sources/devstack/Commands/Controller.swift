@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import Reconciler
+import StateStore
+
+extension LeaseHeldError: UserFacingError {
+    var lines: [String] { [description] }
+    var exitCode: Int32 { 1 }
+}
+
+extension LeaseLostError: UserFacingError {
+    var lines: [String] { [description] }
+    var exitCode: Int32 { 1 }
+}
+
+enum Holder {
+    /// Identifies this process in a lease: pid and host.
+    static func id() -> String { "pid \(getpid()) on \(ProcessInfo.processInfo.hostName)" }
+}
+
+extension Devstack {
+    struct Controller: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Keep an environment converged: react to engine events and new revisions, heal drift, back off crash loops.")
+
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var environment: EnvironmentOption
+        @Option(name: .long, help: "Seconds between full resyncs.") var resync: Int = 30
+        @Flag(name: .long, help: "Wait for the lease instead of refusing when another process holds it.") var wait = false
+
+        func run() async throws {
+            let db = try store.openExisting()
+            let env = try db.resolveEnvironment(environment.env)
+            var settings = ControllerSettings()
+            settings.resync = .seconds(max(1, resync))
+            let controller = EnvironmentController(reconciler: try EngineFactory.reconciler(store: db), environment: env, holderID: Holder.id(),
+                                                   settings: settings, progress: ConsoleProgress(live: false),
+                                                   log: { line in print("controller: \(line)"); Terminal.flush() })
+            // SIGINT and SIGTERM finish the pass under way and release the lease.
+            let signals = [SIGINT, SIGTERM].map { signalNumber -> DispatchSourceSignal in
+                signal(signalNumber, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+                source.setEventHandler { controller.requestStop() }
+                source.resume()
+                return source
+            }
+            defer { signals.forEach { $0.cancel() } }
+            try await controller.run(waitForLease: wait)
+        }
+    }
+
+    struct Unlock: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove an environment's lease, for a controller or apply that is gone (like terraform force-unlock).")
+
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var environment: EnvironmentOption
+
+        func run() throws {
+            let db = try store.openExisting()
+            let env = try db.resolveEnvironment(environment.env)
+            if let lease = try db.breakLease(environment: env) {
+                print("removed the lease on \(env) held by \(lease.holder) \(lease.holderID) since \(lease.acquiredAt)")
+            } else {
+                print("\(env) was not locked")
+            }
+        }
+    }
+}
