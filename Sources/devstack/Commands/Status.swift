@@ -21,6 +21,14 @@ extension Devstack {
             var ports: [String]
             var revision: Int?
             var drift: String?
+            var conditions: [ConditionJSON]
+        }
+
+        struct ConditionJSON: Encodable {
+            var type: String
+            var status: Bool
+            var reason: String
+            var since: String
         }
 
         struct Report: Encodable {
@@ -29,6 +37,20 @@ extension Devstack {
             var lastApply: ApplyRecord?
             var services: [ServiceStatus]
             var problems: [String]
+        }
+
+        /// The condition that matters most: Degraded, else Progressing, else Ready; with its age.
+        static func headline(_ conditions: [ConditionJSON]) -> String {
+            let pick = conditions.first { $0.type == "Degraded" && $0.status } ?? conditions.first { $0.type == "Progressing" && $0.status }
+                ?? conditions.first { $0.type == "Ready" }!
+            let label = pick.type == "Ready" && !pick.status ? "NotReady" : pick.type
+            let age = Timestamp.parse(pick.since).map { " \(Self.age(Date().timeIntervalSince($0)))" } ?? ""
+            return pick.type == "Degraded" ? "\(label)\(age): \(pick.reason)" : "\(label)\(age)"
+        }
+
+        static func age(_ seconds: TimeInterval) -> String {
+            let s = Int(max(0, seconds))
+            return s < 60 ? "\(s)s" : s < 3600 ? "\(s / 60)m" : "\(s / 3600)h"
         }
 
         func run() async throws {
@@ -53,16 +75,29 @@ extension Devstack {
                 }
                 for await (service, health) in group { if let health { probed[service] = health } }
             }
+            // Conditions: the controller's when it runs (it knows about crash loops), else derived here.
+            let storedConditions = Dictionary(grouping: try db.conditions(environment: env), by: \.service)
             var rows: [ServiceStatus] = []
             let names = Set(stored.spec.services.keys).union(observed.containers.compactMap(\.service)).sorted()
             for name in names {
                 let container = observed.containers.first { $0.service == name }
                 let drift = plan.steps.first { $0.service == name && !$0.action.isWait }?.cause
+                let health = (probed[name] ?? container?.health) ?? Health.none
+                let ready = container?.state == .running && (health == .healthy || health == .none)
+                var conditions = [
+                    ConditionJSON(type: "Ready", status: ready, reason: ready ? "running" : (container?.state.label ?? "no container"), since: ""),
+                    ConditionJSON(type: "Progressing", status: drift != nil, reason: drift ?? "up to date", since: ""),
+                ]
+                let degraded = storedConditions[name]?.first { $0.condition == "Degraded" }
+                conditions.append(ConditionJSON(type: "Degraded", status: degraded?.status ?? false, reason: degraded?.reason ?? "none", since: degraded?.since ?? ""))
+                for (i, c) in conditions.enumerated() {
+                    if let known = storedConditions[name]?.first(where: { $0.condition == c.type }), known.status == c.status { conditions[i].since = known.since }
+                }
                 rows.append(ServiceStatus(service: name, desired: stored.spec.services[name] != nil,
                                           state: container?.state.label ?? "missing", health: (probed[name] ?? container?.health)?.rawValue ?? "-",
                                           container: container.map { String($0.id.prefix(12)) },
                                           ports: container?.ports.map { "\($0.hostIP):\($0.hostPort)->\($0.containerPort)/\($0.proto)" } ?? [],
-                                          revision: container?.revision, drift: drift))
+                                          revision: container?.revision, drift: drift, conditions: conditions))
             }
             if output.json {
                 return try JSONOutput.print(Report(environment: env, desiredRevision: stored.summary.number, lastApply: lastApply,
@@ -70,9 +105,9 @@ extension Devstack {
             }
             let applied = lastApply.map { "last apply: revision \($0.revision), \($0.outcome)" } ?? "never applied"
             print("\(Terminal.bold(env))  desired revision \(stored.summary.number)  \(applied)")
-            print(Terminal.table(["SERVICE", "STATE", "HEALTH", "CONTAINER", "PORTS", "REV", "DRIFT"], rows.map { r in
+            print(Terminal.table(["SERVICE", "STATE", "HEALTH", "CONTAINER", "PORTS", "REV", "CONDITION", "DRIFT"], rows.map { r in
                 [r.service + (r.desired ? "" : " (orphan)"), r.state, r.health, r.container ?? "-", r.ports.isEmpty ? "-" : r.ports.joined(separator: ","),
-                 r.revision.map(String.init) ?? "-", r.drift ?? "-"]
+                 r.revision.map(String.init) ?? "-", Self.headline(r.conditions), r.drift ?? "-"]
             }))
             for problem in plan.problems { print(Terminal.red("! \(problem)")) }
         }
