@@ -75,9 +75,11 @@ public struct FrameDecoder: Sendable {
 }
 
 extension DockerContainerEngine: EngineEventSource {
-    public func events(environment: String) -> AsyncThrowingStream<EngineEvent, Error> {
+    public func events(environment: String, since: Double?) -> AsyncThrowingStream<EngineEvent, Error> {
         let filters = Self.filters(["label": ["\(Labels.environment)=\(environment)"], "type": ["container"]])
-        let raw = client.stream("/events", query: [("filters", filters)])
+        var query = [("filters", filters)]
+        if let since { query.append(("since", String(format: "%.3f", since))) }
+        let raw = client.stream("/events", query: query)
         return AsyncThrowingStream { continuation in
             let task = Task {
                 var pending = Data()

@@ -123,10 +123,13 @@ public final class EnvironmentController: @unchecked Sendable {
     func watchEngineEvents() async {
         guard let source = reconciler.engine as? any EngineEventSource else { return }
         var delay = Duration.milliseconds(500)
+        // Subscribe from a moment ago: what happens while connecting is replayed, not lost.
+        var since = Date().timeIntervalSince1970 - 1
         while !Task.isCancelled {
             do {
-                for try await event in source.events(environment: environment) {
+                for try await event in source.events(environment: environment, since: since) {
                     delay = .milliseconds(500)
+                    since = Date().timeIntervalSince1970 - 1
                     if ["die", "destroy", "stop", "kill", "oom", "health_status: unhealthy", "pause"].contains(event.action) {
                         poke("\(event.service ?? "container") \(event.action)")
                     }

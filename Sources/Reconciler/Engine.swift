@@ -209,5 +209,7 @@ public struct EngineEvent: Sendable, Equatable {
 
 /// A live feed of container events for one environment; the controller reacts to it.
 public protocol EngineEventSource: Sendable {
-    func events(environment: String) -> AsyncThrowingStream<EngineEvent, Error>
+    /// Events from `since` on (replayed by the engine), so nothing that happens while the
+    /// subscription is being set up is missed.
+    func events(environment: String, since: Double?) -> AsyncThrowingStream<EngineEvent, Error>
 }
