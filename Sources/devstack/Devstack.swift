@@ -38,6 +38,14 @@ protocol UserFacingError: Error {
     var exitCode: Int32 { get }
 }
 
+extension UserFacingError where Self: CustomStringConvertible {
+    var lines: [String] { [description] }
+}
+
+extension UserFacingError {
+    var exitCode: Int32 { 1 }
+}
+
 /// A failure worth one line to the user.
 struct UserError: UserFacingError {
     var message: String
@@ -54,12 +62,8 @@ extension ValidationFailure: UserFacingError {
     var exitCode: Int32 { 2 }
 }
 
-extension StoreError: UserFacingError {
-    var lines: [String] { [description] }
-    var exitCode: Int32 { 1 }
-}
+extension StoreError: UserFacingError {}
 
 extension ExportBundle.ImportError: UserFacingError {
-    var lines: [String] { [description] }
     var exitCode: Int32 { 2 }
 }

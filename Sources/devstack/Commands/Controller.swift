@@ -3,15 +3,8 @@ import Foundation
 import Reconciler
 import StateStore
 
-extension LeaseHeldError: UserFacingError {
-    var lines: [String] { [description] }
-    var exitCode: Int32 { 1 }
-}
-
-extension LeaseLostError: UserFacingError {
-    var lines: [String] { [description] }
-    var exitCode: Int32 { 1 }
-}
+extension LeaseHeldError: UserFacingError {}
+extension LeaseLostError: UserFacingError {}
 
 enum Holder {
     /// Identifies this process in a lease: pid and host.

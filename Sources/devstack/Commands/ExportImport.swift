@@ -22,7 +22,7 @@ extension Devstack {
             do {
                 try Data(bundle.text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
             } catch {
-                throw UserError("cannot write \(output): \(error.localizedDescription)")
+                throw UserError("cannot write \(output): \(LocalFiles.reason(error))")
             }
             FileHandle.standardError.write(Data("exported revision \(stored.summary.number) of \(env) to \(output)\n".utf8))
         }
@@ -38,7 +38,7 @@ extension Devstack {
         func run() throws {
             let text: String
             do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
-                throw UserError("\(file): cannot read the bundle: \(error.localizedDescription)", exitCode: 2)
+                throw UserError("\(file): cannot read the bundle: \(LocalFiles.reason(error))", exitCode: 2)
             }
             let (bundle, provenance) = try ExportBundle.read(text, file: file)
             let db = try store.open()

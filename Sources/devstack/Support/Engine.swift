@@ -3,15 +3,8 @@ import Foundation
 import Reconciler
 import StateStore
 
-extension EngineError: UserFacingError {
-    var lines: [String] { [message] }
-    var exitCode: Int32 { 1 }
-}
-
-extension DesiredState.ResolveError: UserFacingError {
-    var lines: [String] { [description] }
-    var exitCode: Int32 { 1 }
-}
+extension EngineError: UserFacingError {}
+extension DesiredState.ResolveError: UserFacingError {}
 
 enum EngineFactory {
     static func live() throws -> DockerContainerEngine {
