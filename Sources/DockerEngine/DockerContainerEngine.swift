@@ -193,6 +193,20 @@ public struct DockerContainerEngine: ContainerEngine {
         return ContainerStatus(state: Self.parseState(state["Status"] as? String ?? "", exitCode: state["ExitCode"] as? Int ?? 0), health: health)
     }
 
+    public func putArchive(_ id: String, path: String, archive: Data) async throws {
+        try await client.request(.PUT, "/containers/\(id)/archive", query: [("path", path)], body: archive, contentType: "application/x-tar")
+    }
+
+    public func waitContainer(_ id: String) async throws -> Int {
+        let response = try await client.request(.POST, "/containers/\(id)/wait", timeout: .hours(24))
+        return (response.json as? [String: Any])?["StatusCode"] as? Int ?? -1
+    }
+
+    public func output(_ id: String) async throws -> String {
+        let response = try await client.request(.GET, "/containers/\(id)/logs", query: [("stdout", "1"), ("stderr", "1")])
+        return DockerClient.demultiplex(response.body).map { String(decoding: $0.payload, as: UTF8.self) }.joined()
+    }
+
     public func exec(_ id: String, command: [String]) async throws -> ExecResult {
         let created = try await client.request(.POST, "/containers/\(id)/exec", json: ["AttachStdout": true, "AttachStderr": true, "Cmd": command])
         guard let execID = (created.json as? [String: Any])?["Id"] as? String else { throw EngineError(.server, "exec: the engine returned no exec ID") }

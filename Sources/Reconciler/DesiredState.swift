@@ -7,6 +7,8 @@ public struct DesiredState: Sendable {
     public var workloads: [String: Workload]
     /// Image builds needed, by service, with the tag their workload uses.
     public var builds: [String: ImageBuild]
+    /// Resolved secret values, kept only to mask them in output.
+    public var secretValues: [String] = []
 
     public var environment: String { spec.name }
     public var network: String { Naming.network(spec.name) }
@@ -68,7 +70,9 @@ public struct DesiredState: Sendable {
                                        restart: service.restart, resources: service.resources, labels: labels,
                                        healthcheck: service.healthcheck, initProcess: service.initProcess)
         }
-        return DesiredState(spec: spec, revision: revision, workloads: workloads, builds: builds)
+        var desired = DesiredState(spec: spec, revision: revision, workloads: workloads, builds: builds)
+        desired.secretValues = Array(secretValues.values)
+        return desired
     }
 
     /// Image references that must exist, pulled ones only (builds have their own tag).

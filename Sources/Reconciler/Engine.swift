@@ -1,4 +1,5 @@
 import EnvSpec
+import Foundation
 
 /// Labels that mark what devstack owns. Nothing without `dev.devstack.env` is ever changed.
 public enum Labels {
@@ -161,6 +162,12 @@ public protocol ContainerEngine: Sendable {
     func removeContainer(_ id: String) async throws
     func inspectContainer(_ id: String) async throws -> ContainerStatus
     func exec(_ id: String, command: [String]) async throws -> ExecResult
+    /// Extracts a tar archive at `path` in a container, created or running.
+    func putArchive(_ id: String, path: String, archive: Data) async throws
+    /// Waits for the container to stop and returns its exit code.
+    func waitContainer(_ id: String) async throws -> Int
+    /// Everything the container has printed so far.
+    func output(_ id: String) async throws -> String
 }
 
 public struct ImageBuild: Sendable, Equatable {

@@ -6,6 +6,8 @@ public protocol HostAccess: Sendable {
     func readSecret(_ source: SecretSource, projectDirectory: String) throws -> String
     func contextHash(_ directory: String) throws -> String
     func isPortFree(hostIP: String, port: Int, proto: String) -> Bool
+    /// A file of the project, such as a seed's input, relative to its folder.
+    func readProjectFile(_ path: String, projectDirectory: String) throws -> Data
 }
 
 public struct HostError: Error, CustomStringConvertible, Sendable {
@@ -31,6 +33,12 @@ public struct LocalHost: HostAccess {
             // A trailing newline is an editor's habit, not part of the secret.
             return text.hasSuffix("\n") ? String(text.dropLast()) : text
         }
+    }
+
+    public func readProjectFile(_ path: String, projectDirectory: String) throws -> Data {
+        let full = PathMath.join(projectDirectory, path)
+        guard let data = FileManager.default.contents(atPath: full) else { throw HostError("cannot read \(full)") }
+        return data
     }
 
     /// SHA-256 over the sorted relative paths and contents of every file in the folder.

@@ -87,8 +87,8 @@ func time(_ arguments: [String]) -> Double {
 
 let floor = time(["--version"])
 let rows: [(String, [String])] = [
-    ("history (all \(revisions))", ["history"]),
-    ("history -l 20", ["history", "-l", "20"]),
+    ("history (newest 256)", ["history"]),
+    ("history --all (\(revisions))", ["history", "--all"]),
     ("history --json", ["history", "--json"]),
     ("show \(revisions / 2)", ["show", String(revisions / 2)]),
     ("diff 1 \(revisions)", ["diff", "1", String(revisions)]),

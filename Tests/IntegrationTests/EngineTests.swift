@@ -226,11 +226,30 @@ import TestSupport
         #expect(services.allSatisfy { $0["state"] as? String == "running" }, "\(status.stdout)")
         let query = Docker.run(["exec", f.container("mariadb"), "mysqladmin", "ping"])
         #expect(query.stdout.contains("alive"))
+        // The seeds ran: the schema, then the demo course rows.
+        #expect(up.stdout.contains("seed schema: ran"), "\(up.stdout)")
+        func courses() -> String {
+            Docker.run(["exec", f.container("mariadb"), "mysql", "edxapp", "-N", "-e", "SELECT COUNT(*) FROM courses"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        #expect(courses() == "2")
+        let again = f.devstack(["apply", f.file], environment: ["LMS_PORT": String(port)])
+        #expect(again.stdout.contains("seed schema: skipped, unchanged since revision 1"), "\(again.stdout)")
+        #expect(again.stdout.contains("seed demo-course: skipped, unchanged since revision 1"))
+        // Editing one seed file reruns that seed only.
+        let demo = "\(f.dir)/seeds/demo-course.sql"
+        let sql = try String(contentsOfFile: demo, encoding: .utf8) + "INSERT IGNORE INTO courses (id, display_name, org) VALUES ('course-v1:edX+New+2026', 'New', 'edX');\n"
+        CLI.write(sql, to: demo)
+        let edited = f.devstack(["apply", f.file], environment: ["LMS_PORT": String(port)])
+        #expect(edited.stdout.contains("seed demo-course: ran"), "\(edited.stdout)")
+        #expect(edited.stdout.contains("seed schema: skipped"))
+        #expect(courses() == "3")
+        let ledger = f.devstack(["status", "--json"]).stdout
+        #expect(ledger.contains("\"seed\" : \"demo-course\""))
         let page = CLI.run("wget", ["-q", "-O", "-", "http://127.0.0.1:\(port)/"])
         #expect(page.stdout.contains("devstack test page"), "\(page.output)")
         // The secret reaches the container but no devstack output.
         #expect(f.inspect(f.container("mariadb"), "{{json .Config.Env}}")?.contains("dev-only-not-a-real-password") == true)
-        for command in [["status", "--json"], ["show"], ["events"], ["history"], ["diff"]] {
+        for command in [["status", "--json"], ["show"], ["events"], ["history"], ["diff"], ["seed", "--force"]] {
             #expect(!f.devstack(command).output.contains("dev-only-not-a-real-password"), "\(command) printed a secret")
         }
     }

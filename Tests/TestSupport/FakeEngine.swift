@@ -143,11 +143,40 @@ public final class FakeEngine: ContainerEngine, @unchecked Sendable {
         try locked {
             guard let c = find(id) else { throw EngineError(.notFound, "No such container: \(id)") }
             if unhealthy.contains(c.workload.service) { return ExecResult(exitCode: 1, output: "not ready") }
+            if command != c.workload.healthcheck?.command {
+                execs.append((c.workload.service, command))
+                if let code = execExitCodes.first(where: { command.last == $0.key })?.value { return ExecResult(exitCode: code, output: "failed on purpose") }
+            }
             // A passing probe is what the engine's own check would see next.
             if c.workload.healthcheck != nil, command == c.workload.healthcheck?.command { containers[c.id]!.health = .healthy }
             return ExecResult(exitCode: 0, output: "")
         }
     }
+
+    /// Archives put into containers, by container name and path.
+    public private(set) var archives: [(container: String, path: String, entries: [String])] = []
+    /// Commands run through exec, by service.
+    public private(set) var execs: [(service: String, command: [String])] = []
+    /// Exit codes for exec commands whose last argument matches a key.
+    public var execExitCodes: [String: Int] = [:]
+
+    public func putArchive(_ id: String, path: String, archive: Data) async throws {
+        try locked {
+            guard let c = find(id) else { throw EngineError(.notFound, "No such container: \(id)") }
+            archives.append((c.workload.name, path, try Tar.validate(archive)))
+        }
+    }
+
+    public func waitContainer(_ id: String) async throws -> Int {
+        try locked {
+            guard let c = find(id) else { throw EngineError(.notFound, "No such container: \(id)") }
+            if case let .exited(code) = c.state { return code }
+            containers[c.id]!.state = .exited(code: 0)
+            return 0
+        }
+    }
+
+    public func output(_ id: String) async throws -> String { "" }
 
     // MARK: drift, as a user or a crash would cause it
 

@@ -1,4 +1,5 @@
 import EnvSpec
+import Foundation
 import Reconciler
 
 /// A host with no secrets files, no build contexts and every port free.
@@ -18,6 +19,11 @@ public struct FakeHost: HostAccess {
     }
     public func contextHash(_ directory: String) throws -> String { CanonicalJSON.sha256(directory) }
     public func isPortFree(hostIP: String, port: Int, proto: String) -> Bool { !busyPorts.contains(port) }
+    public var files: [String: String] = [:]
+    public func readProjectFile(_ path: String, projectDirectory: String) throws -> Data {
+        guard let text = files[path] else { throw HostError("cannot read \(path)") }
+        return Data(text.utf8)
+    }
 }
 
 public enum SpecBuilder {

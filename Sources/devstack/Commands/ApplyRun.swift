@@ -74,19 +74,69 @@ struct ApplyRun {
         }
         if outcome.plan.isEmpty {
             print("\(environment) is up to date at revision \(revision): nothing to do (\(stored.spec.services.count) services, \(seconds))")
-            return
+            return try await runSeeds(stored, reconciler: reconciler)
         }
         let failures = outcome.report.failures
         let skipped = outcome.report.outcomes.values.filter { if case .skipped = $0 { return true } else { return false } }.count
         if failures.isEmpty && skipped == 0 {
             print(Terminal.green("converged \(environment) to revision \(revision)") + " in \(seconds) (\(outcome.plan.summary))")
-            return
+            return try await runSeeds(stored, reconciler: reconciler)
         }
         for failure in failures {
             let step = outcome.plan.steps[failure.step]
             Terminal.error("\(step.service.map { "\($0): " } ?? "")\(step.action.verb) failed: \(failure.message)")
         }
         throw UserError("\(environment) did not converge to revision \(revision) (\(failures.count) failed, \(skipped) skipped); see devstack status and devstack events")
+    }
+}
+
+extension ApplyRun {
+    /// Seeds run once the environment has converged; the ledger skips what is unchanged.
+    func runSeeds(_ stored: StoredRevision, reconciler: Reconciler, only: Set<String> = [], force: Bool = false) async throws {
+        guard !stored.spec.seeds.isEmpty else { return }
+        try await SeedCommandRun.run(stored: stored, reconciler: reconciler, only: only, force: force)
+    }
+}
+
+enum SeedCommandRun {
+    static func run(stored: StoredRevision, reconciler: Reconciler, only: Set<String>, force: Bool) async throws {
+        let desired = try reconciler.desiredState(stored)
+        let runner = SeedRunner(engine: reconciler.engine, store: reconciler.store, host: reconciler.host)
+        let outcomes = try await runner.run(desired, projectDirectory: stored.summary.projectDirectory ?? FileManager.default.currentDirectoryPath,
+                                            only: only, force: force, secrets: desired.secretValues) { outcome in
+            let time = outcome.durationMs > 0 ? String(format: " %.1fs", Double(outcome.durationMs) / 1000) : ""
+            switch outcome.status {
+            case "succeeded": print("seed \(outcome.name): " + Terminal.green("ran") + "\(time) (\(outcome.detail))")
+            case "skipped": print("seed \(outcome.name): " + Terminal.dim("skipped, \(outcome.detail)"))
+            default: print("seed \(outcome.name): " + Terminal.red("\(outcome.status)") + "\(time): \(outcome.detail)")
+            }
+            Terminal.flush()
+        }
+        let bad = outcomes.filter { $0.status == "failed" || $0.status == "blocked" }
+        if !bad.isEmpty {
+            throw UserError("\(bad.count) seed(s) did not succeed (\(bad.map(\.name).joined(separator: ", "))); devstack status shows the ledger")
+        }
+    }
+}
+
+extension HostError: UserFacingError {}
+
+extension Devstack {
+    struct Seed: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Run seeds now; unchanged seeds that succeeded are skipped unless --force.")
+
+        @Argument(help: "Seeds to run (all when left out).") var seeds: [String] = []
+        @Flag(name: .long, help: "Run even when the ledger says the seed is unchanged.") var force = false
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var environment: EnvironmentOption
+
+        func run() async throws {
+            let db = try store.openExisting()
+            let env = try db.resolveEnvironment(environment.env)
+            let stored = try db.revision(environment: env)
+            guard !stored.spec.seeds.isEmpty else { return print("\(env) declares no seeds") }
+            try await SeedCommandRun.run(stored: stored, reconciler: try EngineFactory.reconciler(store: db), only: Set(seeds), force: force)
+        }
     }
 }
 

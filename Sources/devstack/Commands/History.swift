@@ -9,12 +9,13 @@ extension Devstack {
         @OptionGroup var store: StoreOptions
         @OptionGroup var environment: EnvironmentOption
         @OptionGroup var output: OutputOptions
-        @Option(name: .shortAndLong, help: "Show at most N revisions.") var limit: Int?
+        @Option(name: .shortAndLong, help: "Show at most N revisions (like helm history --max).") var limit: Int = 256
+        @Flag(name: .long, help: "Show every revision.") var all = false
 
         func run() throws {
             let db = try store.openExisting()
             let env = try db.resolveEnvironment(environment.env)
-            let revisions = try db.history(environment: env, limit: limit)
+            let revisions = try db.history(environment: env, limit: all ? nil : limit)
             if output.json { return try JSONOutput.print(revisions) }
             let rows = revisions.map { r in
                 [String(r.number), Self.time(r.createdAt), r.author,

@@ -36,6 +36,7 @@ extension Devstack {
             var desiredRevision: Int
             var lastApply: ApplyRecord?
             var services: [ServiceStatus]
+            var seeds: [SeedRun]
             var problems: [String]
         }
 
@@ -62,6 +63,7 @@ extension Devstack {
             let observed = try await reconciler.observe(desired)
             let plan = try reconciler.plan(desired, observed: observed)
             let lastApply = try db.lastApply(environment: env)
+            let ledger = try db.seedLedger(environment: env).values.sorted { $0.seed < $1.seed }
 
             // The engine reports "starting" until its first interval passes; devstack's probe knows sooner.
             var probed: [String: Health] = [:]
@@ -101,7 +103,7 @@ extension Devstack {
             }
             if output.json {
                 return try JSONOutput.print(Report(environment: env, desiredRevision: stored.summary.number, lastApply: lastApply,
-                                                   services: rows, problems: plan.problems))
+                                                   services: rows, seeds: ledger, problems: plan.problems))
             }
             let applied = lastApply.map { "last apply: revision \($0.revision), \($0.outcome)" } ?? "never applied"
             print("\(Terminal.bold(env))  desired revision \(stored.summary.number)  \(applied)")
@@ -109,6 +111,13 @@ extension Devstack {
                 [r.service + (r.desired ? "" : " (orphan)"), r.state, r.health, r.container ?? "-", r.ports.isEmpty ? "-" : r.ports.joined(separator: ","),
                  r.revision.map(String.init) ?? "-", Self.headline(r.conditions), r.drift ?? "-"]
             }))
+            if !ledger.isEmpty {
+                print("")
+                print(Terminal.table(["SEED", "STATUS", "REV", "FINISHED (UTC)", "MS", "CHECKSUM"], ledger.map { s in
+                    [s.seed, s.status, s.revision.map(String.init) ?? "-", s.finishedAt.map { String($0.prefix(19)).replacingOccurrences(of: "T", with: " ") } ?? "-",
+                     s.durationMs.map(String.init) ?? "-", String(s.checksum.prefix(12))]
+                }))
+            }
             for problem in plan.problems { print(Terminal.red("! \(problem)")) }
         }
     }

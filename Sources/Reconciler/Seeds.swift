@@ -1,0 +1,209 @@
+import EnvSpec
+import Foundation
+import StateStore
+
+/// What to do with one seed, and why.
+public struct SeedDecision: Sendable, Equatable {
+    public enum Verdict: Sendable, Equatable {
+        case run(String)
+        case skip(String)
+    }
+    public var name: String
+    public var checksum: String
+    public var verdict: Verdict
+}
+
+public enum SeedPlanner {
+    /// Seeds in dependency order (`after`, then name). A seed reruns when its checksum changed,
+    /// its last run failed or never finished, or when forced; otherwise the ledger says why not.
+    public static func plan(_ spec: EnvironmentSpec, checksums: [String: String], ledger: [String: SeedRun],
+                            only: Set<String> = [], force: Bool = false) -> [SeedDecision] {
+        var order: [String] = []
+        var remaining = Set(spec.seeds.keys)
+        while !remaining.isEmpty {
+            let ready = remaining.filter { spec.seeds[$0]!.after.allSatisfy { !remaining.contains($0) } }.sorted()
+            if ready.isEmpty { order += remaining.sorted(); break }
+            order += ready
+            remaining.subtract(ready)
+        }
+        var rerun: Set<String> = []
+        return order.compactMap { name in
+            guard only.isEmpty || only.contains(name) else { return nil }
+            let checksum = checksums[name] ?? ""
+            let verdict: SeedDecision.Verdict
+            let upstream = spec.seeds[name]!.after.first { rerun.contains($0) }
+            if force {
+                verdict = .run("forced")
+            } else if ledger[name] == nil {
+                verdict = .run("never run")
+            } else if let upstream {
+                verdict = .run("seed \(upstream) it runs after is rerunning")
+            } else if let last = ledger[name] {
+                switch last.status {
+                case "succeeded" where last.checksum == checksum:
+                    verdict = .skip("unchanged since revision \(last.revision.map(String.init) ?? "?") (checksum \(checksum.prefix(12)))")
+                case "succeeded": verdict = .run("definition or files changed (checksum \(last.checksum.prefix(12)) → \(checksum.prefix(12)))")
+                case "failed": verdict = .run("last run failed")
+                default: verdict = .run("last run did not finish")
+                }
+            } else {
+                verdict = .run("never run")
+            }
+            if case .run = verdict { rerun.insert(name) }
+            return SeedDecision(name: name, checksum: checksum, verdict: verdict)
+        }
+    }
+
+    /// SHA-256 over the seed's canonical definition and the contents of every file it reads.
+    public static func checksum(_ seed: SeedSpec, files: [String: Data]) -> String {
+        var text = CanonicalJSON.encode(seed.canonical)
+        for path in files.keys.sorted() {
+            text += "\n\(path)\0" + CanonicalJSON.sha256(String(decoding: files[path]!, as: UTF8.self)) + "\0\(files[path]!.count)"
+        }
+        return CanonicalJSON.sha256(text)
+    }
+}
+
+public struct SeedOutcome: Sendable, Equatable {
+    public var name: String
+    /// "succeeded", "failed", "skipped" or "blocked".
+    public var status: String
+    public var detail: String
+    public var durationMs: Int
+}
+
+/// Runs seeds against a converged environment and keeps the ledger.
+public struct SeedRunner: Sendable {
+    public var engine: any ContainerEngine
+    public var store: StateStore
+    public var host: any HostAccess
+
+    public init(engine: any ContainerEngine, store: StateStore, host: any HostAccess) {
+        self.engine = engine
+        self.store = store
+        self.host = host
+    }
+
+    public func run(_ desired: DesiredState, projectDirectory: String, only: Set<String> = [], force: Bool = false,
+                    secrets: [String] = [], report: @Sendable (SeedOutcome) -> Void = { _ in }) async throws -> [SeedOutcome] {
+        let spec = desired.spec
+        for name in only where spec.seeds[name] == nil {
+            throw HostError("no seed named \"\(name)\" in \(spec.name)")
+        }
+        var files: [String: [String: Data]] = [:]
+        var checksums: [String: String] = [:]
+        for (name, seed) in spec.seeds {
+            var read: [String: Data] = [:]
+            for path in [seed.stdin, { if case let .copy(p) = seed.action { return p } else { return nil } }()].compactMap({ $0 }) {
+                do { read[path] = try host.readProjectFile(path, projectDirectory: projectDirectory) } catch {
+                    throw HostError("seed \(name): \(error)")
+                }
+            }
+            files[name] = read
+            checksums[name] = SeedPlanner.checksum(seed, files: read)
+        }
+        let decisions = SeedPlanner.plan(spec, checksums: checksums, ledger: try store.seedLedger(environment: spec.name), only: only, force: force)
+        var failed: Set<String> = []
+        var outcomes: [SeedOutcome] = []
+        for decision in decisions {
+            let seed = spec.seeds[decision.name]!
+            let outcome: SeedOutcome
+            if let blocker = seed.after.first(where: failed.contains) {
+                outcome = SeedOutcome(name: decision.name, status: "blocked", detail: "seed \(blocker) failed", durationMs: 0)
+                failed.insert(decision.name)
+            } else if case let .skip(reason) = decision.verdict {
+                outcome = SeedOutcome(name: decision.name, status: "skipped", detail: reason, durationMs: 0)
+            } else {
+                let id = try store.beginSeedRun(environment: spec.name, seed: decision.name, checksum: decision.checksum, revision: desired.revision)
+                let start = ContinuousClock.now
+                var (ok, output) = await execute(decision.name, seed, files: files[decision.name] ?? [:], desired: desired)
+                for secret in secrets where !secret.isEmpty { output = output.replacingOccurrences(of: secret, with: "•••") }
+                let ms = Int((ContinuousClock.now - start) / .milliseconds(1))
+                let tail = Self.tail(output)
+                try store.finishSeedRun(id: id, succeeded: ok, durationMs: ms, outputTail: tail)
+                if case let .run(cause) = decision.verdict {
+                    try? store.appendEvent(EventRecord(environment: spec.name, revision: desired.revision, service: seed.service, action: "seed \(decision.name)",
+                                                       cause: cause, outcome: ok ? "ok" : "failed", durationMs: ms, detail: ok ? nil : tail))
+                    outcome = SeedOutcome(name: decision.name, status: ok ? "succeeded" : "failed", detail: ok ? cause : (tail.isEmpty ? "failed" : tail), durationMs: ms)
+                } else { continue }
+                if !ok { failed.insert(decision.name) }
+            }
+            report(outcome)
+            outcomes.append(outcome)
+        }
+        return outcomes
+    }
+
+    static func tail(_ output: String) -> String {
+        let lines = output.split(separator: "\n", omittingEmptySubsequences: false).suffix(20).joined(separator: "\n")
+        return String(lines.suffix(2000)).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Seed input goes in as a file; `sh` feeds it to the command, whose arguments stay an array.
+    static func withStdin(_ command: [String], file: String) -> [String] {
+        ["sh", "-c", "exec \"$@\" < \(file)", "devstack-seed"] + command
+    }
+
+    func execute(_ name: String, _ seed: SeedSpec, files: [String: Data], desired: DesiredState) async -> (Bool, String) {
+        do {
+            let inputName = "devstack-seed-\(name)"
+            switch seed.action {
+            case let .exec(command):
+                let container = desired.workloads[seed.service!]!.name
+                var argv = command
+                if let stdin = seed.stdin {
+                    try await engine.putArchive(container, path: "/tmp", archive: try Tar.single(name: inputName, contents: files[stdin]!))
+                    argv = Self.withStdin(command, file: "/tmp/\(inputName)")
+                }
+                let result = try await engine.exec(container, command: argv)
+                return (result.exitCode == 0, result.output + (result.exitCode == 0 ? "" : "\nexit code \(result.exitCode)"))
+            case let .run(command):
+                var workload = desired.workloads[seed.service!]!
+                workload.name = "\(desired.environment)-seed-\(name)"
+                workload.labels = [Labels.environment: desired.environment, "dev.devstack.seed": name]
+                workload.ports = []
+                workload.healthcheck = nil
+                workload.restart = .no
+                workload.command = seed.stdin == nil ? command : Self.withStdin(command, file: "/tmp/\(inputName)")
+                try? await engine.removeContainer(workload.name)
+                let id = try await engine.createContainer(workload)
+                defer { Task { try? await engine.removeContainer(id) } }
+                if let stdin = seed.stdin {
+                    try await engine.putArchive(id, path: "/tmp", archive: try Tar.single(name: inputName, contents: files[stdin]!))
+                }
+                try await engine.startContainer(id)
+                let code = try await engine.waitContainer(id)
+                let output = (try? await engine.output(id)) ?? ""
+                try? await engine.removeContainer(id)
+                return (code == 0, output + (code == 0 ? "" : "\nexit code \(code)"))
+            case let .copy(path):
+                let volume = Naming.volume(desired.environment, seed.volume!)
+                guard let owner = desired.workloads.values.sorted(by: { $0.service < $1.service })
+                    .first(where: { $0.mounts.contains { $0.source == volume } }) else { return (false, "no service mounts volume \(seed.volume!)") }
+                let data = files[path]!
+                let archive: Data
+                if path.hasSuffix(".tar") {
+                    try Tar.validate(data)
+                    archive = data
+                } else {
+                    archive = try Tar.single(name: PathMath.components(path).last ?? "seed", contents: data)
+                }
+                // A helper that is never started: the engine extracts into the volume through it.
+                var helper = owner
+                helper.name = "\(desired.environment)-seed-\(name)"
+                helper.labels = [Labels.environment: desired.environment, "dev.devstack.seed": name]
+                helper.ports = []
+                helper.healthcheck = nil
+                helper.mounts = [MountSpec(type: .volume, source: volume, target: "/devstack-seed-target")]
+                try? await engine.removeContainer(helper.name)
+                let id = try await engine.createContainer(helper)
+                defer { Task { try? await engine.removeContainer(id) } }
+                try await engine.putArchive(id, path: "/devstack-seed-target", archive: archive)
+                try? await engine.removeContainer(id)
+                return (true, "copied \(path) into volume \(seed.volume!)")
+            }
+        } catch {
+            return (false, "\(error)")
+        }
+    }
+}

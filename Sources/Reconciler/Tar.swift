@@ -1,0 +1,123 @@
+import Foundation
+
+/// Writes ustar archives (build contexts, seed files) and checks archives before they are
+/// extracted: no absolute paths, no "..", no links or devices. Symbolic links in a folder are
+/// skipped when archiving, so a context cannot reach outside itself.
+public enum Tar {
+    struct TooLong: Error, CustomStringConvertible {
+        var path: String
+        var description: String { "build context path too long for a tar header: \(path)" }
+    }
+
+    /// One file, for copying a seed's input into a container.
+    public static func single(name: String, contents: Data, mode: Int = 0o644) throws -> Data {
+        var out = Data()
+        try header(into: &out, name: name, size: contents.count, mode: mode, type: "0")
+        out.append(contents)
+        out.append(Data(count: (512 - contents.count % 512) % 512))
+        out.append(Data(count: 1024))
+        return out
+    }
+
+    public struct UnsafeEntry: Error, CustomStringConvertible, Sendable {
+        public var name: String
+        public var reason: String
+        public var description: String { "archive entry \"\(name)\" \(reason): refusing to extract it" }
+    }
+
+    /// Names of the entries; throws on anything that could land outside the target folder.
+    @discardableResult
+    public static func validate(_ archive: Data) throws -> [String] {
+        var names: [String] = []
+        var offset = 0
+        let bytes = [UInt8](archive)
+        var longName: String?
+        while offset + 512 <= bytes.count {
+            let block = bytes[offset..<(offset + 512)]
+            if block.allSatisfy({ $0 == 0 }) { break }
+            func field(_ start: Int, _ length: Int) -> String {
+                let raw = bytes[(offset + start)..<(offset + start + length)]
+                return String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            let size = Int(field(124, 12).trimmingCharacters(in: .whitespaces), radix: 8) ?? 0
+            let type = bytes[offset + 156]
+            let prefix = field(345, 155)
+            var name = longName ?? (prefix.isEmpty ? field(0, 100) : prefix + "/" + field(0, 100))
+            longName = nil
+            let dataStart = offset + 512
+            offset = dataStart + (size + 511) / 512 * 512
+            switch type {
+            case UInt8(ascii: "L"): // GNU long name for the next entry
+                longName = String(decoding: bytes[dataStart..<min(dataStart + size, bytes.count)].prefix { $0 != 0 }, as: UTF8.self)
+                continue
+            case UInt8(ascii: "x"), UInt8(ascii: "g"): // pax headers: a path override is checked like a name
+                let text = String(decoding: bytes[dataStart..<min(dataStart + size, bytes.count)], as: UTF8.self)
+                for line in text.split(separator: "\n") where line.contains(" path=") {
+                    longName = String(line[line.range(of: " path=")!.upperBound...])
+                }
+                continue
+            case 0, UInt8(ascii: "0"), UInt8(ascii: "5"), UInt8(ascii: "7"): break
+            case UInt8(ascii: "1"), UInt8(ascii: "2"): throw UnsafeEntry(name: name, reason: "is a link")
+            case UInt8(ascii: "3"), UInt8(ascii: "4"), UInt8(ascii: "6"): throw UnsafeEntry(name: name, reason: "is a device or FIFO")
+            default: throw UnsafeEntry(name: name, reason: "has an unknown type")
+            }
+            if name.hasPrefix("./") { name.removeFirst(2) }
+            if name.hasPrefix("/") { throw UnsafeEntry(name: name, reason: "has an absolute path") }
+            if name.split(separator: "/").contains("..") { throw UnsafeEntry(name: name, reason: "climbs out with \"..\"") }
+            names.append(name)
+        }
+        return names
+    }
+
+    public static func archive(directory: String) throws -> Data {
+        var out = Data()
+        let fm = FileManager.default
+        guard let walker = fm.enumerator(atPath: directory) else { return Data(count: 1024) }
+        var entries: [String] = []
+        for case let relative as String in walker { entries.append(relative) }
+        for relative in entries.sorted() {
+            let full = directory + "/" + relative
+            let attributes = try fm.attributesOfItem(atPath: full)
+            let type = attributes[.type] as? FileAttributeType
+            let mode = (attributes[.posixPermissions] as? Int) ?? 0o644
+            if type == .typeDirectory {
+                try header(into: &out, name: relative + "/", size: 0, mode: mode, type: "5")
+            } else if type == .typeRegular {
+                let data = fm.contents(atPath: full) ?? Data()
+                try header(into: &out, name: relative, size: data.count, mode: mode, type: "0")
+                out.append(data)
+                out.append(Data(count: (512 - data.count % 512) % 512))
+            }
+        }
+        out.append(Data(count: 1024))
+        return out
+    }
+
+    static func header(into out: inout Data, name: String, size: Int, mode: Int, type: Character) throws {
+        var block = [UInt8](repeating: 0, count: 512)
+        var nameBytes = Array(name.utf8), prefix: [UInt8] = []
+        if nameBytes.count > 100 {
+            guard let split = name.utf8.indices.filter({ name.utf8[$0] == UInt8(ascii: "/") }).last(where: { name.utf8.distance(from: name.utf8.startIndex, to: $0) <= 155 }) else {
+                throw TooLong(path: name)
+            }
+            prefix = Array(name.utf8[..<split])
+            nameBytes = Array(name.utf8[name.utf8.index(after: split)...])
+            guard nameBytes.count <= 100 else { throw TooLong(path: name) }
+        }
+        func put(_ bytes: [UInt8], at offset: Int) { for (i, b) in bytes.enumerated() { block[offset + i] = b } }
+        func octal(_ value: Int, width: Int) -> [UInt8] { Array(String(format: "%0\(width - 1)o", value).utf8) + [0] }
+        put(nameBytes, at: 0)
+        put(octal(mode & 0o7777, width: 8), at: 100)
+        put(octal(0, width: 8), at: 108)
+        put(octal(0, width: 8), at: 116)
+        put(octal(size, width: 12), at: 124)
+        put(octal(0, width: 12), at: 136)
+        put(Array(repeating: UInt8(ascii: " "), count: 8), at: 148)
+        put([UInt8(String(type).utf8.first!)], at: 156)
+        put(Array("ustar\u{0}00".utf8), at: 257)
+        put(prefix, at: 345)
+        let checksum = block.reduce(0) { $0 + Int($1) }
+        put(Array(String(format: "%06o", checksum).utf8) + [0, UInt8(ascii: " ")], at: 148)
+        out.append(contentsOf: block)
+    }
+}

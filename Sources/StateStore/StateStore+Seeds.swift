@@ -1,0 +1,61 @@
+import Foundation
+import GRDB
+
+/// One run of one seed, as the ledger keeps it.
+public struct SeedRun: Sendable, Equatable, Codable {
+    public var id: Int64
+    public var seed: String
+    public var checksum: String
+    public var revision: Int?
+    public var startedAt: String
+    public var finishedAt: String?
+    public var status: String
+    public var durationMs: Int?
+    public var outputTail: String
+
+    public init(id: Int64, seed: String, checksum: String, revision: Int?, startedAt: String, finishedAt: String?, status: String, durationMs: Int?, outputTail: String) {
+        self.id = id
+        self.seed = seed
+        self.checksum = checksum
+        self.revision = revision
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.status = status
+        self.durationMs = durationMs
+        self.outputTail = outputTail
+    }
+}
+
+extension StateStore {
+    /// Opens a ledger entry before the seed runs, so an interrupted run is never taken for a finished one.
+    public func beginSeedRun(environment: String, seed: String, checksum: String, revision: Int?) throws(StoreError) -> Int64 {
+        try write { db in
+            let envID = try Self.environmentID(db, name: environment, create: true)!
+            try db.execute(sql: "INSERT INTO seed_runs (environment_id, seed, checksum, revision_number, started_at, status) VALUES (?, ?, ?, ?, ?, 'running')",
+                           arguments: [envID, seed, checksum, revision, Timestamp.now()])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func finishSeedRun(id: Int64, succeeded: Bool, durationMs: Int, outputTail: String) throws(StoreError) {
+        try write { db in
+            try db.execute(sql: "UPDATE seed_runs SET finished_at = ?, status = ?, duration_ms = ?, output_tail = ? WHERE id = ?",
+                           arguments: [Timestamp.now(), succeeded ? "succeeded" : "failed", durationMs, outputTail, id])
+        }
+    }
+
+    /// The newest run of each seed.
+    public func seedLedger(environment: String) throws(StoreError) -> [String: SeedRun] {
+        try read { db in
+            guard let envID = try Self.environmentID(db, name: environment, create: false) else { return [:] }
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT * FROM seed_runs WHERE id IN (SELECT MAX(id) FROM seed_runs WHERE environment_id = ? GROUP BY seed)
+                """, arguments: [envID])
+            return Dictionary(uniqueKeysWithValues: rows.map { row in
+                (row["seed"] as String, SeedRun(id: row["id"], seed: row["seed"], checksum: row["checksum"], revision: row["revision_number"],
+                                                startedAt: row["started_at"], finishedAt: row["finished_at"], status: row["status"],
+                                                durationMs: row["duration_ms"], outputTail: row["output_tail"]))
+            })
+        }
+    }
+}
