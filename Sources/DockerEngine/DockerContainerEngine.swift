@@ -91,7 +91,16 @@ public struct DockerContainerEngine: ContainerEngine {
     }
 
     public func removeNetwork(_ name: String) async throws {
-        try await client.request(.DELETE, "/networks/\(name)", context: "network \(name)")
+        do {
+            try await client.request(.DELETE, "/networks/\(name)", context: "network \(name)")
+        } catch let error as EngineError where error.message.contains("active endpoints") {
+            // Stale endpoints left by dockerd 20.10 (moby#42119): disconnect them by force, then retry once.
+            let inspected = try await client.request(.GET, "/networks/\(name)")
+            for endpoint in ((inspected.json as? [String: Any])?["Containers"] as? [String: Any] ?? [:]).keys {
+                _ = try? await client.request(.POST, "/networks/\(name)/disconnect", json: ["Container": endpoint, "Force": true])
+            }
+            try await client.request(.DELETE, "/networks/\(name)", context: "network \(name)")
+        }
     }
 
     public func createVolume(_ name: String, environment: String) async throws {
