@@ -101,21 +101,9 @@ public struct DockerClient: Sendable {
         return text.count > 120 ? String(text.prefix(120)) + "…" : text
     }
 
-    /// Docker's multiplexed stdout/stderr stream: 8-byte headers, then the payload.
+    /// Docker's multiplexed stdout/stderr stream, read whole.
     public static func demultiplex(_ data: Data) -> [(stream: UInt8, payload: Data)] {
-        var out: [(UInt8, Data)] = []
-        var index = data.startIndex
-        while data.endIndex - index >= 8 {
-            let stream = data[index]
-            let size = data[(index + 4)..<(index + 8)].reduce(0) { ($0 << 8) | Int($1) }
-            let start = index + 8
-            guard stream <= 2, data.endIndex - start >= size else {
-                // Not multiplexed (a TTY stream): everything is output.
-                return [(1, data)]
-            }
-            out.append((stream, data[start..<(start + size)]))
-            index = start + size
-        }
-        return out
+        var decoder = FrameDecoder()
+        return decoder.push(data)
     }
 }

@@ -203,11 +203,7 @@ public final class EnvironmentController: @unchecked Sendable {
         if let wake { schedule(at: wake, reason: "back-off over") }
         let runnable = plan.without(services: held)
         if runnable.isEmpty {
-            if held.isEmpty, (try? store.lastApply(environment: environment, convergedOnly: true))??.revision != revision.summary.number {
-                if let id = try? store.beginApply(environment: environment, revision: revision.summary.number) {
-                    try? store.finishApply(id: id, converged: true, images: [:])
-                }
-            }
+            if held.isEmpty { try? store.markConverged(environment: environment, revision: revision.summary.number) }
             return
         }
         let store = self.store

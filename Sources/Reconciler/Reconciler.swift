@@ -36,6 +36,8 @@ public struct Reconciler: Sendable {
     public struct Outcome: Sendable {
         public var plan: Plan
         public var report: ExecutionReport
+        /// The resolved desired state, for work that follows (seeds) without resolving it again.
+        public var desired: DesiredState?
         public var converged: Bool { plan.problems.isEmpty && report.succeeded }
     }
 
@@ -44,14 +46,11 @@ public struct Reconciler: Sendable {
         let desired = try desiredState(revision)
         let observed = try await observe(desired)
         let plan = try plan(desired, observed: observed)
-        guard plan.problems.isEmpty else { return Outcome(plan: plan, report: ExecutionReport()) }
+        guard plan.problems.isEmpty else { return Outcome(plan: plan, report: ExecutionReport(), desired: desired) }
         if plan.isEmpty {
             // Nothing to do, but a new revision that matches what runs is now what is applied.
-            if try store.lastApply(environment: desired.environment, convergedOnly: true)?.revision != desired.revision {
-                let id = try store.beginApply(environment: desired.environment, revision: desired.revision)
-                try store.finishApply(id: id, converged: true, images: [:])
-            }
-            return Outcome(plan: plan, report: ExecutionReport())
+            try store.markConverged(environment: desired.environment, revision: desired.revision)
+            return Outcome(plan: plan, report: ExecutionReport(), desired: desired)
         }
         let applyID = try store.beginApply(environment: desired.environment, revision: desired.revision)
         let report = await executor.run(plan, revision: desired.revision)
@@ -61,7 +60,7 @@ public struct Reconciler: Sendable {
             for c in after.containers { if let s = c.service { images[s] = c.imageID } }
         }
         try store.finishApply(id: applyID, converged: report.succeeded, images: images)
-        return Outcome(plan: plan, report: report)
+        return Outcome(plan: plan, report: report, desired: desired)
     }
 
     /// Removes every labelled container and the network; volumes only when asked.

@@ -74,14 +74,15 @@ public struct SeedOutcome: Sendable, Equatable {
 
 /// Runs seeds against a converged environment and keeps the ledger.
 public struct SeedRunner: Sendable {
-    public var engine: any ContainerEngine
-    public var store: StateStore
-    public var host: any HostAccess
+    public let reconciler: Reconciler
+    var engine: any ContainerEngine { reconciler.engine }
+    var store: StateStore { reconciler.store }
+    var host: any HostAccess { reconciler.host }
+
+    public init(_ reconciler: Reconciler) { self.reconciler = reconciler }
 
     public init(engine: any ContainerEngine, store: StateStore, host: any HostAccess) {
-        self.engine = engine
-        self.store = store
-        self.host = host
+        self.init(Reconciler(engine: engine, store: store, host: host))
     }
 
     public func run(_ desired: DesiredState, projectDirectory: String, only: Set<String> = [], force: Bool = false,

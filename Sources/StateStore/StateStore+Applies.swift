@@ -30,6 +30,12 @@ extension StateStore {
         }
     }
 
+    /// Records `revision` as applied without any engine step, unless it already is.
+    public func markConverged(environment: String, revision: Int) throws(StoreError) {
+        guard try lastApply(environment: environment, convergedOnly: true)?.revision != revision else { return }
+        try finishApply(id: try beginApply(environment: environment, revision: revision), converged: true, images: [:])
+    }
+
     /// The newest apply, or the newest converged one.
     public func lastApply(environment: String, convergedOnly: Bool = false) throws(StoreError) -> ApplyRecord? {
         try read { db in

@@ -124,9 +124,4 @@ extension StateStore {
             }
         }
     }
-
-    /// A cheap change counter for other processes' writes (SQLite's data_version).
-    public func latestRevisionNumber(environment: String) throws(StoreError) -> Int? {
-        try latestNumber(environment: environment)
-    }
 }

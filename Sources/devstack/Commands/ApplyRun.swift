@@ -74,13 +74,13 @@ struct ApplyRun {
         }
         if outcome.plan.isEmpty {
             print("\(environment) is up to date at revision \(revision): nothing to do (\(stored.spec.services.count) services, \(seconds))")
-            return try await runSeeds(stored, reconciler: reconciler)
+            return try await runSeeds(stored, reconciler: reconciler, desired: outcome.desired)
         }
         let failures = outcome.report.failures
         let skipped = outcome.report.outcomes.values.filter { if case .skipped = $0 { return true } else { return false } }.count
         if failures.isEmpty && skipped == 0 {
             print(Terminal.green("converged \(environment) to revision \(revision)") + " in \(seconds) (\(outcome.plan.summary))")
-            return try await runSeeds(stored, reconciler: reconciler)
+            return try await runSeeds(stored, reconciler: reconciler, desired: outcome.desired)
         }
         for failure in failures {
             let step = outcome.plan.steps[failure.step]
@@ -92,16 +92,16 @@ struct ApplyRun {
 
 extension ApplyRun {
     /// Seeds run once the environment has converged; the ledger skips what is unchanged.
-    func runSeeds(_ stored: StoredRevision, reconciler: Reconciler, only: Set<String> = [], force: Bool = false) async throws {
+    func runSeeds(_ stored: StoredRevision, reconciler: Reconciler, desired: DesiredState?) async throws {
         guard !stored.spec.seeds.isEmpty else { return }
-        try await SeedCommandRun.run(stored: stored, reconciler: reconciler, only: only, force: force)
+        try await SeedCommandRun.run(stored: stored, reconciler: reconciler, desired: desired, only: [], force: false)
     }
 }
 
 enum SeedCommandRun {
-    static func run(stored: StoredRevision, reconciler: Reconciler, only: Set<String>, force: Bool) async throws {
-        let desired = try reconciler.desiredState(stored)
-        let runner = SeedRunner(engine: reconciler.engine, store: reconciler.store, host: reconciler.host)
+    static func run(stored: StoredRevision, reconciler: Reconciler, desired resolved: DesiredState? = nil, only: Set<String>, force: Bool) async throws {
+        let desired = try resolved ?? reconciler.desiredState(stored)
+        let runner = SeedRunner(reconciler)
         let outcomes = try await runner.run(desired, projectDirectory: stored.summary.projectDirectory ?? FileManager.default.currentDirectoryPath,
                                             only: only, force: force, secrets: desired.secretValues) { outcome in
             let time = outcome.durationMs > 0 ? String(format: " %.1fs", Double(outcome.durationMs) / 1000) : ""
