@@ -27,8 +27,10 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        // The system zlib, for gzip-compressed snapshot archives.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         // observe → plan (pure) → execute.
-        .target(name: "Reconciler", dependencies: ["EnvSpec", "StateStore"]),
+        .target(name: "Reconciler", dependencies: ["EnvSpec", "StateStore", "CZlib"]),
         // The CLI: thin commands over the libraries.
         .executableTarget(name: "devstack", dependencies: [
             "EnvSpec", "StateStore", "Reconciler", "DockerEngine",

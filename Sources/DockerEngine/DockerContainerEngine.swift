@@ -206,6 +206,10 @@ public struct DockerContainerEngine: ContainerEngine {
         try await client.request(.PUT, "/containers/\(id)/archive", query: [("path", path)], body: archive, contentType: "application/x-tar")
     }
 
+    public func getArchive(_ id: String, path: String) async throws -> Data {
+        try await client.request(.GET, "/containers/\(id)/archive", query: [("path", path)], timeout: .minutes(30)).body
+    }
+
     public func waitContainer(_ id: String) async throws -> Int {
         let response = try await client.request(.POST, "/containers/\(id)/wait", timeout: .hours(24))
         return (response.json as? [String: Any])?["StatusCode"] as? Int ?? -1

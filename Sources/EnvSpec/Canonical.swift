@@ -138,6 +138,10 @@ extension ServiceSpec {
         m.append(("labels", .stringMap(labels)))
         m.append(("profiles", .strings(profiles)))
         m.append(("init", .bool(initProcess)))
+        // Only when used, so the hashes of services without configs stay as they were.
+        if !configs.isEmpty {
+            m.append(("configs", .obj(configs.map { ($0.key, .obj([("config", .string($0.value.config)), ("sha256", .string($0.value.sha256))])) })))
+        }
         return .obj(m)
     }
 
@@ -155,6 +159,7 @@ extension SeedSpec {
         case let .exec(cmd): m.append(("exec", .strings(cmd)))
         case let .run(cmd): m.append(("run", .strings(cmd)))
         case let .copy(path): m.append(("copy", .string(path)))
+        case let .snapshot(path, sha256): m.append(("snapshot", .string(path))); m.append(("sha256", .string(sha256)))
         }
         if let stdin { m.append(("stdin", .string(stdin))) }
         m.append(("after", .strings(after)))
@@ -173,20 +178,20 @@ extension SecretSource {
 
 extension EnvironmentSpec {
     /// Everything but the services: stored once per distinct value, like a service spec.
-    public var settingsCanonical: JSONValue {
-        .obj([
-            ("seeds", .obj(seeds.map { ($0.key, $0.value.canonical) })),
-            ("secrets", .obj(secrets.map { ($0.key, $0.value.canonical) })),
-        ])
-    }
+    public var settingsCanonical: JSONValue { .obj(settingsMembers) }
 
     public var canonical: JSONValue {
-        .obj([
-            ("name", .string(name)),
-            ("services", .obj(services.map { ($0.key, $0.value.canonical) })),
+        .obj([("name", .string(name)), ("services", .obj(services.map { ($0.key, $0.value.canonical) }))] + settingsMembers)
+    }
+
+    private var settingsMembers: [(String, JSONValue)] {
+        var m: [(String, JSONValue)] = [
             ("seeds", .obj(seeds.map { ($0.key, $0.value.canonical) })),
             ("secrets", .obj(secrets.map { ($0.key, $0.value.canonical) })),
-        ])
+        ]
+        // Only when used, so revisions recorded before configs existed keep their hashes.
+        if !configs.isEmpty { m.append(("configs", .obj(configs.map { ($0.key, .obj([("content", .string($0.value))])) }))) }
+        return m
     }
 
     public var canonicalJSON: String { CanonicalJSON.encode(canonical) }

@@ -9,10 +9,10 @@ extension ServiceSpec {
 }
 
 extension EnvironmentSpec {
-    /// Decodes `{"name", "services", "seeds", "secrets"}` as produced by `canonical`.
+    /// Decodes `{"name", "services", "seeds", "secrets", "configs"}` as produced by `canonical`.
     public static func decodeCanonical(_ node: JSONNode, source: String) throws(ValidationFailure) -> EnvironmentSpec {
         var decoder = SpecDecoder(file: source)
-        guard let members = decoder.object(node, "", allowed: ["name", "services", "seeds", "secrets"]) else {
+        guard let members = decoder.object(node, "", allowed: ["name", "services", "seeds", "secrets", "configs"]) else {
             throw ValidationFailure(decoder.diagnostics)
         }
         var spec = EnvironmentSpec(name: "")
@@ -32,9 +32,18 @@ extension EnvironmentSpec {
                 for (name, node) in decoder.map(value, "secrets") ?? [] {
                     if let s = decoder.secret(node, "secrets.\(name)") { spec.secrets[name] = s }
                 }
+            case "configs":
+                for (name, node) in decoder.map(value, "configs") ?? [] {
+                    switch decoder.config(node, "configs.\(name)") {
+                    case let .content(text)?: spec.configs[name] = text
+                    case .file?: decoder.fail("configs.\(name)", "a recorded config holds its text as \"content\"")
+                    case nil: break
+                    }
+                }
             default: break
             }
         }
+        spec.sealConfigDigests()
         if spec.name.isEmpty && decoder.diagnostics.isEmpty { decoder.fail("", "expected \"name\"") }
         guard decoder.diagnostics.isEmpty else { throw ValidationFailure(decoder.diagnostics) }
         let cross = CrossValidation.check(spec, origin: { _, _ in source }, inactive: [:])

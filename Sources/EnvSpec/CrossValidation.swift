@@ -23,6 +23,13 @@ enum CrossValidation {
                                           message: "no secret named \"\(secret)\" in \"secrets\"\(Suggest.didYouMean(secret, in: spec.secrets.keys))"))
                 }
             }
+            for target in service.configs.keys.sorted() {
+                let config = service.configs[target]!.config
+                if spec.configs[config] == nil {
+                    out.append(Diagnostic(file: origin(.service, name), path: "services.\(name).configs.\(target)",
+                                          message: "no config named \"\(config)\" in \"configs\"\(Suggest.didYouMean(config, in: spec.configs.keys))"))
+                }
+            }
         }
 
         if let cycle = findCycle(nodes: names, edges: { spec.services[$0]?.dependsOn.keys.sorted() ?? [] }) {

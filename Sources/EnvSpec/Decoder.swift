@@ -95,7 +95,7 @@ struct SpecDecoder {
 
     mutating func name(_ text: String, _ path: String, what: String) -> Bool {
         if Names.isValid(text) { return true }
-        fail(path, "invalid \(what) name \"\(text)\": \(Names.rule)")
+        fail(path, "invalid \(what) name \"\(text)\": \(Names.ruleText)")
         return false
     }
 
@@ -149,7 +149,7 @@ struct SpecDecoder {
 
     static let serviceKeys = ["image", "build", "pullPolicy", "command", "entrypoint", "workingDir", "user", "env",
                               "ports", "volumes", "dependsOn", "healthcheck", "restart", "resources", "labels",
-                              "profiles", "init"]
+                              "profiles", "init", "configs"]
 
     mutating func service(_ node: JSONNode, _ path: String) -> ServiceSpec? {
         guard let members = object(node, path, allowed: Self.serviceKeys) else { return nil }
@@ -184,6 +184,7 @@ struct SpecDecoder {
             case "profiles":
                 spec.profiles = argv(value, p) ?? []
             case "init": spec.initProcess = bool(value, p) ?? true
+            case "configs": spec.configs = configMounts(value, p)
             default: break
             }
         }
@@ -420,12 +421,48 @@ struct SpecDecoder {
         return spec
     }
 
+    /// `{"/etc/app.yml": "app-config"}`; the canonical form also carries the config's digest.
+    mutating func configMounts(_ node: JSONNode, _ path: String) -> [String: ConfigMount] {
+        var out: [String: ConfigMount] = [:]
+        for (target, value) in map(node, path) ?? [] {
+            let p = Self.join(path, target)
+            guard target.hasPrefix("/"), !PathMath.components(target).contains(".."), target.count > 1 else {
+                fail(p, "expected an absolute path in the container such as \"/etc/app/app.yml\", found \"\(target)\"")
+                continue
+            }
+            if case .string = value.value {
+                if let name = string(value, p) { out[target] = ConfigMount(config: name) }
+            } else if let members = object(value, p, allowed: ["config", "sha256"]) {
+                var mount = ConfigMount(config: "")
+                for (key, field) in members {
+                    if key == "config", let s = string(field, Self.join(p, key)) { mount.config = s }
+                    if key == "sha256", let s = string(field, Self.join(p, key), nonEmpty: false) { mount.sha256 = s }
+                }
+                if mount.config.isEmpty { fail(p, "expected \"config\": the name of a config in \"configs\"") } else { out[target] = mount }
+            }
+        }
+        return out
+    }
+
+    /// A top-level config: `{"content": "..."}` (interpolated like any string) or `{"file": "path"}`.
+    mutating func config(_ node: JSONNode, _ path: String) -> ConfigSource? {
+        guard let members = object(node, path, allowed: ["content", "file"]) else { return nil }
+        guard members.count == 1, let (key, value) = members.first else {
+            fail(path, "expected exactly one of \"content\" or \"file\"")
+            return nil
+        }
+        let p = Self.join(path, key)
+        guard let s = string(value, p, nonEmpty: key == "file") else { return nil }
+        if key == "content" { return .content(s) }
+        return relativeFile(s, p) ? .file(rebasePath(s)) : nil
+    }
+
     // MARK: seeds and secrets
 
     mutating func seed(_ node: JSONNode, _ path: String) -> SeedSpec? {
-        guard let members = object(node, path, allowed: ["service", "volume", "exec", "run", "copy", "stdin", "after"]) else { return nil }
+        guard let members = object(node, path, allowed: ["service", "volume", "exec", "run", "copy", "snapshot", "sha256", "stdin", "after"]) else { return nil }
         let before = diagnostics.count
-        var service: String?, volume: String?, stdin: String?, after: [String] = []
+        var service: String?, volume: String?, stdin: String?, sha256: String?, after: [String] = []
         var actions: [SeedSpec.Action] = []
         for (key, value) in members {
             let p = Self.join(path, key)
@@ -435,22 +472,33 @@ struct SpecDecoder {
             case "exec": if let a = argv(value, p) { actions.append(.exec(a)) }
             case "run": if let a = argv(value, p) { actions.append(.run(a)) }
             case "copy": if let s = string(value, p), relativeFile(s, p) { actions.append(.copy(rebasePath(s))) }
+            case "snapshot": if let s = string(value, p), relativeFile(s, p) { actions.append(.snapshot(rebasePath(s), sha256: "")) }
+            case "sha256":
+                if let s = string(value, p) {
+                    if s.count == 64, s.allSatisfy(\.isHexDigit) { sha256 = s.lowercased() } else { fail(p, "expected 64 hexadecimal digits, found \"\(s)\"") }
+                }
             case "stdin": if let s = string(value, p), relativeFile(s, p) { stdin = rebasePath(s) }
             case "after": after = argv(value, p) ?? []
             default: break
             }
         }
         guard diagnostics.count == before else { return nil }
-        guard actions.count == 1, let action = actions.first else {
-            fail(path, "expected exactly one of \"exec\", \"run\" or \"copy\"")
+        guard actions.count == 1, var action = actions.first else {
+            fail(path, "expected exactly one of \"exec\", \"run\", \"copy\" or \"snapshot\"")
             return nil
         }
         switch action {
         case .exec, .run:
             if service == nil { fail(path, "expected \"service\": the service whose container or image runs the seed"); return nil }
-        case .copy:
-            if volume == nil { fail(path, "expected \"volume\": the named volume the files are copied into"); return nil }
-            if stdin != nil { fail(Self.join(path, "stdin"), "\"stdin\" goes with \"exec\" or \"run\", not \"copy\""); return nil }
+        case .copy, .snapshot:
+            if volume == nil { fail(path, "expected \"volume\": the named volume the files go into"); return nil }
+            if stdin != nil { fail(Self.join(path, "stdin"), "\"stdin\" goes with \"exec\" or \"run\""); return nil }
+        }
+        if case let .snapshot(file, _) = action {
+            guard let sha256 else { fail(path, "expected \"sha256\": the digest the snapshot archive must have, so a changed file is refused"); return nil }
+            action = .snapshot(file, sha256: sha256)
+        } else if sha256 != nil {
+            fail(Self.join(path, "sha256"), "\"sha256\" goes with \"snapshot\""); return nil
         }
         if let volume, !name(volume, Self.join(path, "volume"), what: "volume") { return nil }
         return SeedSpec(service: service, volume: volume, action: action, stdin: stdin, after: after)

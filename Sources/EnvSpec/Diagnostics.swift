@@ -75,5 +75,5 @@ public enum Names {
         return name.utf8.allSatisfy { ok($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }
     }
 
-    static let rule = "use 1 to 63 lower-case letters, digits, '-' or '_', starting with a letter or digit"
+    public static let ruleText = "use 1 to 63 lower-case letters, digits, '-' or '_', starting with a letter or digit"
 }

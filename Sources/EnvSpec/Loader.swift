@@ -21,7 +21,7 @@ public struct EnvironmentLoader: Sendable {
         self.profiles = profiles
     }
 
-    static let topLevelKeys = ["$schema", "name", "services", "seeds", "variables", "secrets", "include"]
+    static let topLevelKeys = ["$schema", "name", "services", "seeds", "variables", "secrets", "configs", "include"]
 
     /// One parsed file of the include tree.
     struct SourceFile {
@@ -44,6 +44,7 @@ public struct EnvironmentLoader: Sendable {
         var services: [String: (spec: ServiceSpec, file: String, node: JSONNode)] = [:]
         var seeds: [String: (spec: SeedSpec, file: String)] = [:]
         var secrets: [String: (spec: SecretSource, file: String)] = [:]
+        var configs: [String: (spec: ConfigSource, file: String)] = [:]
         var serviceOrigin: [String: String] = [:]
 
         // Included files first, then the root, whose definitions override theirs.
@@ -91,6 +92,12 @@ public struct EnvironmentLoader: Sendable {
                     for (secretName, node) in list {
                         if let spec = decoder.secret(node, "secrets.\(secretName)") { secrets[secretName] = (spec, file.display) }
                     }
+                case "configs":
+                    guard let list = decoder.map(value, "configs") else { continue }
+                    for (configName, node) in list {
+                        guard decoder.name(configName, "configs.\(configName)", what: "config") else { continue }
+                        if let spec = decoder.config(node, "configs.\(configName)") { configs[configName] = (spec, file.display) }
+                    }
                 default: break
                 }
             }
@@ -105,10 +112,21 @@ public struct EnvironmentLoader: Sendable {
         }
         for key in inactive.keys { services.removeValue(forKey: key) }
 
-        let spec = EnvironmentSpec(name: name,
+        var spec = EnvironmentSpec(name: name,
                                    services: services.mapValues(\.spec),
                                    seeds: seeds.mapValues(\.spec),
                                    secrets: secrets.mapValues(\.spec))
+        for (configName, entry) in configs {
+            switch entry.spec {
+            case let .content(text): spec.configs[configName] = text
+            case let .file(relative):
+                do { spec.configs[configName] = try readFile(PathMath.join(rootDir, relative)) } catch {
+                    diagnostics.append(Diagnostic(file: entry.file, path: "configs.\(configName).file", message: "cannot read \(relative): \(LocalFiles.reason(error))"))
+                }
+            }
+        }
+        guard diagnostics.isEmpty else { throw ValidationFailure(diagnostics) }
+        spec.sealConfigDigests()
         let cross = CrossValidation.check(spec, origin: { kind, name in
             switch kind {
             case .service: return services[name]?.file ?? path

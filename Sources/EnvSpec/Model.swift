@@ -5,12 +5,28 @@ public struct EnvironmentSpec: Sendable, Equatable {
     public var services: [String: ServiceSpec]
     public var seeds: [String: SeedSpec]
     public var secrets: [String: SecretSource]
+    /// Config files by name: their rendered text, written into the containers that mount them.
+    public var configs: [String: String]
 
-    public init(name: String, services: [String: ServiceSpec] = [:], seeds: [String: SeedSpec] = [:], secrets: [String: SecretSource] = [:]) {
+    public init(name: String, services: [String: ServiceSpec] = [:], seeds: [String: SeedSpec] = [:], secrets: [String: SecretSource] = [:],
+                configs: [String: String] = [:]) {
         self.name = name
         self.services = services
         self.seeds = seeds
         self.secrets = secrets
+        self.configs = configs
+    }
+
+    /// Fills in each service's config digests, so that a changed config changes exactly the hashes
+    /// of the services that mount it.
+    public mutating func sealConfigDigests() {
+        for (name, service) in services where !service.configs.isEmpty {
+            var sealed = service
+            for (target, ref) in service.configs {
+                sealed.configs[target] = ConfigMount(config: ref.config, sha256: configs[ref.config].map(CanonicalJSON.sha256) ?? "")
+            }
+            services[name] = sealed
+        }
     }
 
     public var serviceNames: [String] { services.keys.sorted() }
@@ -35,8 +51,21 @@ public struct ServiceSpec: Sendable, Equatable {
     public var profiles: [String] = []
     /// Run an init process as PID 1 so that stops are prompt even when the program ignores SIGTERM.
     public var initProcess: Bool = true
+    /// Absolute path in the container → the config file written there before the container starts.
+    public var configs: [String: ConfigMount] = [:]
 
     public init(image: String? = nil) { self.image = image }
+}
+
+/// A config file mounted by a service. The digest of the config's text is part of the service's
+/// canonical form, so editing a config recreates the services that use it and no others.
+public struct ConfigMount: Sendable, Equatable {
+    public var config: String
+    public var sha256: String
+    public init(config: String, sha256: String = "") {
+        self.config = config
+        self.sha256 = sha256
+    }
 }
 
 public struct BuildSpec: Sendable, Equatable {
@@ -121,6 +150,16 @@ public struct SeedSpec: Sendable, Equatable {
         case run([String])
         /// Copy a file or archive into a named volume.
         case copy(String)
+        /// Replace a named volume's contents with a snapshot archive that must hash to `sha256`.
+        case snapshot(String, sha256: String)
+
+        /// The project file the action reads, if any.
+        public var file: String? {
+            switch self {
+            case .exec, .run: return nil
+            case let .copy(path), let .snapshot(path, _): return path
+            }
+        }
     }
     public var service: String?
     public var volume: String?
@@ -140,5 +179,12 @@ public struct SeedSpec: Sendable, Equatable {
 /// Where a secret's value comes from. Only the reference is stored or exported.
 public enum SecretSource: Sendable, Equatable {
     case environment(String)
+    case file(String)
+}
+
+/// Where a config's text comes from in an environment file. A file is read when the environment is
+/// loaded, so the revision records the text itself.
+public enum ConfigSource: Sendable, Equatable {
+    case content(String)
     case file(String)
 }

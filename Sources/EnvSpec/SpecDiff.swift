@@ -9,7 +9,7 @@ public struct SpecDiff: Sendable, Equatable {
         public var new: String?
     }
 
-    /// `section` is "service", "seed" or "secret".
+    /// `section` is "service", "seed", "secret" or "config".
     public struct Entry: Sendable, Equatable, Codable {
         public var section: String
         public var name: String
@@ -37,6 +37,7 @@ public struct SpecDiff: Sendable, Equatable {
         compare("service", old.services.mapValues(\.canonical), new.services.mapValues(\.canonical))
         compare("seed", old.seeds.mapValues(\.canonical), new.seeds.mapValues(\.canonical))
         compare("secret", old.secrets.mapValues(\.canonical), new.secrets.mapValues(\.canonical))
+        compare("config", old.configs.mapValues { .string($0) }, new.configs.mapValues { .string($0) })
         self.entries = entries
     }
 

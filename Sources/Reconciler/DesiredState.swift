@@ -68,7 +68,8 @@ public struct DesiredState: Sendable {
                                        command: service.command, entrypoint: service.entrypoint, workingDir: service.workingDir,
                                        user: service.user, env: env, ports: service.ports, mounts: mounts, network: Naming.network(spec.name),
                                        restart: service.restart, resources: service.resources, labels: labels,
-                                       healthcheck: service.healthcheck, initProcess: service.initProcess)
+                                       healthcheck: service.healthcheck, initProcess: service.initProcess,
+                                       files: service.configs.sorted(by: { $0.key < $1.key }).map { WorkloadFile(path: $0.key, contents: spec.configs[$0.value.config] ?? "") })
         }
         var desired = DesiredState(spec: spec, revision: revision, workloads: workloads, builds: builds)
         desired.secretValues = Array(secretValues.values)

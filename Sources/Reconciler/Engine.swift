@@ -7,6 +7,8 @@ public enum Labels {
     public static let service = "dev.devstack.service"
     public static let specHash = "dev.devstack.spec-hash"
     public static let revision = "dev.devstack.revision"
+    /// Short-lived helper containers (seed runs, volume copies) say what they are for.
+    public static let helper = "dev.devstack.helper"
 }
 
 /// How devstack names the engine objects of an environment.
@@ -123,6 +125,17 @@ public struct Workload: Sendable, Equatable {
     public var labels: [String: String]
     public var healthcheck: HealthcheckSpec?
     public var initProcess: Bool
+    /// Config files written into the container after it is created and before it starts.
+    public var files: [WorkloadFile] = []
+}
+
+public struct WorkloadFile: Sendable, Equatable {
+    public var path: String
+    public var contents: String
+    public init(path: String, contents: String) {
+        self.path = path
+        self.contents = contents
+    }
 }
 
 public struct ExecResult: Sendable, Equatable {
@@ -164,6 +177,8 @@ public protocol ContainerEngine: Sendable {
     func exec(_ id: String, command: [String]) async throws -> ExecResult
     /// Extracts a tar archive at `path` in a container, created or running.
     func putArchive(_ id: String, path: String, archive: Data) async throws
+    /// A tar archive of `path` in the container; a path ending in "/." gives its contents.
+    func getArchive(_ id: String, path: String) async throws -> Data
     /// Waits for the container to stop and returns its exit code.
     func waitContainer(_ id: String) async throws -> Int
     /// Everything the container has printed so far.

@@ -141,15 +141,11 @@ public struct Executor: Sendable {
             case let .buildImage(build):
                 _ = try await engine.buildImage(build)
             case let .create(workload):
-                let id = try await engine.createContainer(workload)
-                try await engine.startContainer(id)
-                return (.succeeded, id)
+                return (.succeeded, try await createAndStart(workload))
             case let .recreate(oldID, workload):
                 try await tolerate(.notFound) { try await engine.stopContainer(oldID, timeoutSeconds: stopTimeout) }
                 try await tolerate(.notFound) { try await engine.removeContainer(oldID) }
-                let id = try await engine.createContainer(workload)
-                try await engine.startContainer(id)
-                return (.succeeded, id)
+                return (.succeeded, try await createAndStart(workload))
             case let .start(id):
                 try await engine.startContainer(id)
             case let .remove(id, _):
@@ -172,6 +168,17 @@ public struct Executor: Sendable {
         } catch {
             return (.failed("\(error)"), nil)
         }
+    }
+
+    /// Config files go in between create and start, so the program never sees a half-written one.
+    func createAndStart(_ workload: Workload) async throws -> String {
+        let id = try await engine.createContainer(workload)
+        if !workload.files.isEmpty {
+            let archive = try Tar.files(workload.files.map { ($0.path, Data($0.contents.utf8), 0o644) })
+            try await engine.putArchive(id, path: "/", archive: archive)
+        }
+        try await engine.startContainer(id)
+        return id
     }
 
     func tolerate(_ kind: EngineError.Kind, _ body: () async throws -> Void) async throws {

@@ -71,3 +71,21 @@ public struct LocalHost: HostAccess {
         return result == 0
     }
 }
+
+/// Replaces secret values with "•••" in text devstack prints or records: seed output, logs.
+public struct SecretMask: Sendable {
+    public static let mark = "•••"
+    let values: [String]
+
+    /// Longest first, so a secret that contains another is masked whole.
+    public init(_ values: [String]) { self.values = values.filter { !$0.isEmpty }.sorted { $0.count > $1.count } }
+
+    /// The values of `spec`'s secrets that can be read on this machine.
+    public init(spec: EnvironmentSpec, projectDirectory: String, host: any HostAccess) {
+        self.init(spec.secrets.values.compactMap { try? host.readSecret($0, projectDirectory: projectDirectory) })
+    }
+
+    public func apply(_ text: String) -> String {
+        values.reduce(text) { $0.replacingOccurrences(of: $1, with: Self.mark) }
+    }
+}

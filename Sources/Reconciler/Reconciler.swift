@@ -43,7 +43,10 @@ public struct Reconciler: Sendable {
 
     /// Converges the engine to `revision`. A plan with problems is not started at all.
     public func apply(_ revision: StoredRevision, executor: Executor) async throws -> Outcome {
-        let desired = try desiredState(revision)
+        try await converge(try desiredState(revision), executor: executor)
+    }
+
+    public func converge(_ desired: DesiredState, executor: Executor) async throws -> Outcome {
         let observed = try await observe(desired)
         let plan = try plan(desired, observed: observed)
         guard plan.problems.isEmpty else { return Outcome(plan: plan, report: ExecutionReport(), desired: desired) }

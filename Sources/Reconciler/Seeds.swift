@@ -95,7 +95,7 @@ public struct SeedRunner: Sendable {
         var checksums: [String: String] = [:]
         for (name, seed) in spec.seeds {
             var read: [String: Data] = [:]
-            for path in [seed.stdin, { if case let .copy(p) = seed.action { return p } else { return nil } }()].compactMap({ $0 }) {
+            for path in [seed.stdin, seed.action.file].compactMap({ $0 }) {
                 do { read[path] = try host.readProjectFile(path, projectDirectory: projectDirectory) } catch {
                     throw HostError("seed \(name): \(error)")
                 }
@@ -118,7 +118,7 @@ public struct SeedRunner: Sendable {
                 let id = try store.beginSeedRun(environment: spec.name, seed: decision.name, checksum: decision.checksum, revision: desired.revision)
                 let start = ContinuousClock.now
                 var (ok, output) = await execute(decision.name, seed, files: files[decision.name] ?? [:], desired: desired)
-                for secret in secrets where !secret.isEmpty { output = output.replacingOccurrences(of: secret, with: "•••") }
+                output = SecretMask(secrets).apply(output)
                 let ms = Int((ContinuousClock.now - start) / .milliseconds(1))
                 let tail = Self.tail(output)
                 try store.finishSeedRun(id: id, succeeded: ok, durationMs: ms, outputTail: tail)
@@ -161,7 +161,7 @@ public struct SeedRunner: Sendable {
             case let .run(command):
                 var workload = desired.workloads[seed.service!]!
                 workload.name = "\(desired.environment)-seed-\(name)"
-                workload.labels = [Labels.environment: desired.environment, "dev.devstack.seed": name]
+                workload.labels = [Labels.environment: desired.environment, Labels.helper: "seed"]
                 workload.ports = []
                 workload.healthcheck = nil
                 workload.restart = .no
@@ -178,30 +178,15 @@ public struct SeedRunner: Sendable {
                 try? await engine.removeContainer(id)
                 return (code == 0, output + (code == 0 ? "" : "\nexit code \(code)"))
             case let .copy(path):
-                let volume = Naming.volume(desired.environment, seed.volume!)
-                guard let owner = desired.workloads.values.sorted(by: { $0.service < $1.service })
-                    .first(where: { $0.mounts.contains { $0.source == volume } }) else { return (false, "no service mounts volume \(seed.volume!)") }
                 let data = files[path]!
-                let archive: Data
-                if path.hasSuffix(".tar") {
-                    try Tar.validate(data)
-                    archive = data
-                } else {
-                    archive = try Tar.single(name: PathMath.components(path).last ?? "seed", contents: data)
-                }
-                // A helper that is never started: the engine extracts into the volume through it.
-                var helper = owner
-                helper.name = "\(desired.environment)-seed-\(name)"
-                helper.labels = [Labels.environment: desired.environment, "dev.devstack.seed": name]
-                helper.ports = []
-                helper.healthcheck = nil
-                helper.mounts = [MountSpec(type: .volume, source: volume, target: "/devstack-seed-target")]
-                try? await engine.removeContainer(helper.name)
-                let id = try await engine.createContainer(helper)
-                defer { Task { try? await engine.removeContainer(id) } }
-                try await engine.putArchive(id, path: "/devstack-seed-target", archive: archive)
-                try? await engine.removeContainer(id)
+                let archive = path.hasSuffix(".tar") ? data : try Tar.single(name: PathMath.components(path).last ?? "seed", contents: data)
+                try await VolumeAccess(engine: engine, desired: desired).write(seed.volume!, archive: archive, purpose: "seed-\(name)")
                 return (true, "copied \(path) into volume \(seed.volume!)")
+            case let .snapshot(path, sha256):
+                let tar = try SnapshotManager.unpack(files[path]!, sha256: sha256, snapshot: path, volume: seed.volume!)
+                let outcome = try await SnapshotManager(reconciler).restore([seed.volume!: tar], desired: desired, executor: Executor(engine: engine, recordEvent: { try? store.appendEvent($0) }))
+                guard outcome.converged else { return (false, "loaded \(path) into volume \(seed.volume!), but the services using it did not come back healthy") }
+                return (true, "loaded snapshot \(path) into volume \(seed.volume!)")
             }
         } catch {
             return (false, "\(error)")

@@ -1,3 +1,4 @@
+import EnvSpec
 import Foundation
 
 /// Writes ustar archives (build contexts, seed files) and checks archives before they are
@@ -19,6 +20,24 @@ public enum Tar {
         return out
     }
 
+    /// Files at absolute container paths, with their parent folders, for extracting at "/".
+    public static func files(_ files: [(path: String, contents: Data, mode: Int)]) throws -> Data {
+        var out = Data()
+        var folders = Set<String>()
+        for file in files.sorted(by: { $0.path < $1.path }) {
+            let parts = PathMath.components(file.path)
+            for depth in parts.indices.dropLast() {
+                let folder = parts[...depth].joined(separator: "/") + "/"
+                if folders.insert(folder).inserted { try header(into: &out, name: folder, size: 0, mode: 0o755, type: "5") }
+            }
+            try header(into: &out, name: parts.joined(separator: "/"), size: file.contents.count, mode: file.mode, type: "0")
+            out.append(file.contents)
+            out.append(Data(count: (512 - file.contents.count % 512) % 512))
+        }
+        out.append(Data(count: 1024))
+        return out
+    }
+
     public struct UnsafeEntry: Error, CustomStringConvertible, Sendable {
         public var name: String
         public var reason: String
@@ -27,11 +46,14 @@ public enum Tar {
 
     /// Names of the entries; throws on anything that could land outside the target folder.
     @discardableResult
-    public static func validate(_ archive: Data) throws -> [String] {
+    /// `allowRelativeLinks` admits symbolic links whose target stays inside the archive's root, as
+    /// found in real volumes; hard links, absolute or climbing targets are refused either way.
+    public static func validate(_ archive: Data, allowRelativeLinks: Bool = false) throws -> [String] {
         var names: [String] = []
         var offset = 0
         let bytes = [UInt8](archive)
         var longName: String?
+        var longLink: String?
         while offset + 512 <= bytes.count {
             let block = bytes[offset..<(offset + 512)]
             if block.allSatisfy({ $0 == 0 }) { break }
@@ -44,19 +66,33 @@ public enum Tar {
             let prefix = field(345, 155)
             var name = longName ?? (prefix.isEmpty ? field(0, 100) : prefix + "/" + field(0, 100))
             longName = nil
+            let linkName = field(157, 100)
             let dataStart = offset + 512
             offset = dataStart + (size + 511) / 512 * 512
             switch type {
             case UInt8(ascii: "L"): // GNU long name for the next entry
                 longName = String(decoding: bytes[dataStart..<min(dataStart + size, bytes.count)].prefix { $0 != 0 }, as: UTF8.self)
                 continue
+            case UInt8(ascii: "K"): // GNU long link target for the next entry
+                longLink = String(decoding: bytes[dataStart..<min(dataStart + size, bytes.count)].prefix { $0 != 0 }, as: UTF8.self)
+                continue
             case UInt8(ascii: "x"), UInt8(ascii: "g"): // pax headers: a path override is checked like a name
                 let text = String(decoding: bytes[dataStart..<min(dataStart + size, bytes.count)], as: UTF8.self)
                 for line in text.split(separator: "\n") where line.contains(" path=") {
                     longName = String(line[line.range(of: " path=")!.upperBound...])
                 }
+                for line in text.split(separator: "\n") where line.contains(" linkpath=") {
+                    longLink = String(line[line.range(of: " linkpath=")!.upperBound...])
+                }
                 continue
             case 0, UInt8(ascii: "0"), UInt8(ascii: "5"), UInt8(ascii: "7"): break
+            case UInt8(ascii: "2") where allowRelativeLinks:
+                let target = longLink ?? linkName
+                longLink = nil
+                let folder = PathMath.components(name).dropLast()
+                if target.hasPrefix("/") || PathMath.escapes((folder + [target]).joined(separator: "/")) {
+                    throw UnsafeEntry(name: name, reason: "links outside the archive (to \"\(target)\")")
+                }
             case UInt8(ascii: "1"), UInt8(ascii: "2"): throw UnsafeEntry(name: name, reason: "is a link")
             case UInt8(ascii: "3"), UInt8(ascii: "4"), UInt8(ascii: "6"): throw UnsafeEntry(name: name, reason: "is a device or FIFO")
             default: throw UnsafeEntry(name: name, reason: "has an unknown type")
@@ -93,7 +129,7 @@ public enum Tar {
         return out
     }
 
-    static func header(into out: inout Data, name: String, size: Int, mode: Int, type: Character) throws {
+    static func header(into out: inout Data, name: String, size: Int, mode: Int, type: Character, link: String = "") throws {
         var block = [UInt8](repeating: 0, count: 512)
         var nameBytes = Array(name.utf8), prefix: [UInt8] = []
         if nameBytes.count > 100 {
@@ -114,6 +150,7 @@ public enum Tar {
         put(octal(0, width: 12), at: 136)
         put(Array(repeating: UInt8(ascii: " "), count: 8), at: 148)
         put([UInt8(String(type).utf8.first!)], at: 156)
+        put(Array(link.utf8.prefix(100)), at: 157)
         put(Array("ustar\u{0}00".utf8), at: 257)
         put(prefix, at: 345)
         let checksum = block.reduce(0) { $0 + Int($1) }

@@ -9,6 +9,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case noRevision(environment: String, number: Int, latest: Int?)
     case corrupt(String)
     case sqlite(String)
+    case snapshotExists(environment: String, name: String)
+    case noSnapshot(environment: String, name: String, known: [String])
 
     public var description: String {
         switch self {
@@ -32,6 +34,11 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
             return "the state database is damaged: \(reason)"
         case let .sqlite(reason):
             return "state database error: \(reason)"
+        case let .snapshotExists(env, name):
+            return "environment \"\(env)\" already has a snapshot named \"\(name)\": pick another name, or remove it with devstack snapshot rm \(name)"
+        case let .noSnapshot(env, name, known):
+            let hint = known.isEmpty ? "it has no snapshots; take one with devstack snapshot save NAME" : "known: \(known.joined(separator: ", "))"
+            return "environment \"\(env)\" has no snapshot named \"\(name)\" (\(hint))"
         }
     }
 }

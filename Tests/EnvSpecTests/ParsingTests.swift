@@ -135,3 +135,56 @@ let good = """
                 == [#"env.json: services.a.env.P: no secret named "pw" in "secrets""#])
     }
 }
+
+@Suite struct ConfigTests {
+    func env(_ configs: String, services: String) -> String {
+        "{\"name\": \"c\", \"configs\": {\(configs)}, \"services\": {\(services)}}"
+    }
+
+    @Test func aConfigChangeChangesExactlyTheHashesOfItsUsers() throws {
+        let services = """
+            "a": {"image": "x", "configs": {"/etc/a.yml": "shared"}},
+            "b": {"image": "x", "configs": {"/etc/a.yml": "shared", "/etc/b": "own"}},
+            "c": {"image": "x"}
+            """
+        let one = try load(["/p/env.json": env("\"shared\": {\"file\": \"a.yml\"}, \"own\": {\"content\": \"v=${V}\"}", services: services),
+                            "/p/a.yml": "one"], host: ["V": "1"]).spec
+        let two = try load(["/p/env.json": env("\"shared\": {\"file\": \"a.yml\"}, \"own\": {\"content\": \"v=${V}\"}", services: services),
+                            "/p/a.yml": "two"], host: ["V": "1"]).spec
+        let three = try load(["/p/env.json": env("\"shared\": {\"file\": \"a.yml\"}, \"own\": {\"content\": \"v=${V}\"}", services: services),
+                              "/p/a.yml": "two"], host: ["V": "2"]).spec
+        #expect(one.configs == ["shared": "one", "own": "v=1"])
+        let hashes = { (s: EnvironmentSpec) in ["a", "b", "c"].map { s.services[$0]!.specHash } }
+        #expect(zip(hashes(one), hashes(two)).map { $0 != $1 } == [true, true, false])
+        #expect(zip(hashes(two), hashes(three)).map { $0 != $1 } == [false, true, false])
+        // The canonical form reads back to the same spec, digests included.
+        #expect(try EnvironmentSpec.decodeCanonical(json: one.canonicalJSON, source: "stored") == one)
+    }
+
+    @Test func servicesWithoutConfigsKeepTheirHash() throws {
+        let plain = try load(["/p/env.json": "{\"name\": \"c\", \"services\": {\"a\": {\"image\": \"x\"}}}"]).spec
+        #expect(!plain.services["a"]!.canonicalJSON.contains("configs"))
+        #expect(!plain.canonicalJSON.contains("configs"))
+    }
+
+    @Test func badConfigsAreClearErrors() {
+        #expect(errors(env("\"a\": {\"file\": \"../outside.yml\"}", services: "")) == ["env.json: configs.a.file: path \"../outside.yml\" leaves the environment's folder"])
+        #expect(errors(env("\"a\": {\"file\": \"missing.yml\"}", services: "")) == ["env.json: configs.a.file: cannot read missing.yml: unreadable"])
+        #expect(errors(env("\"a\": {\"content\": \"x\", \"file\": \"y\"}", services: "")) == ["env.json: configs.a: expected exactly one of \"content\" or \"file\""])
+        #expect(errors(env("\"shared\": {\"content\": \"x\"}", services: "\"s\": {\"image\": \"x\", \"configs\": {\"/etc/x\": \"sahred\"}}"))
+            == ["env.json: services.s.configs./etc/x: no config named \"sahred\" in \"configs\" (did you mean \"shared\"?)"])
+        #expect(errors(env("\"a\": {\"content\": \"x\"}", services: "\"s\": {\"image\": \"x\", \"configs\": {\"etc/x\": \"a\"}}"))
+            == ["env.json: services.s.configs.etc/x: expected an absolute path in the container such as \"/etc/app/app.yml\", found \"etc/x\""])
+    }
+
+    @Test func snapshotSeedsNeedADigest() {
+        let base = "{\"name\": \"c\", \"services\": {\"db\": {\"image\": \"x\", \"volumes\": [\"data:/d\"]}}, \"seeds\": {\"prod\": %@}}"
+        func seedErrors(_ seed: String) -> [String] { errors(base.replacingOccurrences(of: "%@", with: seed)) }
+        #expect(seedErrors("{\"volume\": \"data\", \"snapshot\": \"s.tar.gz\", \"sha256\": \"\(String(repeating: "a", count: 64))\"}") == [])
+        #expect(seedErrors("{\"volume\": \"data\", \"snapshot\": \"s.tar.gz\"}")
+            == ["env.json: seeds.prod: expected \"sha256\": the digest the snapshot archive must have, so a changed file is refused"])
+        #expect(seedErrors("{\"volume\": \"data\", \"snapshot\": \"s.tar.gz\", \"sha256\": \"abc\"}") == ["env.json: seeds.prod.sha256: expected 64 hexadecimal digits, found \"abc\""])
+        #expect(seedErrors("{\"volume\": \"data\", \"snapshot\": \"/abs.tar.gz\", \"sha256\": \"\(String(repeating: "a", count: 64))\"}")
+            == ["env.json: seeds.prod.snapshot: expected a path relative to the environment file, found \"/abs.tar.gz\""])
+    }
+}

@@ -27,7 +27,7 @@ import TestSupport
         let dir = CLI.temporaryDirectory()
         let text = try String(contentsOfFile: example, encoding: .utf8)
             .replacingOccurrences(of: "\"SERVICE_VARIANT\": \"lms\"", with: "\"SERVICE_VARIANT\": \"cms\"")
-        for sub in ["seeds", "secrets"] {
+        for sub in ["seeds", "secrets", "config"] {
             try FileManager.default.copyItem(atPath: CLI.packageRoot.appendingPathComponent("examples/edx-lite/\(sub)").path, toPath: "\(dir)/\(sub)")
         }
         CLI.write(text, to: "\(dir)/env.json")

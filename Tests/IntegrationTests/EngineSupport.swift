@@ -34,6 +34,27 @@ struct EngineFixture {
 
     func container(_ service: String) -> String { "\(name)-\(service)" }
 
+    /// Copies examples/edx-lite into the fixture's folder under the fixture's name. Needs the
+    /// MariaDB test image; records an issue and returns false when it is missing.
+    func copyExample() throws -> Bool {
+        guard Docker.run(["image", "inspect", "devstack/mariadb:10.11"]).code == 0 else {
+            Issue.record("devstack/mariadb:10.11 is missing: run scripts/build-test-images")
+            return false
+        }
+        let source = CLI.packageRoot.appendingPathComponent("examples/edx-lite")
+        for item in try FileManager.default.contentsOfDirectory(atPath: source.path) {
+            try FileManager.default.copyItem(atPath: source.appendingPathComponent(item).path, toPath: "\(dir)/\(item)")
+        }
+        let text = try String(contentsOfFile: file, encoding: .utf8).replacingOccurrences(of: "\"name\": \"edx-lite\"", with: "\"name\": \"\(name)\"")
+        CLI.write(text, to: file)
+        return true
+    }
+
+    /// `SELECT COUNT(*) FROM courses` in the example's MariaDB.
+    func courses() -> String {
+        Docker.run(["exec", container("mariadb"), "mysql", "edxapp", "-N", "-e", "SELECT COUNT(*) FROM courses"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// `docker inspect -f FORMAT NAME`, trimmed; nil when there is no such object.
     func inspect(_ object: String, _ format: String) -> String? {
         let r = Docker.run(["inspect", "-f", format, object])

@@ -75,7 +75,7 @@ let seeded = """
         #expect(first.map(\.status) == ["succeeded", "succeeded", "succeeded"])
         #expect(engine.execs.first { $0.command.contains("mysql") }?.command == ["sh", "-c", "exec \"$@\" < /tmp/devstack-seed-schema", "devstack-seed", "mysql"])
         #expect(engine.archives.contains { $0.container == "shop-db" && $0.path == "/tmp" && $0.entries == ["devstack-seed-schema"] })
-        #expect(engine.archives.contains { $0.path == "/devstack-seed-target" && $0.entries == ["logo.txt"] })
+        #expect(engine.archives.contains { $0.path == "/devstack-volume" && $0.entries == ["logo.txt"] })
         let second = try await runner.run(desired, projectDirectory: "/project")
         #expect(second.map(\.status) == ["skipped", "skipped", "skipped"])
         #expect(try store.seedLedger(environment: "shop")["data"]?.status == "succeeded")
@@ -105,5 +105,53 @@ let seeded = """
     @Test(arguments: [("/etc/passwd", Character("0")), ("a/../../x", "0"), ("link", "2"), ("dev", "3")])
     func unsafeEntriesAreRefused(name: String, type: Character) throws {
         #expect(throws: Tar.UnsafeEntry.self) { try Tar.validate(try archive(name, type: type)) }
+    }
+}
+
+@Suite struct SnapshotArchiveTests {
+    func link(_ name: String, to target: String) throws -> Data {
+        var out = Data()
+        try Tar.header(into: &out, name: name, size: 0, mode: 0o777, type: "2", link: target)
+        return out + Data(count: 1024)
+    }
+
+    @Test func volumesMayHoldLinksThatStayInside() throws {
+        #expect(try Tar.validate(try link("bin/tool", to: "../lib/tool"), allowRelativeLinks: true) == ["bin/tool"])
+        #expect(throws: Tar.UnsafeEntry.self) { try Tar.validate(try link("bin/tool", to: "../lib/tool")) }
+    }
+
+    @Test(arguments: ["/etc/shadow", "../../etc/shadow", "../a/../../x"])
+    func linksOutOfTheVolumeAreRefused(target: String) throws {
+        #expect(throws: Tar.UnsafeEntry.self) { try Tar.validate(try link("bin/tool", to: target), allowRelativeLinks: true) }
+    }
+
+    @Test func gzipRoundTripsAndRefusesGarbage() throws {
+        let tar = try Tar.files([("/etc/app/a.yml", Data(repeating: 65, count: 100_000), 0o644)])
+        let packed = try Gzip.compress(tar)
+        #expect(packed.count < tar.count / 10)
+        #expect(try Gzip.decompress(packed) == tar)
+        #expect(throws: Gzip.Failure.self) { try Gzip.decompress(Data([0x1f, 0x8b]) + Data(repeating: 7, count: 64)) }
+        #expect(throws: Gzip.Failure.self) { try Gzip.decompress(packed, limit: 1000) }
+    }
+
+    @Test func unpackChecksTheDigestBeforeAnythingElse() throws {
+        let tar = try Tar.single(name: "f", contents: Data("x".utf8))
+        let packed = try Gzip.compress(tar)
+        let digest = SnapshotManager.sha256(packed)
+        #expect(try SnapshotManager.unpack(packed, sha256: digest, snapshot: "s", volume: "v") == tar)
+        var flipped = packed
+        flipped[flipped.count / 2] ^= 1
+        #expect {
+            try SnapshotManager.unpack(flipped, sha256: digest, snapshot: "s", volume: "v")
+        } throws: { "\($0)".contains("does not match its recorded sha256") && "\($0)".contains("nothing was changed") }
+        let unsafe = try Gzip.compress(try link("x", to: "/etc/passwd"))
+        #expect {
+            try SnapshotManager.unpack(unsafe, sha256: SnapshotManager.sha256(unsafe), snapshot: "s", volume: "v")
+        } throws: { "\($0)".contains("links outside the archive") }
+    }
+
+    @Test func configFilesArchiveWithTheirFolders() throws {
+        let tar = try Tar.files([("/etc/app/a.yml", Data("a".utf8), 0o644), ("/etc/app/b.yml", Data("b".utf8), 0o644)])
+        #expect(try Tar.validate(tar) == ["etc/", "etc/app/", "etc/app/a.yml", "etc/app/b.yml"])
     }
 }

@@ -174,3 +174,21 @@ func temporaryPath() -> String {
         #expect(throws: ExportBundle.ImportError.self) { try ExportBundle.read(future, file: "b.json") }
     }
 }
+
+@Suite struct SnapshotStoreTests {
+    @Test func snapshotsAreRecordedListedAndRemoved() throws {
+        let store = try StateStore.open(path: temporaryPath())
+        _ = try store.record(spec(), meta: meta)
+        let volume = SnapshotRecord.Volume(volume: "data", archive: "demo/s1/data.tar.gz", sha256: String(repeating: "a", count: 64), bytes: 10)
+        try store.recordSnapshot(environment: "demo", SnapshotRecord(name: "s1", revision: 1, volumes: [volume]))
+        try store.recordSnapshot(environment: "demo", SnapshotRecord(name: "s2", revision: 1, volumes: []))
+        #expect(try store.snapshots(environment: "demo").map(\.name) == ["s2", "s1"])
+        #expect(try store.snapshot(environment: "demo", name: "s1").volumes == [volume])
+        #expect(throws: StoreError.snapshotExists(environment: "demo", name: "s1")) {
+            try store.recordSnapshot(environment: "demo", SnapshotRecord(name: "s1", revision: 1, volumes: []))
+        }
+        try store.removeSnapshot(environment: "demo", name: "s1")
+        #expect(throws: StoreError.noSnapshot(environment: "demo", name: "s1", known: ["s2"])) { try store.snapshot(environment: "demo", name: "s1") }
+        #expect(store.snapshotsDirectory.hasSuffix("/snapshots"))
+    }
+}

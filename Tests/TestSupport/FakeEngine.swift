@@ -167,6 +167,15 @@ public final class FakeEngine: ContainerEngine, @unchecked Sendable {
         }
     }
 
+    /// An empty archive: volume contents are the real engine tests' business.
+    public func getArchive(_ id: String, path: String) async throws -> Data {
+        try locked {
+            guard find(id) != nil else { throw EngineError(.notFound, "No such container: \(id)") }
+            calls.append("get-archive \(path)")
+            return Data(count: 1024)
+        }
+    }
+
     public func waitContainer(_ id: String) async throws -> Int {
         try locked {
             guard let c = find(id) else { throw EngineError(.notFound, "No such container: \(id)") }

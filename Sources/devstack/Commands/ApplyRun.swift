@@ -135,7 +135,10 @@ extension Devstack {
             let env = try db.resolveEnvironment(environment.env)
             let stored = try db.revision(environment: env)
             guard !stored.spec.seeds.isEmpty else { return print("\(env) declares no seeds") }
-            try await SeedCommandRun.run(stored: stored, reconciler: try EngineFactory.reconciler(store: db), only: Set(seeds), force: force)
+            let reconciler = try EngineFactory.reconciler(store: db)
+            try await ExclusiveLease.run(db, environment: env, holder: "seed") {
+                try await SeedCommandRun.run(stored: stored, reconciler: reconciler, only: Set(seeds), force: force)
+            }
         }
     }
 }
@@ -149,11 +152,27 @@ extension Devstack {
         @OptionGroup var environment: EnvironmentOption
         @OptionGroup var converge: ConvergeOptions
         @Flag(name: .long, help: "Only record the revision; do not touch the engine.") var recordOnly = false
+        @Flag(name: .long, help: "Also restore the newest snapshot taken at REV, so config, images and data go back together.") var withData = false
+
+        func validate() throws {
+            if withData && recordOnly { throw ValidationError("--with-data restores volumes, so it cannot go with --record-only") }
+        }
 
         func run() async throws {
             let db = try store.openExisting()
             let env = try db.resolveEnvironment(environment.env)
             let target = try db.revision(environment: env, number: revision)
+            // Find and check the data first, so a missing or damaged snapshot changes nothing.
+            var snapshot: SnapshotRecord?
+            if withData {
+                let all = try db.snapshots(environment: env)
+                guard let found = all.first(where: { $0.revision == revision }) else {
+                    let taken = all.compactMap(\.revision).map(String.init)
+                    throw UserError("no snapshot was taken at revision \(revision) of \(env)\(taken.isEmpty ? "" : " (snapshots exist at revisions \(Set(taken).sorted().joined(separator: ", ")))"); nothing was changed")
+                }
+                _ = try SnapshotManager(try EngineFactory.reconciler(store: db)).verify(found)
+                snapshot = found
+            }
             let meta = RevisionMeta.local(message: "rollback to revision \(revision)", source: .rollback,
                                           projectDirectory: target.summary.projectDirectory)
             let outcome = try db.record(target.spec, meta: meta)
@@ -162,6 +181,10 @@ extension Devstack {
             case let .unchanged(s): print("no changes: revision \(s.number) already has the desired state of revision \(revision)")
             }
             if recordOnly { return }
+            if let snapshot {
+                print("restoring snapshot \(snapshot.name) taken at revision \(revision)")
+                return try await SnapshotRestore.run(snapshot, store: db, environment: env, revision: outcome.summary.number, options: converge)
+            }
             try await ApplyRun(store: db, environment: env, revision: outcome.summary.number, options: converge).run()
         }
     }

@@ -18,7 +18,9 @@ extension Devstack {
         func run() async throws {
             let db = try store.openExisting()
             let env = try db.resolveEnvironment(environment.env)
-            let spec = try db.revision(environment: env).spec
+            let stored = try db.revision(environment: env)
+            let spec = stored.spec
+            let mask = SecretMask(spec: spec, projectDirectory: stored.summary.projectDirectory ?? FileManager.default.currentDirectoryPath, host: LocalHost())
             let names = services.isEmpty ? spec.serviceNames : services
             for name in names where spec.services[name] == nil {
                 throw UserError("no service named \"\(name)\" in \(env)", exitCode: 2)
@@ -37,12 +39,12 @@ extension Devstack {
                             for try await frame in engine.logs(Naming.container(env, name), follow: follow, tail: tail, since: sinceValue) {
                                 var buffer = pending[frame.stream, default: Data()] + frame.payload
                                 while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                                    output.write("\(prefix) \(String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self))")
+                                    output.write("\(prefix) \(mask.apply(String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)))")
                                     buffer = Data(buffer[(newline + 1)...])
                                 }
                                 pending[frame.stream] = buffer
                             }
-                            for rest in pending.values where !rest.isEmpty { output.write("\(prefix) \(String(decoding: rest, as: UTF8.self))") }
+                            for rest in pending.values where !rest.isEmpty { output.write("\(prefix) \(mask.apply(String(decoding: rest, as: UTF8.self)))") }
                         } catch let error as EngineError where error.kind == .notFound {
                             output.write("\(prefix) (no container)")
                         }

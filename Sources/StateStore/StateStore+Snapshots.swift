@@ -1,0 +1,84 @@
+import EnvSpec
+import Foundation
+import GRDB
+
+/// A recorded snapshot: one archive per volume, each with the digest it must still have.
+public struct SnapshotRecord: Sendable, Equatable, Codable {
+    public struct Volume: Sendable, Equatable, Codable {
+        public var volume: String
+        /// Relative to `StateStore.snapshotsDirectory`.
+        public var archive: String
+        public var sha256: String
+        public var bytes: Int
+        public init(volume: String, archive: String, sha256: String, bytes: Int) {
+            self.volume = volume
+            self.archive = archive
+            self.sha256 = sha256
+            self.bytes = bytes
+        }
+    }
+
+    public var name: String
+    public var revision: Int?
+    public var createdAt: String
+    public var volumes: [Volume]
+    public init(name: String, revision: Int?, createdAt: String = Timestamp.now(), volumes: [Volume]) {
+        self.name = name
+        self.revision = revision
+        self.createdAt = createdAt
+        self.volumes = volumes
+    }
+}
+
+extension StateStore {
+    /// Archives live in files beside the database, not in it, so the database stays small.
+    public var snapshotsDirectory: String {
+        location == ":memory:" ? NSTemporaryDirectory() + "devstack-snapshots" : PathMath.join(PathMath.directory(of: location), "snapshots")
+    }
+
+    public func recordSnapshot(environment: String, _ snapshot: SnapshotRecord) throws(StoreError) {
+        try write { db in
+            let envID = try Self.environmentID(db, name: environment, create: true)!
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM snapshots WHERE environment_id = ? AND name = ?", arguments: [envID, snapshot.name]) == true {
+                throw StoreError.snapshotExists(environment: environment, name: snapshot.name)
+            }
+            try db.execute(sql: "INSERT INTO snapshots (environment_id, name, revision_number, created_at) VALUES (?, ?, ?, ?)",
+                           arguments: [envID, snapshot.name, snapshot.revision, snapshot.createdAt])
+            let id = db.lastInsertedRowID
+            for v in snapshot.volumes {
+                try db.execute(sql: "INSERT INTO snapshot_volumes (snapshot_id, volume, archive, sha256, bytes) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [id, v.volume, v.archive, v.sha256, v.bytes])
+            }
+        }
+    }
+
+    /// Newest first.
+    public func snapshots(environment: String) throws(StoreError) -> [SnapshotRecord] {
+        try read { db in
+            guard let envID = try Self.environmentID(db, name: environment, create: false) else { return [] }
+            let rows = try Row.fetchAll(db, sql: "SELECT id, name, revision_number, created_at FROM snapshots WHERE environment_id = ? ORDER BY id DESC", arguments: [envID])
+            return try rows.map { row in
+                let volumes = try Row.fetchAll(db, sql: "SELECT volume, archive, sha256, bytes FROM snapshot_volumes WHERE snapshot_id = ? ORDER BY volume",
+                                               arguments: [row[0] as Int64]).map {
+                    SnapshotRecord.Volume(volume: $0[0], archive: $0[1], sha256: $0[2], bytes: $0[3])
+                }
+                return SnapshotRecord(name: row[1], revision: row[2], createdAt: row[3], volumes: volumes)
+            }
+        }
+    }
+
+    public func snapshot(environment: String, name: String) throws(StoreError) -> SnapshotRecord {
+        guard let found = try snapshots(environment: environment).first(where: { $0.name == name }) else {
+            throw .noSnapshot(environment: environment, name: name, known: try snapshots(environment: environment).map(\.name))
+        }
+        return found
+    }
+
+    /// Forgets the snapshot; the caller removes its files once this has succeeded.
+    public func removeSnapshot(environment: String, name: String) throws(StoreError) {
+        try write { db in
+            guard let envID = try Self.environmentID(db, name: environment, create: false) else { return }
+            try db.execute(sql: "DELETE FROM snapshots WHERE environment_id = ? AND name = ?", arguments: [envID, name])
+        }
+    }
+}
