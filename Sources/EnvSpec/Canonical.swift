@@ -118,7 +118,9 @@ extension ServiceSpec {
             return JSONNode(.obj(fields))
         })))
         m.append(("volumes", .array(volumes.map { v in
-            JSONNode(.obj([("type", .string(v.type.rawValue)), ("source", .string(v.source)), ("target", .string(v.target)), ("readOnly", .bool(v.readOnly))]))
+            var fields: [(String, JSONValue)] = [("type", .string(v.type.rawValue)), ("source", .string(v.source)), ("target", .string(v.target)), ("readOnly", .bool(v.readOnly))]
+            if v.outsideProject { fields.append(("outsideProject", .bool(true))) }
+            return JSONNode(.obj(fields))
         })))
         m.append(("dependsOn", .obj(dependsOn.map { ($0.key, .obj([("condition", .string($0.value.rawValue))])) })))
         if let healthcheck {

@@ -316,9 +316,9 @@ struct SpecDecoder {
             let spec = MountSpec(type: isBind ? .bind : .volume, source: parts[0], target: parts[1], readOnly: parts.count == 3 && parts[2] == "ro")
             return finishMount(spec, path)
         case .object:
-            guard let members = object(node, path, allowed: ["type", "source", "target", "readOnly"]) else { return nil }
+            guard let members = object(node, path, allowed: ["type", "source", "target", "readOnly", "outsideProject"]) else { return nil }
             var type: MountType = .volume
-            var source: String?, target: String?, readOnly = false
+            var source: String?, target: String?, readOnly = false, outsideProject = false
             for (key, value) in members {
                 let p = Self.join(path, key)
                 switch key {
@@ -329,12 +329,13 @@ struct SpecDecoder {
                 case "source": source = string(value, p)
                 case "target": target = string(value, p)
                 case "readOnly": readOnly = bool(value, p) ?? false
+                case "outsideProject": outsideProject = bool(value, p) ?? false
                 default: break
                 }
             }
             guard let source else { fail(path, "expected \"source\": a volume name or a host path"); return nil }
             guard let target, target.hasPrefix("/") else { fail(Self.join(path, "target"), "expected an absolute path inside the container"); return nil }
-            return finishMount(MountSpec(type: type, source: source, target: target, readOnly: readOnly), path)
+            return finishMount(MountSpec(type: type, source: source, target: target, readOnly: readOnly, outsideProject: outsideProject), path)
         default:
             fail(path, "expected a volume string or object, found \(node.typeName)")
             return nil
@@ -348,7 +349,19 @@ struct SpecDecoder {
             guard name(spec.source, path, what: "volume") else { return nil }
         case .bind:
             if spec.source.hasPrefix("~") { fail(path, "bind sources are paths relative to the environment file or absolute; \"~\" is not expanded"); return nil }
+            // Checked against the folder of the file that declares it, before rebasing.
+            if !spec.outsideProject && (spec.source.hasPrefix("/") || PathMath.escapes(spec.source)) {
+                fail(path, "bind source \"\(spec.source)\" is outside the project folder: write the long form with \"outsideProject\": true to share it with the container")
+                return nil
+            }
             if !spec.source.hasPrefix("/") { spec.source = rebasePath(spec.source) }
+            // An included repository's own folder is outside the root's: the recorded form says
+            // so, so that it reads back as it was checked.
+            if PathMath.escapes(spec.source) { spec.outsideProject = true }
+        }
+        if spec.outsideProject && spec.type == .volume {
+            fail(Self.join(path, "outsideProject"), "\"outsideProject\" goes with bind mounts")
+            return nil
         }
         return spec
     }

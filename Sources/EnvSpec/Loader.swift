@@ -34,7 +34,9 @@ public struct EnvironmentLoader: Sendable {
         let rootAbsolute = PathMath.join(currentDirectory, path)
         var files: [SourceFile] = []
         var diagnostics: [Diagnostic] = []
-        collect(display: path, absolute: rootAbsolute, chain: [], into: &files, diagnostics: &diagnostics)
+        let workspace = hostEnvironment["DEVSTACK_WORKSPACE"].map { PathMath.join(currentDirectory, $0) }
+            ?? PathMath.directory(of: PathMath.directory(of: rootAbsolute))
+        collect(display: path, absolute: rootAbsolute, chain: [], workspace: workspace, into: &files, diagnostics: &diagnostics)
         guard diagnostics.isEmpty else { throw ValidationFailure(diagnostics) }
 
         let variables = mergedVariables(files, diagnostics: &diagnostics)
@@ -137,7 +139,9 @@ public struct EnvironmentLoader: Sendable {
         return LoadedEnvironment(spec: spec, rootFile: rootAbsolute, files: files.map(\.absolute))
     }
 
-    private func collect(display: String, absolute: String, chain: [String], into files: inout [SourceFile], diagnostics: inout [Diagnostic]) {
+    /// Includes reach sibling repositories in the workspace (the root file's folder's parent, or
+    /// DEVSTACK_WORKSPACE, as in Open edX's devstack), never an absolute path or beyond.
+    private func collect(display: String, absolute: String, chain: [String], workspace: String, into files: inout [SourceFile], diagnostics: inout [Diagnostic]) {
         let text: String
         do {
             text = try readFile(absolute)
@@ -164,6 +168,10 @@ public struct EnvironmentLoader: Sendable {
         let chainHere = chain + [display]
         let absChain = files.map(\.absolute)
         for (i, include) in includes.enumerated() {
+            if include.hasPrefix("/") || include.hasPrefix("~") {
+                diagnostics.append(Diagnostic(file: display, path: "include[\(i)]", message: "expected a path relative to this file, found \"\(include)\""))
+                continue
+            }
             let childAbsolute = PathMath.join(PathMath.directory(of: absolute), include)
             let childDisplay = PathMath.normalize(PathMath.join(PathMath.directory(of: display), include))
             if childAbsolute == absolute || (chainHere.count > 0 && absChainContains(absChain, chain: chainHere, childAbsolute: childAbsolute, files: files)) {
@@ -171,7 +179,13 @@ public struct EnvironmentLoader: Sendable {
                 diagnostics.append(Diagnostic(file: display, path: "include[\(i)]", message: "include loop: \(loop)"))
                 continue
             }
-            collect(display: childDisplay, absolute: childAbsolute, chain: chainHere, into: &files, diagnostics: &diagnostics)
+            let root = PathMath.normalize(workspace)
+            guard PathMath.normalize(childAbsolute).hasPrefix(root == "/" ? "/" : root + "/") else {
+                diagnostics.append(Diagnostic(file: display, path: "include[\(i)]",
+                                              message: "\"\(include)\" leaves the workspace \(PathMath.normalize(workspace)) (set DEVSTACK_WORKSPACE to widen it)"))
+                continue
+            }
+            collect(display: childDisplay, absolute: childAbsolute, chain: chainHere, workspace: workspace, into: &files, diagnostics: &diagnostics)
         }
     }
 

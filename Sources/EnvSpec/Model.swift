@@ -114,11 +114,15 @@ public struct MountSpec: Sendable, Equatable {
     public var source: String
     public var target: String
     public var readOnly: Bool = false
-    public init(type: MountType, source: String, target: String, readOnly: Bool = false) {
+    /// A bind whose source is outside the project folder must say so: nothing on the host is
+    /// shared with a container by accident.
+    public var outsideProject: Bool = false
+    public init(type: MountType, source: String, target: String, readOnly: Bool = false, outsideProject: Bool = false) {
         self.type = type
         self.source = source
         self.target = target
         self.readOnly = readOnly
+        self.outsideProject = outsideProject
     }
 }
 

@@ -177,7 +177,9 @@ public struct Executor: Sendable {
             let archive = try Tar.files(workload.files.map { ($0.path, Data($0.contents.utf8), 0o644) })
             try await engine.putArchive(id, path: "/", archive: archive)
         }
+        FaultInjection.reach(.afterCreate, workload.service)
         try await engine.startContainer(id)
+        FaultInjection.reach(.afterStart, workload.service)
         return id
     }
 

@@ -117,7 +117,8 @@ public struct SeedRunner: Sendable {
             } else {
                 let id = try store.beginSeedRun(environment: spec.name, seed: decision.name, checksum: decision.checksum, revision: desired.revision)
                 let start = ContinuousClock.now
-                var (ok, output) = await execute(decision.name, seed, files: files[decision.name] ?? [:], desired: desired)
+                FaultInjection.reach(.midSeed, decision.name)
+                var (ok, output) = await execute(decision.name, seed, files: files[decision.name] ?? [:], desired: desired, projectDirectory: projectDirectory)
                 output = SecretMask(secrets).apply(output)
                 let ms = Int((ContinuousClock.now - start) / .milliseconds(1))
                 let tail = Self.tail(output)
@@ -145,7 +146,7 @@ public struct SeedRunner: Sendable {
         ["sh", "-c", "exec \"$@\" < \(file)", "devstack-seed"] + command
     }
 
-    func execute(_ name: String, _ seed: SeedSpec, files: [String: Data], desired: DesiredState) async -> (Bool, String) {
+    func execute(_ name: String, _ seed: SeedSpec, files: [String: Data], desired: DesiredState, projectDirectory: String) async -> (Bool, String) {
         do {
             let inputName = "devstack-seed-\(name)"
             switch seed.action {
@@ -183,8 +184,9 @@ public struct SeedRunner: Sendable {
                 try await VolumeAccess(engine: engine, desired: desired).write(seed.volume!, archive: archive, purpose: "seed-\(name)")
                 return (true, "copied \(path) into volume \(seed.volume!)")
             case let .snapshot(path, sha256):
-                let tar = try SnapshotManager.unpack(files[path]!, sha256: sha256, snapshot: path, volume: seed.volume!)
-                let outcome = try await SnapshotManager(reconciler).restore([seed.volume!: tar], desired: desired, executor: Executor(engine: engine, recordEvent: { try? store.appendEvent($0) }))
+                let source = RestoreSource(volume: seed.volume!, path: PathMath.join(projectDirectory, path), sha256: sha256)
+                let executor = Executor(engine: engine, recordEvent: { try? store.appendEvent($0) })
+                let outcome = try await SnapshotManager(reconciler).restore([source], label: "seed \(name) (\(path))", desired: desired, executor: executor)
                 guard outcome.converged else { return (false, "loaded \(path) into volume \(seed.volume!), but the services using it did not come back healthy") }
                 return (true, "loaded snapshot \(path) into volume \(seed.volume!)")
             }

@@ -20,11 +20,11 @@ public enum SnapshotError: Error, CustomStringConvertible, Sendable {
         case let .unknownService(name): return "no service named \"\(name)\" in the environment"
         case let .volumeMissing(name): return "volume \"\(name)\" does not exist in the engine yet: run devstack apply first"
         case let .archiveMissing(snapshot, path):
-            return "snapshot \"\(snapshot)\": archive \(path) is missing; nothing was changed"
+            return "\(snapshot): archive \(path) is missing; nothing was changed"
         case let .tampered(snapshot, volume, expected, actual):
-            return "snapshot \"\(snapshot)\": the archive of volume \(volume) does not match its recorded sha256 (expected \(expected.prefix(12))…, found \(actual.prefix(12))…); refusing to restore it, nothing was changed"
+            return "\(snapshot): the archive of volume \(volume) does not match its recorded sha256 (expected \(expected.prefix(12))…, found \(actual.prefix(12))…); refusing to restore it, nothing was changed"
         case let .unreadable(snapshot, volume, reason):
-            return "snapshot \"\(snapshot)\": the archive of volume \(volume) cannot be restored: \(reason); nothing was changed"
+            return "\(snapshot): the archive of volume \(volume) cannot be restored: \(reason); nothing was changed"
         case let .badName(name): return "invalid snapshot name \"\(name)\": \(Names.ruleText)"
         }
     }
@@ -95,14 +95,18 @@ public struct SnapshotManager: Sendable {
         return SnapshotRecord(name: name, revision: desired.revision, volumes: saved)
     }
 
+    /// The archives of a recorded snapshot, as absolute paths with their digests.
+    public func sources(_ record: SnapshotRecord) -> [RestoreSource] {
+        record.volumes.map { RestoreSource(volume: $0.volume, path: PathMath.join(directory, $0.archive), sha256: $0.sha256) }
+    }
+
     /// Reads and checks every archive before anything is touched: a missing file, a digest
     /// mismatch or an unsafe entry refuses the whole restore.
-    public func verify(_ record: SnapshotRecord) throws -> [String: Data] {
+    public static func load(_ sources: [RestoreSource], label: String) throws -> [String: Data] {
         var archives: [String: Data] = [:]
-        for v in record.volumes {
-            let path = PathMath.join(directory, v.archive)
-            guard let data = FileManager.default.contents(atPath: path) else { throw SnapshotError.archiveMissing(snapshot: record.name, path: path) }
-            archives[v.volume] = try Self.unpack(data, sha256: v.sha256, snapshot: record.name, volume: v.volume)
+        for source in sources {
+            guard let data = FileManager.default.contents(atPath: source.path) else { throw SnapshotError.archiveMissing(snapshot: label, path: source.path) }
+            archives[source.volume] = try unpack(data, sha256: source.sha256, snapshot: label, volume: source.volume)
         }
         return archives
     }
@@ -120,19 +124,32 @@ public struct SnapshotManager: Sendable {
         }
     }
 
-    /// Stops and removes the volumes' users, recreates the volumes from the archives, then
-    /// converges the environment and waits for it to be healthy again.
-    public func restore(_ archives: [String: Data], desired: DesiredState, executor: Executor) async throws -> Reconciler.Outcome {
+    /// Verifies every archive, stops and removes the volumes' users, recreates the volumes from
+    /// the archives, then converges the environment and waits for it to be healthy again. The
+    /// store journals the restore while volumes are emptied, so one cut short is finished later.
+    public func restore(_ sources: [RestoreSource], label: String, desired: DesiredState, executor: Executor) async throws -> Reconciler.Outcome {
+        let archives = try Self.load(sources, label: label)
         let access = VolumeAccess(engine: reconciler.engine, desired: desired)
         let observed = try await reconciler.observe(desired)
         try await stopUsers(of: Array(archives.keys), access: access, observed: observed, remove: true, stopTimeout: executor.stopTimeout)
+        try reconciler.store.beginRestore(environment: desired.environment, label: label, sources: sources)
         for (volume, tar) in archives.sorted(by: { $0.key < $1.key }) {
             let engineName = Naming.volume(desired.environment, volume)
             do { try await reconciler.engine.removeVolume(engineName) } catch let error as EngineError where error.kind == .notFound {}
             try await reconciler.engine.createVolume(engineName, environment: desired.environment)
+            FaultInjection.reach(.midRestore, volume)
             try await access.write(volume, archive: tar, purpose: "restore")
         }
+        try reconciler.store.finishRestore(environment: desired.environment)
         return try await reconciler.converge(desired, executor: executor)
+    }
+
+    /// Finishes a restore that was cut short, before anything else uses the volumes. Returns
+    /// what was restored, or nil when nothing was pending.
+    public func resumeInterrupted(desired: DesiredState, executor: Executor) async throws -> String? {
+        guard let pending = try reconciler.store.pendingRestore(environment: desired.environment) else { return nil }
+        _ = try await restore(pending.sources, label: pending.label, desired: desired, executor: executor)
+        return pending.label
     }
 
     func stopUsers(of volumes: [String], access: VolumeAccess, observed: ObservedState, remove: Bool, stopTimeout: Int) async throws {

@@ -82,3 +82,53 @@ extension StateStore {
         }
     }
 }
+
+/// One archive a restore writes into one volume.
+public struct RestoreSource: Sendable, Equatable, Codable {
+    public var volume: String
+    /// Absolute path of the compressed archive.
+    public var path: String
+    public var sha256: String
+    public init(volume: String, path: String, sha256: String) {
+        self.volume = volume
+        self.path = path
+        self.sha256 = sha256
+    }
+}
+
+public struct PendingRestore: Sendable, Equatable {
+    public var label: String
+    public var sources: [RestoreSource]
+    public var startedAt: String
+}
+
+extension StateStore {
+    /// Journals a restore before any volume is emptied.
+    public func beginRestore(environment: String, label: String, sources: [RestoreSource]) throws(StoreError) {
+        let body = String(decoding: (try? JSONEncoder().encode(sources)) ?? Data("[]".utf8), as: UTF8.self)
+        try write { db in
+            let envID = try Self.environmentID(db, name: environment, create: true)!
+            try db.execute(sql: "INSERT OR REPLACE INTO pending_restores (environment_id, label, sources, started_at) VALUES (?, ?, ?, ?)",
+                           arguments: [envID, label, body, Timestamp.now()])
+        }
+    }
+
+    public func finishRestore(environment: String) throws(StoreError) {
+        try write { db in
+            guard let envID = try Self.environmentID(db, name: environment, create: false) else { return }
+            try db.execute(sql: "DELETE FROM pending_restores WHERE environment_id = ?", arguments: [envID])
+        }
+    }
+
+    public func pendingRestore(environment: String) throws(StoreError) -> PendingRestore? {
+        try read { db in
+            guard let envID = try Self.environmentID(db, name: environment, create: false),
+                  let row = try Row.fetchOne(db, sql: "SELECT label, sources, started_at FROM pending_restores WHERE environment_id = ?", arguments: [envID])
+            else { return nil }
+            guard let sources = try? JSONDecoder().decode([RestoreSource].self, from: Data((row[1] as String).utf8)) else {
+                throw StoreError.corrupt("the journal of an interrupted restore cannot be read; devstack doctor --repair clears it")
+            }
+            return PendingRestore(label: row[0], sources: sources, startedAt: row[2])
+        }
+    }
+}

@@ -84,7 +84,7 @@ public final class StateStore: Sendable {
             switch db.resultCode {
             case .SQLITE_CORRUPT, .SQLITE_NOTADB: return .corrupt("\(location): \(db.message ?? "malformed")")
             case .SQLITE_CANTOPEN: return .cannotOpen(location: location, reason: db.message ?? "cannot open")
-            case .SQLITE_FULL: return .sqlite("the disk is full")
+            case .SQLITE_FULL: return .diskFull(location: location)
             case .SQLITE_READONLY: return .cannotOpen(location: location, reason: "read-only")
             default: return .sqlite(db.message ?? "\(db.resultCode)")
             }
@@ -99,7 +99,31 @@ public final class StateStore: Sendable {
             try writer.read { db in try Migrator.verify(db, migrations: migrations, location: location) }
             return
         }
+        try backUpBeforeMigrating()
         try writer.write { db in try Migrator.migrate(db, migrations: migrations, location: location) }
+    }
+
+    /// A copy of a database that already holds data, taken through SQLite's backup API before a
+    /// migration changes it: `STATE.backup-schemaN-TIME`. `devstack doctor` lists them.
+    func backUpBeforeMigrating() throws {
+        guard location != ":memory:" else { return }
+        let version = try writer.read { db -> Int in
+            guard try db.tableExists("schema_migrations") else { return 0 }
+            return try Int.fetchOne(db, sql: "SELECT MAX(version) FROM schema_migrations") ?? 0
+        }
+        guard version > 0 else { return }
+        let stamp = Timestamp.now().replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "").prefix(15)
+        let target = try DatabaseQueue(path: "\(location).backup-schema\(version)-\(stamp)")
+        try writer.backup(to: target)
+        try target.close()
+    }
+
+    /// Backups taken before migrations, newest first.
+    public static func backups(of path: String) -> [String] {
+        let directory = PathMath.directory(of: path)
+        let prefix = (path as NSString).lastPathComponent + ".backup-"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.filter { $0.hasPrefix(prefix) }.sorted().reversed().map { PathMath.join(directory, $0) }
     }
 
     func read<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {

@@ -9,6 +9,7 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case noRevision(environment: String, number: Int, latest: Int?)
     case corrupt(String)
     case sqlite(String)
+    case diskFull(location: String)
     case snapshotExists(environment: String, name: String)
     case noSnapshot(environment: String, name: String, known: [String])
 
@@ -31,7 +32,9 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
             let hint = latest.map { "revisions run from 1 to \($0)" } ?? "it has no revisions"
             return "environment \"\(env)\" has no revision \(number) (\(hint))"
         case let .corrupt(reason):
-            return "the state database is damaged: \(reason)"
+            return "the state database is damaged: \(reason). Run devstack doctor to check it and devstack doctor --repair to salvage it or put back the newest backup (the damaged file is kept)"
+        case let .diskFull(location):
+            return "the disk holding the state database \(location) is full: nothing was recorded, and the database is as it was; free some space and retry"
         case let .sqlite(reason):
             return "state database error: \(reason)"
         case let .snapshotExists(env, name):

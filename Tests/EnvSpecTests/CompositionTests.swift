@@ -13,6 +13,23 @@ import Testing
         // Paths in an included file are rebased onto the root file's folder.
         #expect(spec.services["mysql"]?.volumes.first?.source == "../mysql/conf")
         #expect(spec.services["lms"]?.volumes.first?.source == "src")
+        #expect(try EnvironmentSpec.decodeCanonical(json: spec.canonicalJSON, source: "stored") == spec, "the recorded form reads back")
+    }
+
+    @Test func includesStayInTheWorkspaceAndBindsInTheirProject() {
+        func problems(_ files: [String: String], root: String = "/w/p/env.json", host: [String: String] = [:]) -> [String] {
+            do { _ = try load(files, root: root, host: host); return [] } catch { return error.diagnostics.map(\.description) }
+        }
+        let sibling = #"{"name": "s", "services": {"s": {"image": "s"}}}"#
+        #expect(problems(["/w/p/env.json": #"{"name": "p", "include": ["../s/env.json"], "services": {}}"#, "/w/s/env.json": sibling]) == [])
+        #expect(problems(["/w/p/env.json": #"{"name": "p", "include": ["../../etc/env.json"], "services": {}}"#])
+            == ["/w/p/env.json: include[0]: \"../../etc/env.json\" leaves the workspace /w (set DEVSTACK_WORKSPACE to widen it)"])
+        #expect(problems(["/w/p/env.json": #"{"name": "p", "include": ["/etc/env.json"], "services": {}}"#])
+            == ["/w/p/env.json: include[0]: expected a path relative to this file, found \"/etc/env.json\""])
+        #expect(problems(["/w/p/env.json": #"{"name": "p", "services": {"a": {"image": "a", "volumes": ["/var/run/docker.sock:/s"]}}}"#])
+            == ["/w/p/env.json: services.a.volumes[0]: bind source \"/var/run/docker.sock\" is outside the project folder: write the long form with \"outsideProject\": true to share it with the container"])
+        #expect(problems(["/w/p/env.json": #"{"name": "p", "services": {"a": {"image": "a", "volumes": ["../secrets:/s"]}}}"#]).count == 1)
+        #expect(problems(["/w/p/env.json": #"{"name": "p", "services": {"a": {"image": "a", "volumes": [{"type": "bind", "source": "/var/run/docker.sock", "target": "/s", "outsideProject": true}]}}}"#]) == [])
     }
 
     @Test func twoIncludesDefiningOneServiceConflict() {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EnvSpec
 import Foundation
+import Reconciler
 import StateStore
 
 extension Devstack {
@@ -24,6 +25,7 @@ extension Devstack {
             case let .recorded(s): print("recorded revision \(s.number) of \(s.environment) (\(s.changes.isEmpty ? "no service changes" : s.changes))")
             case let .unchanged(s): print("no changes: revision \(s.number) of \(s.environment) is current")
             }
+            FaultInjection.reach(.afterRecord)
             if recordOnly { return }
             try await ApplyRun(store: db, environment: loaded.spec.name, revision: outcome.summary.number, options: converge).run()
         }

@@ -63,9 +63,18 @@ struct ApplyRun {
 
     func converge() async throws {
         let started = ContinuousClock.now
-        let stored = try store.revision(environment: environment, number: revision)
+        // Level-based, like the controller: whoever holds the lease converges to the newest
+        // revision, so concurrent applies end at the last one recorded.
+        let stored = try store.revision(environment: environment)
+        let revision = stored.summary.number
+        if revision > self.revision {
+            print("revision \(revision) was recorded while waiting; converging to it, the newest desired state")
+        }
         let reconciler = try EngineFactory.reconciler(store: store)
         let executor = Executor.cli(engine: reconciler.engine, store: store, timeoutSeconds: options.timeout, parallel: options.parallel)
+        if let resumed = try await SnapshotManager(reconciler).resumeInterrupted(desired: try reconciler.desiredState(stored), executor: executor) {
+            print("finished an interrupted restore of \(resumed)")
+        }
         let outcome = try await reconciler.apply(stored, executor: executor)
         let seconds = String(format: "%.2fs", Double((ContinuousClock.now - started) / .milliseconds(1)) / 1000)
         if !outcome.plan.problems.isEmpty {
@@ -170,7 +179,8 @@ extension Devstack {
                     let taken = all.compactMap(\.revision).map(String.init)
                     throw UserError("no snapshot was taken at revision \(revision) of \(env)\(taken.isEmpty ? "" : " (snapshots exist at revisions \(Set(taken).sorted().joined(separator: ", ")))"); nothing was changed")
                 }
-                _ = try SnapshotManager(try EngineFactory.reconciler(store: db)).verify(found)
+                let manager = SnapshotManager(try EngineFactory.reconciler(store: db))
+                _ = try SnapshotManager.load(manager.sources(found), label: "snapshot \"\(found.name)\"")
                 snapshot = found
             }
             let meta = RevisionMeta.local(message: "rollback to revision \(revision)", source: .rollback,

@@ -103,11 +103,12 @@ enum SnapshotRestore {
     static func run(_ record: SnapshotRecord, store db: StateStore, environment env: String, revision: Int?, options: ConvergeOptions) async throws {
         let reconciler = try EngineFactory.reconciler(store: db)
         let manager = SnapshotManager(reconciler)
-        let archives = try manager.verify(record)
+        let sources = manager.sources(record)
+        _ = try SnapshotManager.load(sources, label: "snapshot \"\(record.name)\"")
         let stored = try db.revision(environment: env, number: revision)
         let started = ContinuousClock.now
         let outcome = try await ExclusiveLease.run(db, environment: env, holder: "snapshot restore") {
-            try await manager.restore(archives, desired: try reconciler.desiredState(stored),
+            try await manager.restore(sources, label: "snapshot \"\(record.name)\"", desired: try reconciler.desiredState(stored),
                                       executor: .cli(engine: reconciler.engine, store: db, timeoutSeconds: options.timeout, parallel: options.parallel))
         }
         guard outcome.converged else {
