@@ -21,13 +21,23 @@ public struct DockerContainerEngine: ContainerEngine {
         async let networks = client.request(.GET, "/networks", query: [("filters", Self.filters(["label": [label]]))])
         async let volumes = client.request(.GET, "/volumes", query: [("filters", Self.filters(["label": [label]]))])
         async let imageIDs = inspectImages(images)
+        // Name filters match substrings; exact prefixes are checked below.
+        async let namedNetworks = client.request(.GET, "/networks", query: [("filters", Self.filters(["name": ["\(environment)-"]]))])
+        async let namedVolumes = client.request(.GET, "/volumes", query: [("filters", Self.filters(["name": ["\(environment)-"]]))])
 
         let ours = Self.parseContainers(try await labelled.json).filter { $0.labels[Labels.environment] == environment }
         let wanted = Set(containerNames)
         let foreign = Self.parseContainers(try await named?.json).filter { wanted.contains($0.name) && $0.labels[Labels.environment] != environment }
         let networkNames = ((try await networks.json as? [[String: Any]]) ?? []).compactMap { $0["Name"] as? String }
         let volumeNames = (((try await volumes.json as? [String: Any])?["Volumes"] as? [[String: Any]]) ?? []).compactMap { $0["Name"] as? String }
-        return ObservedState(containers: ours, foreign: foreign, networks: networkNames, volumes: volumeNames, images: try await imageIDs)
+        func unlabelled(_ list: [[String: Any]]) -> [String] {
+            list.filter { (($0["Labels"] as? [String: String]) ?? [:])[Labels.environment] == nil }
+                .compactMap { $0["Name"] as? String }.filter { $0.hasPrefix("\(environment)-") }
+        }
+        var state = ObservedState(containers: ours, foreign: foreign, networks: networkNames, volumes: volumeNames, images: try await imageIDs)
+        state.foreignNetworks = unlabelled((try await namedNetworks.json as? [[String: Any]]) ?? [])
+        state.foreignVolumes = unlabelled(((try await namedVolumes.json as? [String: Any])?["Volumes"] as? [[String: Any]]) ?? [])
+        return state
     }
 
     func inspectImages(_ references: [String]) async throws -> [String: String] {

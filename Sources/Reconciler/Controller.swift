@@ -70,7 +70,7 @@ public final class EnvironmentController: @unchecked Sendable {
 
     public func run(waitForLease: Bool = false) async throws {
         while true {
-            switch try store.acquireLease(environment: environment, holder: "controller", holderID: holderID, ttl: settings.leaseTTL) {
+            switch try store.acquireLease(environment: environment, holder: "controller", holderID: holderID, ttl: settings.leaseTTL, isAbandoned: LeaseHolder.isGone) {
             case .acquired: break
             case let .heldBy(lease):
                 guard waitForLease, !isStopping else { throw LeaseHeldError(lease: lease) }

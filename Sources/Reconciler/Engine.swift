@@ -95,6 +95,10 @@ public struct ObservedState: Sendable, Equatable {
     public var volumes: [String]
     /// Image reference → image ID, for the references the desired state uses; absent when missing.
     public var images: [String: String]
+    /// Unlabelled networks and volumes whose names start with the environment's prefix: if one
+    /// has a name devstack would use, planning stops rather than adopt it.
+    public var foreignNetworks: [String] = []
+    public var foreignVolumes: [String] = []
 
     public init(containers: [ObservedContainer] = [], foreign: [ObservedContainer] = [], networks: [String] = [], volumes: [String] = [], images: [String: String] = [:]) {
         self.containers = containers

@@ -38,6 +38,12 @@ public enum Planner {
                 problems.append("services.\(service): the container name \"\(foreign.name)\" is taken by a container devstack does not manage (\(foreign.id.prefix(12))); devstack will not touch it: rename or remove it yourself")
             }
         }
+        if observed.foreignNetworks.contains(desired.network) {
+            problems.append("network \"\(desired.network)\" exists but devstack did not create it (it has no dev.devstack.env label); devstack will not use or remove it: rename or remove it yourself")
+        }
+        for volume in desired.volumeNames where observed.foreignVolumes.contains(volume) {
+            problems.append("volume \"\(volume)\" exists but devstack did not create it (it has no dev.devstack.env label); devstack will not mount or remove it: rename or remove it yourself")
+        }
         for name in spec.serviceNames {
             let service = spec.services[name]!
             guard desired.builds[name] == nil, let image = service.image else { continue }

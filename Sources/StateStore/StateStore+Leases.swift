@@ -20,15 +20,16 @@ public enum LeaseOutcome: Sendable, Equatable {
 }
 
 extension StateStore {
-    /// Takes the lease when it is free, expired, or already ours. One transaction, so two
-    /// processes can never both succeed.
-    public func acquireLease(environment: String, holder: String, holderID: String, ttl: TimeInterval) throws(StoreError) -> LeaseOutcome {
+    /// Takes the lease when it is free, expired, already ours, or held by a process that
+    /// `isAbandoned` says is gone. One transaction, so two processes can never both succeed.
+    public func acquireLease(environment: String, holder: String, holderID: String, ttl: TimeInterval,
+                             isAbandoned: (Lease) -> Bool = { _ in false }) throws(StoreError) -> LeaseOutcome {
         try write { db in
             let envID = try Self.environmentID(db, name: environment, create: true)!
             let now = Date().timeIntervalSince1970
             if let row = try Row.fetchOne(db, sql: "SELECT * FROM leases WHERE environment_id = ?", arguments: [envID]) {
                 let current = Self.lease(row, environment: environment)
-                if current.holderID != holderID && current.expiresAt >= now { return .heldBy(current) }
+                if current.holderID != holderID && current.expiresAt >= now && !isAbandoned(current) { return .heldBy(current) }
             }
             let stamp = Timestamp.now()
             try db.execute(sql: """

@@ -79,12 +79,20 @@ public final class StateStore: Sendable {
         }
     }
 
+    /// A write error on a file system with almost no room left is a full disk: SQLite reports
+    /// some ENOSPC cases (WAL appends) as I/O errors.
+    static func isNearlyFull(_ location: String) -> Bool {
+        let free = (try? FileManager.default.attributesOfFileSystem(forPath: PathMath.directory(of: location)))?[.systemFreeSize] as? NSNumber
+        return free.map { $0.int64Value < 1 << 20 } ?? false
+    }
+
     static func translate(_ error: Error, location: String) -> StoreError {
         if let db = error as? DatabaseError {
             switch db.resultCode {
             case .SQLITE_CORRUPT, .SQLITE_NOTADB: return .corrupt("\(location): \(db.message ?? "malformed")")
             case .SQLITE_CANTOPEN: return .cannotOpen(location: location, reason: db.message ?? "cannot open")
             case .SQLITE_FULL: return .diskFull(location: location)
+            case .SQLITE_IOERR where isNearlyFull(location): return .diskFull(location: location)
             case .SQLITE_READONLY: return .cannotOpen(location: location, reason: "read-only")
             default: return .sqlite(db.message ?? "\(db.resultCode)")
             }

@@ -21,11 +21,11 @@ struct ApplyRun {
     /// Takes the environment's lease, so two applies, or an apply and a controller, never act at
     /// once. A controller that holds it converges the revision itself; we wait for that.
     func run() async throws {
-        let holderID = Holder.id()
+        let holderID = LeaseHolder.id()
         let deadline = ContinuousClock.now + .seconds(options.timeout)
         var announced = false
         while true {
-            switch try store.acquireLease(environment: environment, holder: "apply", holderID: holderID, ttl: Double(options.timeout) + 60) {
+            switch try store.acquireLease(environment: environment, holder: "apply", holderID: holderID, ttl: Double(options.timeout) + 60, isAbandoned: LeaseHolder.isGone) {
             case .acquired:
                 defer { try? store.releaseLease(environment: environment, holderID: holderID) }
                 return try await converge()

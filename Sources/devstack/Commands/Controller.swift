@@ -6,10 +6,6 @@ import StateStore
 extension LeaseHeldError: UserFacingError {}
 extension LeaseLostError: UserFacingError {}
 
-enum Holder {
-    /// Identifies this process in a lease: pid and host.
-    static func id() -> String { "pid \(getpid()) on \(ProcessInfo.processInfo.hostName)" }
-}
 
 extension Devstack {
     struct Controller: AsyncParsableCommand {
@@ -26,7 +22,7 @@ extension Devstack {
             let env = try db.resolveEnvironment(environment.env)
             var settings = ControllerSettings()
             settings.resync = .seconds(max(1, resync))
-            let controller = EnvironmentController(reconciler: try EngineFactory.reconciler(store: db), environment: env, holderID: Holder.id(),
+            let controller = EnvironmentController(reconciler: try EngineFactory.reconciler(store: db), environment: env, holderID: LeaseHolder.id(),
                                                    settings: settings, progress: ConsoleProgress(live: false),
                                                    log: { line in print("controller: \(line)"); Terminal.flush() })
             // SIGINT and SIGTERM finish the pass under way and release the lease.
