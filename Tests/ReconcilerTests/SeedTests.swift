@@ -155,3 +155,28 @@ let seeded = """
         #expect(try Tar.validate(tar) == ["etc/", "etc/app/", "etc/app/a.yml", "etc/app/b.yml"])
     }
 }
+
+@Suite struct ArchiveFuzzTests {
+    /// Mutated archives: checks either pass or throw, never crash, and what passes has no unsafe name.
+    @Test func mutatedArchivesNeverCrashTheChecks() throws {
+        var state: UInt64 = 0x7A12
+        func next(_ n: Int) -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int((state >> 33) % UInt64(max(n, 1)))
+        }
+        let tar = try Tar.files([("/etc/app/a.yml", Data("a: 1\n".utf8), 0o644), ("/srv/data/b", Data(repeating: 7, count: 3000), 0o600)])
+        let packed = try Gzip.compress(tar)
+        var passed = 0
+        for _ in 0..<5_000 {
+            var t = tar, g = packed
+            for _ in 0...next(4) { t[next(t.count)] = UInt8(next(256)); g[next(g.count)] = UInt8(next(256)) }
+            if let names = try? Tar.validate(t, allowRelativeLinks: true) {
+                passed += 1
+                #expect(names.allSatisfy { !$0.hasPrefix("/") && !$0.split(separator: "/").contains("..") })
+            }
+            _ = try? Gzip.decompress(g, limit: 1 << 20)
+            _ = try? Gzip.decompress(Data(g.prefix(next(g.count))), limit: 1 << 20)
+        }
+        #expect(passed > 0)
+    }
+}

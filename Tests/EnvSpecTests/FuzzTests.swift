@@ -1,0 +1,113 @@
+import Foundation
+import Testing
+@testable import EnvSpec
+
+/// Mutated environment files: the loader must never crash, and every rejection must be a clear
+/// message naming a file. CI runs 20,000 cases; `DEVSTACK_FUZZ_CASES=200000 swift test --filter
+/// FuzzTests` runs a longer campaign. A crash kills the test process, so it cannot pass silently.
+@Suite struct FuzzTests {
+    /// SplitMix64: a fixed seed makes every run reproducible.
+    struct Random {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func below(_ n: Int) -> Int { n <= 0 ? 0 : Int(next() % UInt64(n)) }
+    }
+
+    static let tokens = ["{", "}", "[", "]", "\"", ":", ",", "null", "true", "-1e999", "1e400", "0.0000001", "\"${", "${X:-", "$$",
+                         "\\u0000", "\\ud800", "\u{FEFF}", "é", "🚀", "\"../../etc/passwd\"", "\"/etc/shadow\"", "\"a:b:c:d\"",
+                         String(repeating: "[", count: 600), String(repeating: "9", count: 400), "\"\(String(repeating: "x", count: 5000))\"",
+                         "\"dev.devstack.env\"", "\"healthy\"", "\"0.0.0.0:80:80\"", "\"5s\"", "\"-1s\"", "\"512q\"", "\"include\"", "\"secret\""]
+
+    static var corpus: [String] {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        var texts = [good]
+        for path in ["examples/edx-lite/env.json"] {
+            if let text = try? String(contentsOf: root.appendingPathComponent(path), encoding: .utf8) { texts.append(text) }
+        }
+        let bad = root.appendingPathComponent("Tests/IntegrationTests/Fixtures/bad")
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: bad.path))?.sorted() ?? [] {
+            if let text = try? String(contentsOf: bad.appendingPathComponent(name), encoding: .utf8) { texts.append(text) }
+        }
+        return texts
+    }
+
+    static func mutate(_ text: String, _ random: inout Random) -> String {
+        var bytes = Array(text.utf8)
+        for _ in 0...random.below(3) {
+            let at = random.below(bytes.count + 1)
+            switch random.below(6) {
+            case 0 where !bytes.isEmpty: bytes[min(at, bytes.count - 1)] = UInt8(random.below(256))
+            case 1 where !bytes.isEmpty:
+                let end = min(bytes.count, at + 1 + random.below(40))
+                bytes.removeSubrange(min(at, end)..<end)
+            case 2:
+                let end = min(bytes.count, at + random.below(80))
+                bytes.insert(contentsOf: Array(bytes[min(at, end)..<end]), at: min(at, bytes.count))
+            case 3: bytes.insert(contentsOf: Array(tokens[random.below(tokens.count)].utf8), at: min(at, bytes.count))
+            case 4: bytes = Array(bytes.prefix(at))
+            default:
+                // Replace one string literal with a token, keeping the structure plausible.
+                let quotes = bytes.indices.filter { bytes[$0] == UInt8(ascii: "\"") }
+                guard quotes.count >= 2 else { continue }
+                let i = random.below(quotes.count - 1)
+                bytes.replaceSubrange(quotes[i]...quotes[i + 1], with: Array(tokens[random.below(tokens.count)].utf8))
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func attempt(_ files: [String: String]) -> Result<EnvironmentSpec, ValidationFailure> {
+        do { return .success(try load(files, host: ["LMS_PORT": "18000"]).spec) } catch { return .failure(error) }
+    }
+
+    static func readsBack(_ spec: EnvironmentSpec) -> Bool {
+        (try? EnvironmentSpec.decodeCanonical(json: spec.canonicalJSON, source: "stored")) == spec
+    }
+
+    @Test func mutatedFilesNeverCrashAndEveryRejectionIsClear() throws {
+        let cases = Int(ProcessInfo.processInfo.environment["DEVSTACK_FUZZ_CASES"] ?? "") ?? 20_000
+        let corpus = Self.corpus
+        #expect(corpus.count >= 3)
+        var random = Random(state: 0xDE57AC)
+        var accepted = 0, rejected = 0
+        for i in 0..<cases {
+            let text = Self.mutate(corpus[i % corpus.count], &random)
+            let files = ["/p/env.json": text, "/p/seeds/schema.sql": "", "/p/seeds/demo-course.sql": "", "/p/secrets/mysql-password": "x",
+                         "/p/config/lms.yml": "a: 1\n"]
+            switch Self.attempt(files) {
+            case let .success(spec):
+                accepted += 1
+                // What is accepted is recorded in canonical form, and must read back as the same spec.
+                #expect(Self.readsBack(spec), "case \(i): canonical form does not read back")
+            case let .failure(failure):
+                rejected += 1
+                #expect(!failure.diagnostics.isEmpty, "case \(i): rejected without a message")
+                for d in failure.diagnostics {
+                    let line = d.description
+                    #expect(line.hasPrefix("env.json") || line.hasPrefix("/p/") || line.hasPrefix("stored"), "case \(i): message names no file: \(line)")
+                    #expect(line.count < 20_000 && !line.contains("Fatal"), "case \(i): \(line.prefix(200))")
+                }
+            }
+        }
+        print("fuzz: \(cases) env-file cases, \(accepted) accepted, \(rejected) rejected with a clear message, 0 crashes")
+        #expect(accepted + rejected == cases)
+        #expect(rejected > cases / 2, "mutations should mostly be invalid")
+    }
+
+    @Test func canonicalDecodingOfDamagedStoredTextNeverCrashes() {
+        var random = Random(state: 0xB0DE)
+        let stored = (try? load(["/p/env.json": good]))?.spec.canonicalJSON ?? "{}"
+        for _ in 0..<2_000 {
+            let text = Self.mutate(stored, &random)
+            do { _ = try EnvironmentSpec.decodeCanonical(json: text, source: "stored") } catch {
+                #expect(!error.diagnostics.isEmpty)
+            }
+        }
+    }
+}
