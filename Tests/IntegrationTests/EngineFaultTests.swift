@@ -1,0 +1,78 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// dockerd stopped and restarted under devstack. These stop the engine that every other test
+/// uses, so scripts/test runs them in a phase of their own, after the others.
+@Suite(.serialized) struct EngineFaultTests {
+    static func stopEngine() {
+        CLI.run("pkill", ["-TERM", "-x", "dockerd"])
+        // Gone, not just silent: a new dockerd refuses to start beside one still shutting down.
+        #expect(eventually(90) { CLI.run("pgrep", ["-x", "dockerd"]).code != 0 }, "dockerd did not stop")
+    }
+
+    /// scripts/setup starts dockerd again (and checks the test images), as CI does.
+    static func startEngine() {
+        let setup = CLI.run("bash", [CLI.packageRoot.appendingPathComponent("scripts/setup").path])
+        #expect(setup.code == 0, "\(setup.output)\n\((try? String(contentsOfFile: "/tmp/devstack-dockerd.log", encoding: .utf8))?.suffix(2000) ?? "")")
+        #expect(eventually(60) { Docker.run(["info"]).code == 0 }, "dockerd did not come back")
+    }
+
+    @Test func anEngineStoppedMidApplyIsAClearErrorAndTheNextApplyConverges() throws {
+        guard Docker.require() else { return }
+        let f = EngineFixture("enginestop")
+        defer { if Docker.run(["info"]).code != 0 { Self.startEngine() }; f.tearDown() }
+        f.write(webAndWorker + """
+            , "slow": { "image": "devstack/busybox:1.36", "command": ["sh", "-c", "sleep 8; touch /tmp/ready; sleep 300"],
+                        "healthcheck": { "command": ["test", "-f", "/tmp/ready"], "interval": "1s", "retries": 30 } },
+            "after": { "image": "devstack/busybox:1.36", "command": ["sleep", "300"], "dependsOn": { "slow": "healthy" } }
+            """)
+        let log = "\(f.dir)/apply.log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let apply = Process()
+        apply.executableURL = URL(fileURLWithPath: CLI.binary)
+        apply.arguments = ["apply", f.file, "--timeout", "60"]
+        apply.environment = ProcessInfo.processInfo.environment.merging(f.env.merging(["NO_COLOR": "1"]) { $1 }) { $1 }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        apply.standardOutput = handle
+        apply.standardError = handle
+        try apply.run()
+        #expect(eventually(30) { f.inspect(f.container("slow"), "{{.State.Running}}") == "true" }, "the apply got under way")
+        Self.stopEngine()
+        apply.waitUntilExit()
+        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(apply.terminationStatus == 1, "\(output)")
+        #expect(output.contains("did not converge") || output.contains("cannot reach"), "\(output)")
+        #expect(!output.contains("Fatal error"), "\(output)")
+
+        Self.startEngine()
+        let again = f.devstack(["apply", f.file])
+        #expect(again.code == 0, "\(again.output)")
+        let services = Docker.run(["ps", "--filter", "label=dev.devstack.env=\(f.name)", "--format", "{{.Label \"dev.devstack.service\"}}"]).stdout
+            .split(separator: "\n").map(String.init).sorted()
+        #expect(services == ["after", "slow", "web", "worker"], "one running container each")
+        #expect(f.devstack(["doctor"]).code == 0)
+    }
+
+    @Test func theControllerSurvivesAnEngineRestartAndResyncs() throws {
+        guard Docker.require() else { return }
+        let f = EngineFixture("enginerestart")
+        defer { if Docker.run(["info"]).code != 0 { Self.startEngine() }; f.tearDown() }
+        f.write(webAndWorker)
+        #expect(f.devstack(["apply", f.file]).code == 0)
+        let controller = try BackgroundController(f)
+        defer { _ = controller.stop() }
+        #expect(eventually(10) { controller.output.contains("holds \(f.name)") })
+        Self.stopEngine()
+        Self.startEngine()
+        // Restarting dockerd stops every container; the controller must notice and start them.
+        #expect(eventually(60) {
+            f.inspect(f.container("web"), "{{.State.Running}}") == "true" && f.inspect(f.container("worker"), "{{.State.Running}}") == "true"
+        }, "\(controller.output)")
+        #expect(controller.process.isRunning, "the controller kept running: \(controller.output)")
+        #expect(controller.output.contains("reconnect"), "\(controller.output)")
+        // And it still reacts to events on the new connection.
+        Docker.run(["rm", "-f", f.container("worker")])
+        #expect(eventually(30) { f.inspect(f.container("worker"), "{{.State.Running}}") == "true" }, "\(controller.output)")
+    }
+}
