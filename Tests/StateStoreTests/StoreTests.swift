@@ -44,6 +44,24 @@ func temporaryPath() -> String {
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
     }
 
+    @Test func aBackupIsTakenBeforeMigratingADatabaseWithData() throws {
+        let path = temporaryPath()
+        let older = try StateStore.open(path: path, migrations: Array(Migration.embedded.dropLast()))
+        _ = try older.record(spec(), meta: meta)
+        #expect(StateStore.backups(of: path).isEmpty, "a fresh database needs no backup")
+        let upgraded = try StateStore.open(path: path)
+        #expect(upgraded.schemaVersion == Migration.embedded.count)
+        let backups = StateStore.backups(of: path)
+        #expect(backups.count == 1)
+        #expect(backups.first?.contains(".backup-schema\(Migration.embedded.count - 1)-") == true)
+        // The backup is a whole database at the old schema, with the data.
+        let restored = try StateStore.open(path: try #require(backups.first), migrations: Array(Migration.embedded.dropLast()))
+        #expect(try restored.history(environment: "demo").count == 1)
+        #expect(restored.schemaVersion == Migration.embedded.count - 1)
+        _ = try StateStore.open(path: path)
+        #expect(StateStore.backups(of: path).count == 1, "nothing to migrate, no new backup")
+    }
+
     @Test func anEditedMigrationIsDetected() throws {
         let path = temporaryPath()
         _ = try StateStore.open(path: path)
