@@ -188,3 +188,24 @@ let good = """
             == ["env.json: seeds.prod.snapshot: expected a path relative to the environment file, found \"/abs.tar.gz\""])
     }
 }
+
+@Suite struct OddNameTests {
+    static let odd = ["../x", "A", "a b", "-lead", "x/y", "é", "a;rm", String(repeating: "a", count: 64), ""]
+
+    @Test(arguments: odd)
+    func oddNamesAreRefusedEverywhere(name: String) {
+        let quoted = name.replacingOccurrences(of: "\"", with: "\\\"")
+        let cases = [
+            "{\"name\": \"\(quoted)\", \"services\": {}}",
+            "{\"name\": \"e\", \"services\": {\"\(quoted)\": {\"image\": \"x\"}}}",
+            "{\"name\": \"e\", \"services\": {\"s\": {\"image\": \"x\", \"volumes\": [{\"type\": \"volume\", \"source\": \"\(quoted)\", \"target\": \"/d\"}]}}}",
+            "{\"name\": \"e\", \"services\": {\"s\": {\"image\": \"x\"}}, \"seeds\": {\"\(quoted)\": {\"service\": \"s\", \"exec\": [\"true\"]}}}",
+            "{\"name\": \"e\", \"configs\": {\"\(quoted)\": {\"content\": \"x\"}}, \"services\": {}}",
+        ]
+        for json in cases {
+            let found = errors(json)
+            #expect(found.count >= 1, "accepted \(name.debugDescription) in \(json)")
+            #expect(found.allSatisfy { $0.hasPrefix("env.json:") }, "\(found)")
+        }
+    }
+}
