@@ -457,13 +457,19 @@ struct SpecDecoder {
         return out
     }
 
-    /// A top-level config: `{"content": "..."}` (interpolated like any string) or `{"file": "path"}`.
-    mutating func config(_ node: JSONNode, _ path: String) -> ConfigSource? {
-        guard let members = object(node, path, allowed: ["content", "file"]) else { return nil }
-        guard members.count == 1, let (key, value) = members.first else {
-            fail(path, "expected exactly one of \"content\" or \"file\"")
+    /// An object with exactly one of `keys`, such as `{"fromEnv": …}` or `{"fromFile": …}`.
+    mutating func exactlyOne(_ node: JSONNode, _ path: String, of keys: [String]) -> (key: String, value: JSONNode)? {
+        guard let members = object(node, path, allowed: keys) else { return nil }
+        guard members.count == 1, let member = members.first else {
+            fail(path, "expected exactly one of " + keys.map { "\"\($0)\"" }.joined(separator: " or "))
             return nil
         }
+        return member
+    }
+
+    /// A top-level config: `{"content": "..."}` (interpolated like any string) or `{"file": "path"}`.
+    mutating func config(_ node: JSONNode, _ path: String) -> ConfigSource? {
+        guard let (key, value) = exactlyOne(node, path, of: ["content", "file"]) else { return nil }
         let p = Self.join(path, key)
         guard let s = string(value, p, nonEmpty: key == "file") else { return nil }
         if key == "content" { return .content(s) }
@@ -531,11 +537,7 @@ struct SpecDecoder {
     }
 
     mutating func secret(_ node: JSONNode, _ path: String) -> SecretSource? {
-        guard let members = object(node, path, allowed: ["fromEnv", "fromFile"]) else { return nil }
-        guard members.count == 1, let (key, value) = members.first else {
-            fail(path, "expected exactly one of \"fromEnv\" or \"fromFile\"")
-            return nil
-        }
+        guard let (key, value) = exactlyOne(node, path, of: ["fromEnv", "fromFile"]) else { return nil }
         guard let s = string(value, Self.join(path, key)) else { return nil }
         return key == "fromEnv" ? .environment(s) : .file(s.hasPrefix("/") ? s : rebasePath(s))
     }

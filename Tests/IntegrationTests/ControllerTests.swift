@@ -3,16 +3,21 @@ import Testing
 import TestSupport
 
 /// A `devstack controller` running in the background for one test.
-final class BackgroundController {
+final class BackgroundController: BackgroundDevstack {
+    init(_ f: EngineFixture, extra: [String] = []) throws { try super.init(f, ["controller"] + extra) }
+}
+
+/// A devstack command running in the background, its output going to a log file.
+class BackgroundDevstack {
     let process = Process()
     let logPath: String
 
-    init(_ f: EngineFixture, extra: [String] = []) throws {
-        logPath = f.dir + "/controller-\(UUID().uuidString.prefix(4)).log"
+    init(_ f: EngineFixture, _ arguments: [String]) throws {
+        logPath = f.dir + "/\(arguments[0])-\(UUID().uuidString.prefix(6)).log"
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.executableURL = URL(fileURLWithPath: CLI.binary)
-        process.arguments = ["controller"] + extra
+        process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(f.env.merging(["NO_COLOR": "1"]) { $1 }) { $1 }
         process.currentDirectoryURL = URL(fileURLWithPath: f.dir)
         process.standardOutput = log

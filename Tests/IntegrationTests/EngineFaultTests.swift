@@ -27,20 +27,12 @@ import TestSupport
                         "healthcheck": { "command": ["test", "-f", "/tmp/ready"], "interval": "1s", "retries": 30 } },
             "after": { "image": "devstack/busybox:1.36", "command": ["sleep", "300"], "dependsOn": { "slow": "healthy" } }
             """)
-        let log = "\(f.dir)/apply.log"
-        FileManager.default.createFile(atPath: log, contents: nil)
-        let apply = Process()
-        apply.executableURL = URL(fileURLWithPath: CLI.binary)
-        apply.arguments = ["apply", f.file, "--timeout", "60"]
-        apply.environment = ProcessInfo.processInfo.environment.merging(f.env.merging(["NO_COLOR": "1"]) { $1 }) { $1 }
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        apply.standardOutput = handle
-        apply.standardError = handle
-        try apply.run()
+        let background = try BackgroundDevstack(f, ["apply", f.file, "--timeout", "60"])
+        let apply = background.process
         #expect(eventually(30) { f.inspect(f.container("slow"), "{{.State.Running}}") == "true" }, "the apply got under way")
         Self.stopEngine()
         apply.waitUntilExit()
-        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        let output = background.output
         #expect(apply.terminationStatus == 1, "\(output)")
         #expect(output.contains("did not converge") || output.contains("cannot reach"), "\(output)")
         #expect(!output.contains("Fatal error"), "\(output)")

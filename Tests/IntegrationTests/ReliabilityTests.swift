@@ -67,26 +67,15 @@ import TestSupport
         guard Docker.require() else { return }
         let f = EngineFixture("concurrent")
         defer { f.tearDown() }
-        let processes: [(Process, String)] = try (1...8).map { i in
-            let file = "\(f.dir)/env-\(i).json"
-            CLI.write("{\"name\": \"\(f.name)\", \"services\": {\(webAndWorker.replacingOccurrences(of: "\"MODE\": \"dev\"", with: "\"MODE\": \"v\(i)\""))}}", to: file)
-            let log = "\(f.dir)/apply-\(i).log"
-            FileManager.default.createFile(atPath: log, contents: nil)
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: CLI.binary)
-            p.arguments = ["apply", file]
-            p.environment = ProcessInfo.processInfo.environment.merging(f.env.merging(["NO_COLOR": "1"]) { $1 }) { $1 }
-            p.standardOutput = handle
-            p.standardError = handle
-            return (p, log)
+        // Written first, then started together.
+        for i in 1...8 {
+            CLI.write("{\"name\": \"\(f.name)\", \"services\": {\(webAndWorker.replacingOccurrences(of: "\"MODE\": \"dev\"", with: "\"MODE\": \"v\(i)\""))}}", to: "\(f.dir)/env-\(i).json")
         }
-        for (p, _) in processes { try p.run() }
-        for (p, log) in processes {
-            p.waitUntilExit()
-            let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            #expect(p.terminationStatus == 0, "\(output)")
-            #expect(!output.localizedCaseInsensitiveContains("busy") && !output.contains("locked"), "\(output)")
+        let applies = try (1...8).map { try BackgroundDevstack(f, ["apply", "\(f.dir)/env-\($0).json"]) }
+        for apply in applies {
+            apply.process.waitUntilExit()
+            #expect(apply.process.terminationStatus == 0, "\(apply.output)")
+            #expect(!apply.output.localizedCaseInsensitiveContains("busy") && !apply.output.contains("locked"), "\(apply.output)")
         }
         #expect(revisions(f) == Array(1...8), "every revision recorded, numbered in order")
         let last = f.devstack(["show", "8", "--json"]).stdout
@@ -107,13 +96,7 @@ import TestSupport
                         "healthcheck": { "command": ["test", "-f", "/tmp/ready"], "interval": "1s", "retries": 20 } },
             "after": { "image": "devstack/busybox:1.36", "command": ["sleep", "300"], "dependsOn": { "slow": "healthy" } }
             """)
-        let apply = Process()
-        apply.executableURL = URL(fileURLWithPath: CLI.binary)
-        apply.arguments = ["apply", f.file]
-        apply.environment = ProcessInfo.processInfo.environment.merging(f.env) { $1 }
-        apply.standardOutput = FileHandle.nullDevice
-        apply.standardError = FileHandle.nullDevice
-        try apply.run()
+        let apply = try BackgroundDevstack(f, ["apply", f.file]).process
         var slowest = 0.0
         var reads = 0
         while apply.isRunning && reads < 200 {
