@@ -31,7 +31,7 @@ public struct ValidationFailure: Error, Sendable, CustomStringConvertible {
     public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
 }
 
-enum Suggest {
+public enum Suggest {
     /// The closest candidate within a small edit distance, for "did you mean …?".
     static func closest(to word: String, in candidates: some Sequence<String>) -> String? {
         var best: (String, Int)?
@@ -43,7 +43,7 @@ enum Suggest {
         return best?.0
     }
 
-    static func didYouMean(_ word: String, in candidates: some Sequence<String>) -> String {
+    public static func didYouMean(_ word: String, in candidates: some Sequence<String>) -> String {
         if let s = closest(to: word, in: candidates) { return " (did you mean \"\(s)\"?)" }
         return ""
     }

@@ -30,6 +30,26 @@ public struct EnvironmentSpec: Sendable, Equatable {
     }
 
     public var serviceNames: [String] { services.keys.sorted() }
+
+    /// `roots` and everything they depend on, transitively: what `apply --only` brings up.
+    public func dependencyClosure(of roots: Set<String>) -> Set<String> {
+        var closure: Set<String> = []
+        var pending = Array(roots)
+        while let name = pending.popLast() {
+            guard closure.insert(name).inserted, let service = services[name] else { continue }
+            pending += service.dependsOn.keys
+        }
+        return closure.intersection(services.keys)
+    }
+
+    /// Seeds that touch only `services`: their service is one of them, or one of them mounts their volume.
+    public func seeds(for services: Set<String>) -> Set<String> {
+        Set(seeds.filter { _, seed in
+            if let service = seed.service { return services.contains(service) }
+            guard let volume = seed.volume else { return false }
+            return services.contains { self.services[$0]?.volumes.contains { $0.type == .volume && $0.source == volume } ?? false }
+        }.keys)
+    }
 }
 
 public struct ServiceSpec: Sendable, Equatable {

@@ -76,6 +76,17 @@ public struct DesiredState: Sendable {
         return desired
     }
 
+    /// The part of the desired state that concerns `services`; the engine's other containers are
+    /// then outside the plan, neither changed nor removed.
+    public func restricted(to services: Set<String>) -> DesiredState {
+        var copy = self
+        copy.spec.services = spec.services.filter { services.contains($0.key) }
+        copy.spec.seeds = spec.seeds.filter { spec.seeds(for: services).contains($0.key) }
+        copy.workloads = workloads.filter { services.contains($0.key) }
+        copy.builds = builds.filter { services.contains($0.key) }
+        return copy
+    }
+
     /// Image references that must exist, pulled ones only (builds have their own tag).
     public var imageReferences: [String] {
         Array(Set(workloads.values.map(\.image))).sorted()

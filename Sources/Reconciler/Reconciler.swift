@@ -42,14 +42,21 @@ public struct Reconciler: Sendable {
     }
 
     /// Converges the engine to `revision`. A plan with problems is not started at all.
-    public func apply(_ revision: StoredRevision, executor: Executor) async throws -> Outcome {
-        try await converge(try desiredState(revision), executor: executor)
+    /// `only`: converge these services (with their dependencies already folded in) and leave the
+    /// rest as they are; the revision is then not recorded as applied.
+    public func apply(_ revision: StoredRevision, executor: Executor, only: Set<String>? = nil) async throws -> Outcome {
+        try await converge(try desiredState(revision), executor: executor, only: only)
     }
 
-    public func converge(_ desired: DesiredState, executor: Executor) async throws -> Outcome {
-        let observed = try await observe(desired)
+    public func converge(_ full: DesiredState, executor: Executor, only: Set<String>? = nil) async throws -> Outcome {
+        let desired = only.map { full.restricted(to: $0) } ?? full
+        var observed = try await observe(desired)
+        if let only { observed.containers.removeAll { !($0.service.map(only.contains) ?? false) } }
         let plan = try plan(desired, observed: observed)
-        guard plan.problems.isEmpty else { return Outcome(plan: plan, report: ExecutionReport(), desired: desired) }
+        guard plan.problems.isEmpty else { return Outcome(plan: plan, report: ExecutionReport(), desired: full) }
+        if only != nil {
+            return Outcome(plan: plan, report: await executor.run(plan, revision: desired.revision), desired: full)
+        }
         if plan.isEmpty {
             // Nothing to do, but a new revision that matches what runs is now what is applied.
             try store.markConverged(environment: desired.environment, revision: desired.revision)

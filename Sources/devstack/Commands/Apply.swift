@@ -12,12 +12,16 @@ extension Devstack {
         @Flag(name: .long, help: "Only record the revision; do not touch the engine.") var recordOnly = false
         @Option(name: .shortAndLong, help: "A message for the revision.") var message: String = ""
         @Option(name: .long, help: "Activate a profile (repeatable).") var profile: [String] = []
+        @Option(name: .long, help: "Bring up only this service and what it depends on (repeatable); the others are left as they are.") var only: [String] = []
         @OptionGroup var store: StoreOptions
         @OptionGroup var converge: ConvergeOptions
 
         func run() async throws {
             // Validate before opening the store, so bad input leaves the database untouched.
             let loaded = try EnvironmentLoader.cli(profiles: profile).load(file)
+            for name in only where loaded.spec.services[name] == nil {
+                throw UserError("\(file): --only \(name): no service named \"\(name)\"\(Suggest.didYouMean(name, in: loaded.spec.serviceNames))", exitCode: 2)
+            }
             let db = try store.open()
             let meta = RevisionMeta.local(message: message, source: .apply, projectDirectory: loaded.projectDirectory)
             let outcome = try db.record(loaded.spec, meta: meta)
@@ -27,7 +31,9 @@ extension Devstack {
             }
             FaultInjection.reach(.afterRecord)
             if recordOnly { return }
-            try await ApplyRun(store: db, environment: loaded.spec.name, revision: outcome.summary.number, options: converge).run()
+            let closure = only.isEmpty ? nil : loaded.spec.dependencyClosure(of: Set(only))
+            if let closure { print("only \(closure.sorted().joined(separator: ", ")) (--only \(only.joined(separator: ", ")) and what it depends on)") }
+            try await ApplyRun(store: db, environment: loaded.spec.name, revision: outcome.summary.number, options: converge, only: closure).run()
         }
     }
 }

@@ -17,6 +17,8 @@ struct ApplyRun {
     var environment: String
     var revision: Int
     var options: ConvergeOptions
+    /// Services to converge, dependencies included; nil for all.
+    var only: Set<String>? = nil
 
     /// Takes the environment's lease, so two applies, or an apply and a controller, never act at
     /// once. A controller that holds it converges the revision itself; we wait for that.
@@ -75,7 +77,7 @@ struct ApplyRun {
         if let resumed = try await SnapshotManager(reconciler).resumeInterrupted(desired: try reconciler.desiredState(stored), executor: executor) {
             print("finished an interrupted restore of \(resumed)")
         }
-        let outcome = try await reconciler.apply(stored, executor: executor)
+        let outcome = try await reconciler.apply(stored, executor: executor, only: only)
         let seconds = String(format: "%.2fs", Double((ContinuousClock.now - started) / .milliseconds(1)) / 1000)
         if !outcome.plan.problems.isEmpty {
             for problem in outcome.plan.problems { Terminal.error(problem) }
@@ -102,8 +104,9 @@ struct ApplyRun {
 extension ApplyRun {
     /// Seeds run once the environment has converged; the ledger skips what is unchanged.
     func runSeeds(_ stored: StoredRevision, reconciler: Reconciler, desired: DesiredState?) async throws {
-        guard !stored.spec.seeds.isEmpty else { return }
-        try await SeedCommandRun.run(stored: stored, reconciler: reconciler, desired: desired, only: [], force: false)
+        let seeds = only.map { stored.spec.seeds(for: $0) } ?? Set(stored.spec.seeds.keys)
+        guard !seeds.isEmpty else { return }
+        try await SeedCommandRun.run(stored: stored, reconciler: reconciler, desired: desired, only: only == nil ? [] : seeds, force: false)
     }
 }
 
