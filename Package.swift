@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
     ],
     targets: [
         // Pure model of an environment: parsing, validation, canonical form, hashing. No I/O beyond
@@ -27,13 +28,15 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        // docker compose files → environment files, with a warning for everything not carried over.
+        .target(name: "ComposeImport", dependencies: ["EnvSpec", .product(name: "Yams", package: "Yams")]),
         // The system zlib, for gzip-compressed snapshot archives.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         // observe → plan (pure) → execute.
         .target(name: "Reconciler", dependencies: ["EnvSpec", "StateStore", "CZlib"]),
         // The CLI: thin commands over the libraries.
         .executableTarget(name: "devstack", dependencies: [
-            "EnvSpec", "StateStore", "Reconciler", "DockerEngine",
+            "EnvSpec", "StateStore", "Reconciler", "DockerEngine", "ComposeImport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Fills a store with many revisions and times the CLI against it: scripts/bench-store.
@@ -41,6 +44,7 @@ let package = Package(
         // Shared by the test targets: the in-memory fake engine and a runner for the built binary.
         .target(name: "TestSupport", dependencies: ["Reconciler", "EnvSpec"], path: "Tests/TestSupport"),
         .testTarget(name: "EnvSpecTests", dependencies: ["EnvSpec"]),
+        .testTarget(name: "ComposeImportTests", dependencies: ["ComposeImport", "EnvSpec"], exclude: ["Fixtures"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "EnvSpec"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "EnvSpec", "StateStore", "TestSupport"]),
         // End-to-end: the built binary, and the real dockerd.

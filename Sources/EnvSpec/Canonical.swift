@@ -80,11 +80,11 @@ public enum CanonicalJSON {
 // MARK: - Spec → canonical tree
 
 extension JSONValue {
-    static func obj(_ members: [(String, JSONValue)]) -> JSONValue {
+    public static func obj(_ members: [(String, JSONValue)]) -> JSONValue {
         .object(members.map { (key: $0.0, value: JSONNode($0.1)) })
     }
-    static func strings(_ items: [String]) -> JSONValue { .array(items.map { JSONNode(.string($0)) }) }
-    static func stringMap(_ map: [String: String]) -> JSONValue { .obj(map.map { ($0.key, .string($0.value)) }) }
+    public static func strings(_ items: [String]) -> JSONValue { .array(items.map { JSONNode(.string($0)) }) }
+    public static func stringMap(_ map: [String: String]) -> JSONValue { .obj(map.map { ($0.key, .string($0.value)) }) }
 }
 
 public enum DurationText {

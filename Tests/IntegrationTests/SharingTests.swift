@@ -47,4 +47,41 @@ import TestSupport
         #expect(f.inspect(f.container("web"), "{{json .Config.Env}}")?.contains("MODE=bad-8") == true, "converged back to where it was")
         #expect(f.devstack(["history", "--json"]).stdout.components(separatedBy: "\"number\"").count == 9, "bisect records no revision")
     }
+
+    @Test func aComposeFileIsImportedAndAppliedDirectly() throws {
+        guard Docker.require() else { return }
+        let f = EngineFixture("compose")
+        defer { f.tearDown() }
+        let compose = """
+            name: \(f.name)
+            services:
+              web:
+                image: devstack/busybox:1.36
+                command: httpd -f -p 80 -h /www
+                healthcheck:
+                  test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1/"]
+                  interval: 1s
+                container_name: ignored-name
+              worker:
+                image: devstack/busybox:1.36
+                command: ["sh", "-c", "while true; do sleep 1; done"]
+                depends_on:
+                  web:
+                    condition: service_healthy
+                volumes: ["data:/data"]
+            volumes:
+              data:
+            """
+        CLI.write(compose, to: "\(f.dir)/compose.yml")
+        let converted = f.devstack(["import-compose", "compose.yml", "-o", "env.json"])
+        #expect(converted.code == 0, "\(converted.output)")
+        #expect(converted.stderr.contains("compose.yml: services.web.container_name: ignored"), "\(converted.stderr)")
+        #expect(f.devstack(["validate", "env.json"]).code == 0)
+        let up = f.devstack(["apply", "compose.yml"])
+        #expect(up.code == 0, "\(up.output)")
+        #expect(f.containers() == [f.container("web"), f.container("worker")])
+        #expect(f.devstack(["apply", "env.json"]).stdout.contains("no changes"), "the file and the compose file are the same desired state")
+        let broken = f.devstack(["import-compose", "missing.yml"])
+        #expect(broken.code == 2 && broken.stderr.contains("missing.yml: cannot read the file"), "\(broken.output)")
+    }
 }

@@ -1,0 +1,534 @@
+import EnvSpec
+import Foundation
+import Yams
+
+/// Converts docker compose files into a devstack environment file. Everything it does not carry
+/// over is reported as a warning with its path; nothing is dropped silently.
+public struct ComposeImporter {
+    public struct Result: Sendable {
+        /// The environment file, in env-file syntax (pretty JSON, sorted keys).
+        public var json: String
+        public var warnings: [Diagnostic]
+    }
+
+    public typealias ReadFile = (_ absolutePath: String) throws -> String
+
+    /// One compose file: what to call it in messages, and its text.
+    public struct Source: Sendable {
+        public var display: String
+        public var text: String
+        public init(display: String, text: String) {
+            self.display = display
+            self.text = text
+        }
+    }
+
+    var projectDirectory: String
+    var readFile: ReadFile
+    var warnings: [Diagnostic] = []
+    var errors: [Diagnostic] = []
+    var file = ""
+
+    /// `projectDirectory` is the folder of the first file; relative paths are resolved against it.
+    public static func convert(_ sources: [Source], name: String? = nil, projectDirectory: String,
+                               readFile: @escaping ReadFile = LocalFiles.read) throws(ValidationFailure) -> Result {
+        var importer = ComposeImporter(projectDirectory: projectDirectory, readFile: readFile)
+        importer.file = sources.first?.display ?? "compose.yaml"
+        var merged: [String: Any] = [:]
+        for source in sources {
+            do {
+                guard let loaded = try Yams.load(yaml: source.text) else { continue }
+                guard let document = loaded as? [String: Any] else {
+                    throw ValidationFailure([Diagnostic(file: source.display, path: "", message: "expected a mapping with \"services\" at the top level")])
+                }
+                merged = ComposeMerge.merge(merged, document)
+            } catch let failure as ValidationFailure {
+                throw failure
+            } catch let error as YamlError {
+                throw ValidationFailure([Diagnostic(file: source.display, path: "", message: "invalid YAML: \(Self.describe(error))")])
+            } catch {
+                throw ValidationFailure([Diagnostic(file: source.display, path: "", message: "invalid YAML: \(error)")])
+            }
+        }
+        let json = importer.environment(merged, name: name)
+        guard importer.errors.isEmpty else { throw ValidationFailure(importer.errors) }
+        return Result(json: CanonicalJSON.pretty(json) + "\n", warnings: importer.warnings)
+    }
+
+    static func describe(_ error: YamlError) -> String {
+        "\(error)".split(separator: "\n").first.map(String.init) ?? "unreadable"
+    }
+
+    mutating func warn(_ path: String, _ message: String) { warnings.append(Diagnostic(file: file, path: path, message: message)) }
+    mutating func fail(_ path: String, _ message: String) { errors.append(Diagnostic(file: file, path: path, message: message)) }
+
+    // MARK: the top level
+
+    mutating func environment(_ root: [String: Any], name: String?) -> JSONValue {
+        var out: [(String, JSONValue)] = []
+        let envName = name ?? (root["name"] as? String).map(Self.sanitize) ?? Self.sanitize(PathMath.components(projectDirectory).last ?? "compose")
+        out.append(("name", .string(envName)))
+        // compose reads .env beside the file for interpolation; so do variables.
+        if let dotenv = try? readFile(PathMath.join(projectDirectory, ".env")) {
+            let vars = Self.parseEnvFile(dotenv)
+            if !vars.isEmpty { out.append(("variables", .stringMap(vars))) }
+        }
+        var secrets: [(String, JSONValue)] = []
+        var configs: [(String, JSONValue)] = []
+        for key in root.keys.sorted() {
+            let value = root[key]!
+            switch key {
+            case "services", "name", "version": break
+            case "volumes": topLevelVolumes(value)
+            case "networks":
+                for (network, _) in (value as? [String: Any] ?? [:]).sorted(by: { $0.key < $1.key }) where network != "default" {
+                    warn("networks.\(network)", "extra networks are not supported: every service of the environment shares one network; ignored")
+                }
+            case "secrets":
+                for (secret, spec) in (value as? [String: Any] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                    let body = spec as? [String: Any] ?? [:]
+                    if let path = body["file"] as? String {
+                        secrets.append((secret, .obj([("fromFile", .string(path))])))
+                    } else if let variable = body["environment"] as? String {
+                        secrets.append((secret, .obj([("fromEnv", .string(variable))])))
+                    } else {
+                        warn("secrets.\(secret)", "only \"file\" and \"environment\" secrets are supported; ignored")
+                    }
+                }
+            case "configs":
+                for (config, spec) in (value as? [String: Any] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                    let body = spec as? [String: Any] ?? [:]
+                    if let path = body["file"] as? String {
+                        if path.hasPrefix("/") || PathMath.escapes(path) {
+                            fail("configs.\(config).file", "config file \"\(path)\" is outside the project folder")
+                        } else {
+                            configs.append((config, .obj([("file", .string(path))])))
+                        }
+                    } else if let content = body["content"] as? String {
+                        configs.append((config, .obj([("content", .string(Self.interpolation(content)))])))
+                    } else {
+                        warn("configs.\(config)", "only \"file\" and \"content\" configs are supported; ignored")
+                    }
+                }
+            case let other where other.hasPrefix("x-"): break
+            default: warn(key, "not supported by devstack; ignored")
+            }
+        }
+        if !secrets.isEmpty { out.append(("secrets", .obj(secrets))) }
+        if !configs.isEmpty { out.append(("configs", .obj(configs))) }
+        var services: [(String, JSONValue)] = []
+        guard let list = root["services"] as? [String: Any] else {
+            fail("services", "expected a mapping of services")
+            return .obj(out)
+        }
+        for (serviceName, body) in list.sorted(by: { $0.key < $1.key }) {
+            guard let body = body as? [String: Any] else { fail("services.\(serviceName)", "expected a mapping"); continue }
+            services.append((serviceName, service(body, "services.\(serviceName)")))
+        }
+        out.append(("services", .obj(services)))
+        return .obj(out)
+    }
+
+    mutating func topLevelVolumes(_ value: Any) {
+        for (volume, spec) in (value as? [String: Any] ?? [:]).sorted(by: { $0.key < $1.key }) {
+            guard let body = spec as? [String: Any] else { continue }
+            if body["external"] as? Bool == true || body["external"] is [String: Any] {
+                warn("volumes.\(volume).external", "devstack creates its own labelled volume for \"\(volume)\"; the external volume is not used")
+            }
+            for key in body.keys.sorted() where !["external", "name"].contains(key) && !key.hasPrefix("x-") {
+                warn("volumes.\(volume).\(key)", "volume options are not supported; ignored")
+            }
+        }
+    }
+
+    // MARK: services
+
+    static let ignoredWithReason: [String: String] = [
+        "container_name": "devstack names containers ENV-SERVICE",
+        "hostname": "services reach each other by service name",
+        "expose": "services on the environment network reach each other's ports",
+    ]
+
+    mutating func service(_ body: [String: Any], _ path: String) -> JSONValue {
+        var out: [(String, JSONValue)] = []
+        var env: [String: String] = [:]
+        var resources: [(String, JSONValue)] = []
+        for key in body.keys.sorted() {
+            let value = body[key]!
+            let p = "\(path).\(key)"
+            switch key {
+            case "image": if let s = value as? String { out.append(("image", .string(Self.interpolation(s)))) }
+            case "build": if let b = build(value, p) { out.append(("build", b)) }
+            case "command": if let a = argv(value, p) { out.append(("command", .strings(a))) }
+            case "entrypoint": if let a = argv(value, p) { out.append(("entrypoint", .strings(a))) }
+            case "working_dir": if let s = value as? String { out.append(("workingDir", .string(s))) }
+            case "user": out.append(("user", .string(Self.scalar(value))))
+            case "environment": env.merge(keyValues(value, p, hostFallback: true)) { _, new in new }
+            case "env_file": env.merge(envFiles(value, p)) { old, _ in old }
+            case "ports": out.append(("ports", .array(list(value).enumerated().compactMap { port($1, "\(p)[\($0)]").map { JSONNode($0) } })))
+            case "volumes": out.append(("volumes", .array(list(value).enumerated().compactMap { mount($1, "\(p)[\($0)]").map { JSONNode($0) } })))
+            case "depends_on": out.append(("dependsOn", dependsOn(value, p)))
+            case "healthcheck": if let h = healthcheck(value, p) { out.append(("healthcheck", h)) }
+            case "restart": if let r = restart(value, p) { out.append(("restart", .string(r))) }
+            case "profiles": out.append(("profiles", .strings(list(value).map(Self.scalar))))
+            case "labels": out.append(("labels", .stringMap(keyValues(value, p, hostFallback: false))))
+            case "init": if let b = value as? Bool { out.append(("init", .bool(b))) }
+            case "mem_limit": resources.append(("memory", .string(Self.scalar(value))))
+            case "cpus": resources.append(("cpus", .number(Double(Self.scalar(value)) ?? 1)))
+            case "deploy": resources += deployResources(value, p)
+            case "networks": serviceNetworks(value, p)
+            case "configs": if let c = serviceConfigs(value, p) { out.append(("configs", c)) }
+            case "pull_policy": if let s = value as? String { out.append(("pullPolicy", .string(s == "if_not_present" ? "missing" : s))) }
+            case let other where other.hasPrefix("x-"): break
+            default:
+                warn(p, Self.ignoredWithReason[key].map { "ignored: \($0)" } ?? "not supported by devstack; ignored")
+            }
+        }
+        if !env.isEmpty { out.append(("env", .stringMap(env))) }
+        if !resources.isEmpty { out.append(("resources", .obj(resources))) }
+        return .obj(out)
+    }
+
+    func list(_ value: Any) -> [Any] { value as? [Any] ?? (value is NSNull ? [] : [value]) }
+
+    static func scalar(_ value: Any) -> String {
+        switch value {
+        case let s as String: return s
+        case let b as Bool: return b ? "true" : "false"
+        case let i as Int: return String(i)
+        case let d as Double: return CanonicalJSON.formatNumber(d)
+        default: return "\(value)"
+        }
+    }
+
+    mutating func build(_ value: Any, _ path: String) -> JSONValue? {
+        if let context = value as? String { return .string(context) }
+        guard let body = value as? [String: Any] else { fail(path, "expected a path or a mapping"); return nil }
+        var out: [(String, JSONValue)] = [("context", .string(body["context"] as? String ?? "."))]
+        if let dockerfile = body["dockerfile"] as? String { out.append(("dockerfile", .string(dockerfile))) }
+        if let args = body["args"] { out.append(("args", .stringMap(keyValues(args, "\(path).args", hostFallback: false)))) }
+        for key in body.keys.sorted() where !["context", "dockerfile", "args"].contains(key) && !key.hasPrefix("x-") {
+            warn("\(path).\(key)", "build option not supported; ignored")
+        }
+        return .obj(out)
+    }
+
+    /// compose splits a string command like a shell would, without running a shell.
+    mutating func argv(_ value: Any, _ path: String) -> [String]? {
+        if let items = value as? [Any] { return items.map { Self.interpolation(Self.scalar($0)) } }
+        guard let text = value as? String else { fail(path, "expected a string or a list"); return nil }
+        guard let words = ShellWords.split(text) else { fail(path, "unbalanced quotes in \"\(text)\""); return nil }
+        return words.map(Self.interpolation)
+    }
+
+    /// `KEY=VALUE` lists and mappings (environment, labels, build args). A key without a value
+    /// takes the host's, as in compose.
+    mutating func keyValues(_ value: Any, _ path: String, hostFallback: Bool) -> [String: String] {
+        var out: [String: String] = [:]
+        if let map = value as? [String: Any] {
+            for (key, v) in map {
+                out[key] = v is NSNull ? (hostFallback ? "${\(key):-}" : "") : Self.interpolation(Self.scalar(v))
+            }
+        } else if let items = value as? [Any] {
+            for item in items.map(Self.scalar) {
+                if let eq = item.firstIndex(of: "=") {
+                    out[String(item[..<eq])] = Self.interpolation(String(item[item.index(after: eq)...]))
+                } else {
+                    out[item] = hostFallback ? "${\(item):-}" : ""
+                }
+            }
+        } else {
+            fail(path, "expected a mapping or a list of KEY=VALUE")
+        }
+        return out
+    }
+
+    mutating func envFiles(_ value: Any, _ path: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for (i, item) in list(value).enumerated() {
+            let entry = item as? [String: Any]
+            guard let relative = (item as? String) ?? entry?["path"] as? String else { fail("\(path)[\(i)]", "expected a path"); continue }
+            let required = entry?["required"] as? Bool ?? true
+            if relative.hasPrefix("/") || PathMath.escapes(relative) {
+                fail("\(path)[\(i)]", "env file \"\(relative)\" is outside the project folder")
+                continue
+            }
+            do {
+                // Later files win, as in compose.
+                out.merge(Self.parseEnvFile(try readFile(PathMath.join(projectDirectory, relative)))) { _, new in new }
+            } catch {
+                if required { fail("\(path)[\(i)]", "cannot read \(relative): \(LocalFiles.reason(error))") }
+            }
+        }
+        return out.mapValues(Self.interpolation)
+    }
+
+    static func parseEnvFile(_ text: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for raw in text.split(whereSeparator: \.isNewline) {
+            var line = raw.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            if line.hasPrefix("export ") { line = String(line.dropFirst(7)) }
+            guard let eq = line.firstIndex(of: "=") else { continue }
+            let key = line[..<eq].trimmingCharacters(in: .whitespaces)
+            var value = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, let first = value.first, (first == "\"" || first == "'"), value.last == first {
+                value = String(value.dropFirst().dropLast())
+            }
+            out[key] = value
+        }
+        return out
+    }
+
+    mutating func port(_ value: Any, _ path: String) -> JSONValue? {
+        if let body = value as? [String: Any] {
+            guard let target = body["target"].map(Self.scalar).flatMap(Int.init) else { fail(path, "expected \"target\""); return nil }
+            var out: [(String, JSONValue)] = [("containerPort", .number(Double(target)))]
+            if let published = body["published"].map(Self.scalar) {
+                guard let port = Int(published) else { warn(path, "port ranges are not supported; ignored"); return nil }
+                out.append(("hostPort", .number(Double(port))))
+            }
+            if let ip = body["host_ip"] as? String { out.append(("hostIP", .string(ip))) }
+            if let proto = body["protocol"] as? String { out.append(("protocol", .string(proto))) }
+            return .obj(out)
+        }
+        let text = Self.scalar(value)
+        if text.split(separator: "/")[0].contains("-") { warn(path, "port ranges are not supported; \"\(text)\" ignored"); return nil }
+        if text.hasPrefix("[") { warn(path, "IPv6 host addresses are not supported; \"\(text)\" ignored"); return nil }
+        return .string(Self.interpolation(text))
+    }
+
+    mutating func mount(_ value: Any, _ path: String) -> JSONValue? {
+        var type = "volume", source = "", target = "", readOnly = false
+        if let body = value as? [String: Any] {
+            type = body["type"] as? String ?? "volume"
+            source = body["source"] as? String ?? ""
+            target = body["target"] as? String ?? ""
+            readOnly = body["read_only"] as? Bool ?? false
+            for key in body.keys.sorted() where !["type", "source", "target", "read_only"].contains(key) {
+                warn("\(path).\(key)", "mount option not supported; ignored")
+            }
+        } else {
+            let parts = Self.scalar(value).split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            if parts.count == 1 {
+                warn(path, "anonymous volumes are not supported; name it (\"NAME:\(parts[0])\"); ignored")
+                return nil
+            }
+            source = parts[0]
+            target = parts[1]
+            readOnly = parts.count > 2 && parts[2].split(separator: ",").contains("ro")
+            type = source.hasPrefix(".") || source.hasPrefix("/") || source.hasPrefix("~") || source.hasPrefix("$") ? "bind" : "volume"
+        }
+        guard ["volume", "bind"].contains(type) else { warn(path, "\(type) mounts are not supported; ignored"); return nil }
+        if source.isEmpty { warn(path, "anonymous volumes are not supported; ignored"); return nil }
+        source = Self.interpolation(source)
+        var out: [(String, JSONValue)] = [("type", .string(type)), ("source", .string(source)), ("target", .string(target)), ("readOnly", .bool(readOnly))]
+        if type == "bind", source.hasPrefix("/") || source.hasPrefix("~") || source.hasPrefix("$") || PathMath.escapes(source) {
+            warn(path, "bind \"\(source)\" is outside the project folder; marked \"outsideProject\": true, review it")
+            out.append(("outsideProject", .bool(true)))
+        }
+        return .obj(out)
+    }
+
+    mutating func dependsOn(_ value: Any, _ path: String) -> JSONValue {
+        if let names = value as? [Any] { return .strings(names.map(Self.scalar)) }
+        var out: [(String, JSONValue)] = []
+        for (name, spec) in (value as? [String: Any] ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let condition = (spec as? [String: Any])?["condition"] as? String ?? "service_started"
+            switch condition {
+            case "service_started": out.append((name, .string("started")))
+            case "service_healthy": out.append((name, .string("healthy")))
+            case "service_completed_successfully": out.append((name, .string("completed")))
+            default: fail("\(path).\(name).condition", "unknown condition \"\(condition)\"")
+            }
+        }
+        return .obj(out)
+    }
+
+    mutating func healthcheck(_ value: Any, _ path: String) -> JSONValue? {
+        guard let body = value as? [String: Any] else { fail(path, "expected a mapping"); return nil }
+        if body["disable"] as? Bool == true { return nil }
+        var command: [String]
+        switch body["test"] {
+        case let text as String: command = ["sh", "-c", text]
+        case let items as [Any]:
+            let words = items.map(Self.scalar)
+            switch words.first {
+            case "NONE": return nil
+            case "CMD": command = Array(words.dropFirst())
+            case "CMD-SHELL": command = ["sh", "-c", words.dropFirst().joined(separator: " ")]
+            default: command = words
+            }
+        default:
+            warn(path, "a healthcheck without \"test\" uses the image's; devstack needs the command, so it is ignored")
+            return nil
+        }
+        command = command.map(Self.interpolation)
+        var out: [(String, JSONValue)] = [("command", .strings(command))]
+        for (key, name) in [("interval", "interval"), ("timeout", "timeout"), ("start_period", "startPeriod")] {
+            if let v = body[key] { out.append((name, .string(Self.scalar(v)))) }
+        }
+        if let retries = body["retries"].map(Self.scalar).flatMap(Int.init) { out.append(("retries", .number(Double(retries)))) }
+        for key in body.keys.sorted() where !["test", "interval", "timeout", "start_period", "retries", "disable"].contains(key) {
+            warn("\(path).\(key)", "healthcheck option not supported; ignored")
+        }
+        return .obj(out)
+    }
+
+    mutating func restart(_ value: Any, _ path: String) -> String? {
+        if value as? Bool == false { return "no" }
+        let text = Self.scalar(value)
+        if text.hasPrefix("on-failure:") {
+            warn(path, "a retry count is not supported; \"on-failure\" retries without limit")
+            return "on-failure"
+        }
+        guard ["no", "always", "on-failure", "unless-stopped"].contains(text) else { fail(path, "unknown restart policy \"\(text)\""); return nil }
+        return text
+    }
+
+    mutating func deployResources(_ value: Any, _ path: String) -> [(String, JSONValue)] {
+        let body = value as? [String: Any] ?? [:]
+        var out: [(String, JSONValue)] = []
+        let limits = ((body["resources"] as? [String: Any])?["limits"] as? [String: Any]) ?? [:]
+        if let memory = limits["memory"] { out.append(("memory", .string(Self.scalar(memory)))) }
+        if let cpus = limits["cpus"].map(Self.scalar).flatMap(Double.init) { out.append(("cpus", .number(cpus))) }
+        for key in body.keys.sorted() where key != "resources" { warn("\(path).\(key)", "deploy option not supported; ignored") }
+        return out
+    }
+
+    mutating func serviceNetworks(_ value: Any, _ path: String) {
+        let names = (value as? [Any])?.map(Self.scalar) ?? (value as? [String: Any]).map { Array($0.keys) } ?? []
+        for name in names.sorted() where name != "default" {
+            warn("\(path).\(name)", "extra networks are not supported: the service joins the environment's network; ignored")
+        }
+    }
+
+    mutating func serviceConfigs(_ value: Any, _ path: String) -> JSONValue? {
+        var out: [(String, JSONValue)] = []
+        for (i, item) in list(value).enumerated() {
+            if let name = item as? String {
+                out.append(("/\(name)", .string(name)))
+            } else if let body = item as? [String: Any], let source = body["source"] as? String {
+                out.append((body["target"] as? String ?? "/\(source)", .string(source)))
+            } else {
+                fail("\(path)[\(i)]", "expected a config name or {source, target}")
+            }
+        }
+        return out.isEmpty ? nil : .obj(out)
+    }
+
+    // MARK: names and strings
+
+    /// Lower case, and anything outside `a-z 0-9 - _` becomes "-".
+    static func sanitize(_ name: String) -> String {
+        let mapped = name.lowercased().map { c -> Character in (c.isASCII && (c.isLetter || c.isNumber)) || c == "-" || c == "_" ? c : "-" }
+        let trimmed = String(mapped).trimmingCharacters(in: CharacterSet(charactersIn: "-_"))
+        return String((trimmed.isEmpty ? "compose" : trimmed).prefix(63))
+    }
+
+    /// compose's `$VAR` and `${VAR:?message}` become `${VAR}`, the forms devstack interpolates.
+    static func interpolation(_ text: String) -> String {
+        guard text.contains("$") else { return text }
+        var out = ""
+        var rest = Substring(text)
+        while let dollar = rest.firstIndex(of: "$") {
+            out += rest[..<dollar]
+            rest = rest[rest.index(after: dollar)...]
+            if rest.first == "$" { out += "$$"; rest = rest.dropFirst(); continue }
+            if rest.first == "{", let close = rest.firstIndex(of: "}") {
+                var inner = String(rest[rest.index(after: rest.startIndex)..<close])
+                if let q = inner.range(of: ":?") ?? inner.range(of: "?") { inner = String(inner[..<q.lowerBound]) }
+                out += "${\(inner)}"
+                rest = rest[rest.index(after: close)...]
+                continue
+            }
+            let name = rest.prefix { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
+            if name.isEmpty { out += "$$" } else { out += "${\(name)}"; rest = rest.dropFirst(name.count) }
+        }
+        return out + rest
+    }
+}
+
+/// Splitting a command string into words the way a POSIX shell would, without expansions.
+enum ShellWords {
+    static func split(_ text: String) -> [String]? {
+        var words: [String] = []
+        var current = ""
+        var inWord = false
+        var quote: Character?
+        var escaped = false
+        for c in text {
+            if escaped { current.append(c); escaped = false; continue }
+            if let q = quote {
+                if c == q { quote = nil } else if c == "\\" && q == "\"" { escaped = true } else { current.append(c) }
+                continue
+            }
+            switch c {
+            case "\\": escaped = true; inWord = true
+            case "\"", "'": quote = c; inWord = true
+            case " ", "\t", "\n":
+                if inWord { words.append(current); current = ""; inWord = false }
+            default: current.append(c); inWord = true
+            }
+        }
+        if quote != nil || escaped { return nil }
+        if inWord { words.append(current) }
+        return words
+    }
+}
+
+/// compose's rules for overlaying files (`-f base.yml -f override.yml`): mappings merge, and
+/// the lists that add up (ports, volumes, env files…) are joined; anything else is replaced.
+enum ComposeMerge {
+    static let appended: Set<String> = ["ports", "expose", "env_file", "dns", "profiles", "external_links", "extra_hosts", "cap_add", "cap_drop", "devices"]
+    static let keyed: Set<String> = ["environment", "labels", "args"]
+
+    static func merge(_ base: [String: Any], _ overlay: [String: Any], key parent: String = "") -> [String: Any] {
+        var out = base
+        for (key, value) in overlay {
+            guard let existing = out[key] else { out[key] = value; continue }
+            if keyed.contains(key) {
+                out[key] = mapForm(existing).merging(mapForm(value)) { _, new in new }
+            } else if key == "volumes", parent != "", let a = existing as? [Any], let b = value as? [Any] {
+                // Service mounts merge by target.
+                var byTarget: [String: Any] = [:]
+                var order: [String] = []
+                for item in a + b {
+                    let target = target(of: item)
+                    if byTarget[target] == nil { order.append(target) }
+                    byTarget[target] = item
+                }
+                out[key] = order.map { byTarget[$0]! }
+            } else if appended.contains(key), let a = existing as? [Any], let b = value as? [Any] {
+                out[key] = a + b.filter { item in !a.contains { "\($0)" == "\(item)" } }
+            } else if key == "depends_on", existing is [Any] || value is [Any] {
+                out[key] = dependsOnMap(existing).merging(dependsOnMap(value)) { _, new in new }
+            } else if let a = existing as? [String: Any], let b = value as? [String: Any] {
+                out[key] = merge(a, b, key: key)
+            } else {
+                out[key] = value
+            }
+        }
+        return out
+    }
+
+    static func mapForm(_ value: Any) -> [String: Any] {
+        if let map = value as? [String: Any] { return map }
+        var out: [String: Any] = [:]
+        for item in (value as? [Any] ?? []).map({ "\($0)" }) {
+            if let eq = item.firstIndex(of: "=") { out[String(item[..<eq])] = String(item[item.index(after: eq)...]) } else { out[item] = NSNull() }
+        }
+        return out
+    }
+
+    static func dependsOnMap(_ value: Any) -> [String: Any] {
+        if let map = value as? [String: Any] { return map }
+        return Dictionary((value as? [Any] ?? []).map { ("\($0)", ["condition": "service_started"] as [String: Any]) }) { a, _ in a }
+    }
+
+    static func target(of mount: Any) -> String {
+        if let body = mount as? [String: Any] { return body["target"] as? String ?? "" }
+        let parts = "\(mount)".split(separator: ":")
+        return parts.count > 1 ? String(parts[1]) : String(parts.first ?? "")
+    }
+}

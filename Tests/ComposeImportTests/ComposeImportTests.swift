@@ -1,0 +1,151 @@
+import Foundation
+import Testing
+@testable import ComposeImport
+import EnvSpec
+
+let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").path
+
+/// Converts compose files from the fixtures and loads the result the way `apply` does.
+func importCompose(_ files: [String], in folder: String = fixtures, profiles: Set<String> = []) throws -> (spec: EnvironmentSpec, warnings: [String], json: String) {
+    let sources = try files.map { ComposeImporter.Source(display: $0, text: try String(contentsOfFile: "\(folder)/\($0)", encoding: .utf8)) }
+    let result = try ComposeImporter.convert(sources, projectDirectory: folder)
+    let root = "\(folder)/\(files[0])"
+    let loader = EnvironmentLoader(readFile: { $0 == root ? result.json : try LocalFiles.read($0) }, hostEnvironment: ["HOME": "/home/ada"],
+                                   currentDirectory: folder, profiles: profiles)
+    return (try loader.load(files[0]).spec, result.warnings.map(\.description), result.json)
+}
+
+@Suite struct ComposeImportTests {
+    @Test func everySupportedConstructIsCarriedOver() throws {
+        let (spec, warnings, _) = try importCompose(["features.yml"], profiles: ["setup"])
+        #expect(spec.name == "feature-tour")
+        let db = try #require(spec.services["db"])
+        #expect(db.image == "mariadb:10.11", "${DB_TAG:-10.11} from .env")
+        #expect(db.restart == .unlessStopped && db.labels["org.example.team"] == "platform", "anchors and merge keys")
+        #expect(db.env["EMPTY_FROM_HOST"] == .literal(""), "a key without a value takes the host's")
+        #expect(db.volumes.map(\.source) == ["db-data", "conf/my.cnf"] && db.volumes[1].readOnly)
+        #expect(db.healthcheck?.command == ["mysqladmin", "ping", "-h", "localhost"] && db.healthcheck?.retries == 20 && db.healthcheck?.startPeriodMs == 10_000)
+        #expect(db.resources.memoryBytes == 512 * 1024 * 1024)
+        let cache = try #require(spec.services["cache"])
+        #expect(cache.command == ["redis-server", "--save", "", "--appendonly", "no"], "split like compose, without a shell")
+        #expect(cache.healthcheck?.command == ["sh", "-c", "redis-cli ping | grep PONG"])
+        #expect(cache.restart == .onFailure)
+        let web = try #require(spec.services["web"])
+        #expect(web.build?.dockerfile == "Dockerfile.dev" && web.build?.args == ["PYTHON_VERSION": "3.11"])
+        #expect(web.entrypoint == ["/entry.sh"] && web.workingDir == "/app" && web.user == "1000")
+        #expect(web.env["DEBUG"] == .literal("1") && web.env["QUOTED"] == .literal("hello world"), "env_file")
+        #expect(web.env["DB_HOST"] == .literal("db"), "environment overrides env_file")
+        #expect(web.env["HOME_DIR"] == .literal("/home/ada"), "$HOME interpolated")
+        #expect(web.ports.map(\.containerPort) == [8000, 8001, 9000])
+        #expect(web.ports[1].hostIP == "127.0.0.1")
+        #expect(web.dependsOn == ["db": .healthy, "cache": .started, "migrate": .completed])
+        #expect(web.labels["traefik.enable"] == "false")
+        #expect(web.resources.milliCPUs == 500 && web.resources.memoryBytes == 256 * 1024 * 1024)
+        #expect(web.configs["/app/settings/local.py"]?.config == "web-settings" && spec.configs["web-settings"] == "DEBUG = True\n")
+        #expect(spec.secrets["api-key"] == .environment("API_KEY"))
+        #expect(spec.services["migrate"]?.profiles == ["setup"])
+
+        // Everything not carried over is listed, with its path.
+        for expected in ["features.yml: services.db.cap_add: not supported by devstack; ignored",
+                         "features.yml: services.cache.container_name: ignored: devstack names containers ENV-SERVICE",
+                         "features.yml: services.cache.restart: a retry count is not supported",
+                         "features.yml: services.web.ports[3]: port ranges are not supported",
+                         "features.yml: services.web.volumes[2]: anonymous volumes are not supported",
+                         "features.yml: services.web.networks.backend: extra networks are not supported",
+                         "features.yml: services.web.deploy.replicas: deploy option not supported; ignored",
+                         "features.yml: services.migrate.stdin_open: not supported by devstack; ignored",
+                         "features.yml: volumes.static.external: devstack creates its own labelled volume",
+                         "features.yml: networks.backend: extra networks are not supported"] {
+            #expect(warnings.contains { $0.hasPrefix(expected) }, "missing warning: \(expected)\n\(warnings.joined(separator: "\n"))")
+        }
+        #expect(!warnings.contains { $0.contains("x-notes") || $0.contains("x-defaults") || $0.contains("version") }, "x- extensions and version are ignored quietly")
+        #expect(warnings.count == 10, "\(warnings.joined(separator: "\n"))")
+    }
+
+    @Test func overlaysMergeLikeCompose() throws {
+        let (spec, warnings, _) = try importCompose(["base.yml", "override.yml"])
+        let api = try #require(spec.services["api"])
+        #expect(api.image == "api:2")
+        #expect(api.env == ["LOG_LEVEL": .literal("info"), "FEATURE_X": .literal("on")])
+        #expect(api.ports.map(\.hostPort) == [8080, 9229], "ports add up")
+        #expect(api.volumes.map(\.source) == ["src-override"], "mounts merge by target")
+        #expect(spec.services["worker"]?.dependsOn == ["api": .started, "redis": .healthy])
+        #expect(spec.services["redis"]?.healthcheck?.command == ["sh", "-c", "redis-cli ping"])
+        #expect(warnings.isEmpty, "\(warnings)")
+    }
+
+    @Test func aRealWorldPlatformWithOverlaysAndProfilesImports() throws {
+        let (all, warnings, _) = try importCompose(["docker-compose.yml", "docker-compose.override.yml"], in: "\(fixtures)/openedx",
+                                                   profiles: ["legacy", "search", "coursegraph", "test", "frontend", "xqueue"])
+        #expect(all.services.count >= 30, "\(all.services.count) services")
+        #expect(all.services["lms"]?.env["ENABLE_DJANGO_TOOLBAR"] == .literal("0"), "the overlay wins")
+        #expect(all.services["lms"]?.env["SERVICE_VARIANT"] == .literal("lms"), "merge keys keep the service's own values")
+        #expect(all.services["lms"]?.dependsOn["mysql80"] == .healthy && all.services["lms"]?.dependsOn["mongo"] == .started)
+        #expect(all.services["lms-worker"]?.dependsOn["lms"] == .healthy)
+        #expect(all.services["lms"]?.ports.map(\.hostPort) == [18000, 5678])
+        #expect(all.services["lms"]?.volumes.first?.outsideProject == true, "sibling repositories are marked, and warned about")
+        // Without profiles, only the core comes up.
+        let core = try importCompose(["docker-compose.yml", "docker-compose.override.yml"], in: "\(fixtures)/openedx").spec
+        #expect(core.services["chrome"] == nil && core.services["frontend-app-learning"] == nil && core.services["xqueue"] == nil)
+        #expect(core.services["lms"] != nil && core.services.count < all.services.count)
+        for prefix in ["services.lms.container_name", "services.lms.hostname", "services.lms.stdin_open", "services.lms.tty",
+                       "services.elasticsearch710.ulimits", "services.chrome.shm_size", "services.lms.volumes[0]: bind \"../edx-platform\""] {
+            #expect(warnings.contains { $0.contains(prefix) }, "missing warning for \(prefix)")
+        }
+        #expect(warnings.allSatisfy { $0.hasPrefix("docker-compose.yml: ") }, "\(warnings.prefix(3))")
+    }
+
+    @Test func brokenComposeFilesAreClearErrors() {
+        func failure(_ yaml: String) -> [String] {
+            do { _ = try ComposeImporter.convert([.init(display: "c.yml", text: yaml)], projectDirectory: "/nowhere", readFile: { _ in throw CocoaError(.fileNoSuchFile) }); return [] } catch {
+                return error.diagnostics.map(\.description)
+            }
+        }
+        #expect(failure("services:\n  a:\n    image: [unclosed\n").first?.hasPrefix("c.yml: invalid YAML") == true)
+        #expect(failure("- just\n- a list\n") == ["c.yml: expected a mapping with \"services\" at the top level"])
+        #expect(failure("services:\n  a:\n    image: x\n    depends_on:\n      b: {condition: when_ready}\n") == ["c.yml: services.a.depends_on.b.condition: unknown condition \"when_ready\""])
+        #expect(failure("services:\n  a:\n    image: x\n    command: echo \"unbalanced\n") == ["c.yml: services.a.command: unbalanced quotes in \"echo \"unbalanced\""])
+        #expect(failure("services:\n  a:\n    image: x\n    env_file: ../../etc/passwd\n") == ["c.yml: services.a.env_file[0]: env file \"../../etc/passwd\" is outside the project folder"])
+    }
+
+    @Test func interpolationFormsBecomeDevstacks() {
+        #expect(ComposeImporter.interpolation("$HOME/x ${A:-b} ${C:?need C} $$ 5$") == "${HOME}/x ${A:-b} ${C} $$ 5$$")
+        #expect(ShellWords.split("a 'b c' \"d \\\" e\" f\\ g") == ["a", "b c", "d \" e", "f g"])
+        #expect(ComposeImporter.sanitize("My Project.v2") == "my-project-v2")
+    }
+}
+
+/// Mutated compose files: never a crash, always a result or a clear message.
+@Suite struct ComposeFuzzTests {
+    @Test func mutatedComposeFilesNeverCrash() throws {
+        let base = try String(contentsOfFile: "\(fixtures)/features.yml", encoding: .utf8)
+        let tokens = [":", "- ", "{", "}", "[", "]", "&a", "*a", "<<: *a", "\n  ", "\t", "!!binary", "'", "\"", "${", "~", "null", "0x1F", "1e999", "---\n", "%YAML 1.2\n"]
+        var state: UInt64 = 0xC0FFEE
+        func next(_ n: Int) -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int((state >> 33) % UInt64(max(n, 1)))
+        }
+        var accepted = 0, rejected = 0
+        let cases = Int(ProcessInfo.processInfo.environment["DEVSTACK_FUZZ_CASES"] ?? "").map { $0 / 10 } ?? 2_000
+        for _ in 0..<cases {
+            var bytes = Array(base.utf8)
+            for _ in 0...next(3) {
+                let at = next(bytes.count)
+                switch next(3) {
+                case 0: bytes[at] = UInt8(next(128))
+                case 1: bytes.removeSubrange(at..<min(bytes.count, at + next(30)))
+                default: bytes.insert(contentsOf: Array(tokens[next(tokens.count)].utf8), at: at)
+                }
+            }
+            do {
+                _ = try ComposeImporter.convert([.init(display: "c.yml", text: String(decoding: bytes, as: UTF8.self))], projectDirectory: fixtures)
+                accepted += 1
+            } catch {
+                rejected += 1
+                #expect(!error.diagnostics.isEmpty && error.diagnostics.allSatisfy { $0.description.hasPrefix("c.yml") })
+            }
+        }
+        print("fuzz: \(cases) compose cases, \(accepted) converted, \(rejected) rejected with a clear message, 0 crashes")
+        #expect(accepted + rejected == cases)
+    }
+}
