@@ -122,6 +122,16 @@ public struct DockerContainerEngine: ContainerEngine {
         try await client.request(.DELETE, "/volumes/\(name)", context: "volume \(name)")
     }
 
+    public func imageDigest(_ reference: String) async throws -> String? {
+        let response: DockerClient.Response
+        do { response = try await client.request(.GET, "/images/\(reference)/json") } catch let error as EngineError where error.kind == .notFound {
+            return nil
+        }
+        let digests = (response.json as? [String: Any])?["RepoDigests"] as? [String] ?? []
+        let repository = Self.splitReference(reference).0
+        return digests.first { $0.hasPrefix(repository + "@") } ?? (reference.contains("@") ? reference : nil)
+    }
+
     public func pullImage(_ reference: String) async throws -> String {
         let (name, tag) = Self.splitReference(reference)
         let response = try await client.request(.POST, "/images/create", query: [("fromImage", name), ("tag", tag)], timeout: .minutes(30), context: "pull \(reference)")

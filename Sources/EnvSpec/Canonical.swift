@@ -17,8 +17,10 @@ public enum CanonicalJSON {
         return out
     }
 
-    public static func sha256(_ text: String) -> String {
-        SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    public static func sha256(_ text: String) -> String { sha256(Data(text.utf8)) }
+
+    public static func sha256(_ data: Data) -> String {
+        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
     }
 
     public static func hash(_ value: JSONValue) -> String { sha256(encode(value)) }

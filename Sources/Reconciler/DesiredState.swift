@@ -1,4 +1,5 @@
 import EnvSpec
+import StateStore
 
 /// A revision made concrete for one machine: engine names, image references, resolved secrets.
 public struct DesiredState: Sendable {
@@ -27,9 +28,12 @@ public struct DesiredState: Sendable {
     }
 
     /// `readSecret` returns a secret's value; `contextHash` hashes a build context folder.
+    /// `locks` pins services to registry digests: a locked service runs `repository@sha256:…`
+    /// instead of its tag, as long as the spec still names the image the lock was taken for.
     public static func resolve(spec: EnvironmentSpec, revision: Int, projectDirectory: String,
                                readSecret: (SecretSource) throws -> String,
-                               contextHash: (String) throws -> String) throws -> DesiredState {
+                               contextHash: (String) throws -> String,
+                               locks: [String: ImageLock] = [:]) throws -> DesiredState {
         var secretValues: [String: String] = [:]
         for (name, source) in spec.secrets.sorted(by: { $0.key < $1.key }) {
             do { secretValues[name] = try readSecret(source) } catch {
@@ -40,6 +44,7 @@ public struct DesiredState: Sendable {
         var builds: [String: ImageBuild] = [:]
         for (name, service) in spec.services {
             var image = service.image ?? ""
+            if let lock = locks[name], lock.reference == image { image = lock.digest }
             if let build = service.build {
                 let context = PathMath.join(projectDirectory, build.context)
                 let hash = try contextHash(context)
@@ -85,6 +90,11 @@ public struct DesiredState: Sendable {
         copy.workloads = workloads.filter { services.contains($0.key) }
         copy.builds = builds.filter { services.contains($0.key) }
         return copy
+    }
+
+    /// Services that run a registry image (not a build), by the reference their spec names.
+    public var pulledImages: [String: String] {
+        spec.services.compactMapValues { $0.build == nil ? $0.image : nil }
     }
 
     /// Image references that must exist, pulled ones only (builds have their own tag).

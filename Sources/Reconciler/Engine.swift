@@ -169,6 +169,8 @@ public protocol ContainerEngine: Sendable {
     func removeNetwork(_ name: String) async throws
     func createVolume(_ name: String, environment: String) async throws
     func removeVolume(_ name: String) async throws
+    /// "repository@sha256:…" for a local image that came from a registry; nil for local builds.
+    func imageDigest(_ reference: String) async throws -> String?
     /// Returns the image ID after pulling.
     func pullImage(_ reference: String) async throws -> String
     func buildImage(_ build: ImageBuild) async throws -> String

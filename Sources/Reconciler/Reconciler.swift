@@ -14,11 +14,21 @@ public struct Reconciler: Sendable {
         self.host = host
     }
 
-    public func desiredState(_ revision: StoredRevision) throws -> DesiredState {
+    public func desiredState(_ revision: StoredRevision, locks: [String: ImageLock] = [:]) throws -> DesiredState {
         let projectDirectory = revision.summary.projectDirectory ?? FileManager.default.currentDirectoryPath
         return try DesiredState.resolve(spec: revision.spec, revision: revision.summary.number, projectDirectory: projectDirectory,
                                         readSecret: { try host.readSecret($0, projectDirectory: projectDirectory) },
-                                        contextHash: { try host.contextHash($0) })
+                                        contextHash: { try host.contextHash($0) }, locks: locks)
+    }
+
+    /// The digests the desired state's registry images resolve to on this engine now.
+    public func currentLocks(_ desired: DesiredState) async -> [String: ImageLock] {
+        var out: [String: ImageLock] = [:]
+        for (service, reference) in desired.pulledImages {
+            let running = desired.workloads[service]?.image ?? reference
+            if let digest = try? await engine.imageDigest(running) { out[service] = ImageLock(reference: reference, digest: digest) }
+        }
+        return out
     }
 
     public func observe(_ desired: DesiredState) async throws -> ObservedState {
@@ -44,8 +54,8 @@ public struct Reconciler: Sendable {
     /// Converges the engine to `revision`. A plan with problems is not started at all.
     /// `only`: converge these services (with their dependencies already folded in) and leave the
     /// rest as they are; the revision is then not recorded as applied.
-    public func apply(_ revision: StoredRevision, executor: Executor, only: Set<String>? = nil) async throws -> Outcome {
-        try await converge(try desiredState(revision), executor: executor, only: only)
+    public func apply(_ revision: StoredRevision, executor: Executor, only: Set<String>? = nil, locks: [String: ImageLock] = [:]) async throws -> Outcome {
+        try await converge(try desiredState(revision, locks: locks), executor: executor, only: only)
     }
 
     public func converge(_ full: DesiredState, executor: Executor, only: Set<String>? = nil) async throws -> Outcome {

@@ -5,7 +5,21 @@ import Foundation
 /// Documented in docs/bundle.md. Secrets appear only as references, as they do in the spec.
 public struct ExportBundle: Sendable {
     public static let format = "devstack-bundle"
-    public static let formatVersion = 1
+    public static let formatVersion = 2
+    /// Version 1 bundles (no lock, ledger or snapshots) are still read.
+    public static let readableVersions = 1...2
+
+    /// A seed's last run as the exporting machine's ledger has it.
+    public struct SeedState: Sendable, Equatable {
+        public var checksum: String
+        public var status: String
+        public var revision: Int?
+        public init(checksum: String, status: String, revision: Int?) {
+            self.checksum = checksum
+            self.status = status
+            self.revision = revision
+        }
+    }
 
     public var revision: RevisionSummary
     public var spec: EnvironmentSpec
@@ -14,6 +28,12 @@ public struct ExportBundle: Sendable {
     public var exportedBy: String
     public var exportedFrom: String
     public var devstackVersion: String
+    /// The registry digest each service's image ran as.
+    public var lock: [String: ImageLock] = [:]
+    public var seeds: [String: SeedState] = [:]
+    public var snapshots: [SnapshotRecord] = []
+    /// With --with-data: the compressed archives, by "SNAPSHOT/VOLUME".
+    public var archives: [String: Data] = [:]
 
     public init(revision: StoredRevision, exportedBy: String, exportedFrom: String, exportedAt: String = Timestamp.now()) {
         self.revision = revision.summary
@@ -48,8 +68,30 @@ public struct ExportBundle: Sendable {
             ])),
             ("serviceHashes", obj(serviceHashes.map { ($0.key, s($0.value)) })),
             ("spec", spec.canonical),
+            ("lock", lockJSON),
+            ("seeds", seedsJSON),
+            ("snapshots", snapshotsJSON),
+            ("stateHash", s(stateHash)),
+            ("archives", obj(archives.map { ($0.key, s($0.value.base64EncodedString())) })),
         ])
     }
+
+    var lockJSON: JSONValue { .obj(lock.map { ($0.key, .obj([("image", .string($0.value.reference)), ("digest", .string($0.value.digest))])) }) }
+    var seedsJSON: JSONValue {
+        .obj(seeds.map { ($0.key, .obj([("checksum", .string($0.value.checksum)), ("status", .string($0.value.status)),
+                                        ("revision", $0.value.revision.map { .number(Double($0)) } ?? .null)])) })
+    }
+    var snapshotsJSON: JSONValue {
+        .array(snapshots.sorted { $0.name < $1.name }.map { snap in
+            JSONNode(.obj([("name", .string(snap.name)), ("revision", snap.revision.map { .number(Double($0)) } ?? .null), ("createdAt", .string(snap.createdAt)),
+                           ("volumes", .array(snap.volumes.map { v in
+                               JSONNode(.obj([("volume", .string(v.volume)), ("sha256", .string(v.sha256)), ("bytes", .number(Double(v.bytes)))]))
+                           }))]))
+        })
+    }
+
+    /// SHA-256 over the lock, the ledger and the snapshot list, so none can be edited unseen.
+    public var stateHash: String { CanonicalJSON.hash(.obj([("lock", lockJSON), ("seeds", seedsJSON), ("snapshots", snapshotsJSON)])) }
 
     public var text: String { CanonicalJSON.pretty(json) + "\n" }
 
@@ -84,8 +126,8 @@ public struct ExportBundle: Sendable {
             throw ImportError.invalid(file: file, path: "format", message: "expected \"\(format)\": this is not a devstack export")
         }
         let version = try int(root["formatVersion"], "formatVersion")
-        guard version == formatVersion else {
-            throw ImportError.invalid(file: file, path: "formatVersion", message: "format version \(version) is not supported by devstack \(DevstackVersion.current) (it reads version \(formatVersion))")
+        guard readableVersions.contains(version) else {
+            throw ImportError.invalid(file: file, path: "formatVersion", message: "format version \(version) is not supported by devstack \(DevstackVersion.current) (it reads versions \(readableVersions.lowerBound) to \(readableVersions.upperBound))")
         }
         guard let rev = root["revision"], let specNode = root["spec"] else {
             throw ImportError.invalid(file: file, path: root["revision"] == nil ? "revision" : "spec", message: "missing")
@@ -116,6 +158,7 @@ public struct ExportBundle: Sendable {
                                   exportedBy: (try? str(root["exportedBy"], "")) ?? "", exportedFrom: (try? str(root["exportedFrom"], "")) ?? "",
                                   exportedAt: (try? str(root["exportedAt"], "")) ?? "")
         bundle.devstackVersion = (try? str(root["devstackVersion"], "")) ?? "unknown"
+        if version >= 2 { try readState(root, into: &bundle, file: file) }
         let provenance = CanonicalJSON.encode(.object([
             (key: "bundle", value: JSONNode(.string(file))),
             (key: "environment", value: JSONNode(.string(spec.name))),
@@ -128,5 +171,58 @@ public struct ExportBundle: Sendable {
             (key: "devstackVersion", value: JSONNode(.string(bundle.devstackVersion))),
         ]))
         return (bundle, provenance)
+    }
+
+    /// The lock, ledger, snapshots and archives of a version 2 bundle, each checked.
+    static func readState(_ root: JSONNode, into bundle: inout ExportBundle, file: String) throws {
+        func fail(_ path: String, _ message: String) -> ImportError { .invalid(file: file, path: path, message: message) }
+        func string(_ node: JSONNode?, _ path: String) throws -> String {
+            guard let node, case let .string(s) = node.value else { throw fail(path, "expected a string") }
+            return s
+        }
+        func number(_ node: JSONNode?) -> Int? { if case let .number(n)? = node?.value { return Int(n) } else { return nil } }
+        func members(_ key: String) throws -> [(key: String, value: JSONNode)] {
+            guard let node = root[key] else { return [] }
+            guard case let .object(m) = node.value else { throw fail(key, "expected an object") }
+            return m
+        }
+        for (service, node) in try members("lock") {
+            let digest = try string(node["digest"], "lock.\(service).digest")
+            guard digest.contains("@sha256:") else { throw fail("lock.\(service).digest", "expected \"repository@sha256:…\", found \"\(digest)\"") }
+            bundle.lock[service] = ImageLock(reference: try string(node["image"], "lock.\(service).image"), digest: digest)
+        }
+        for (seed, node) in try members("seeds") {
+            bundle.seeds[seed] = SeedState(checksum: try string(node["checksum"], "seeds.\(seed).checksum"), status: try string(node["status"], "seeds.\(seed).status"),
+                                           revision: number(node["revision"]))
+        }
+        if case let .array(items)? = root["snapshots"]?.value {
+            for (i, item) in items.enumerated() {
+                let name = try string(item["name"], "snapshots[\(i)].name")
+                guard Names.isValid(name) else { throw fail("snapshots[\(i)].name", "invalid snapshot name \"\(name)\": \(Names.ruleText)") }
+                var volumes: [SnapshotRecord.Volume] = []
+                if case let .array(vs)? = item["volumes"]?.value {
+                    for (j, v) in vs.enumerated() {
+                        let volume = try string(v["volume"], "snapshots[\(i)].volumes[\(j)].volume")
+                        guard Names.isValid(volume) else { throw fail("snapshots[\(i)].volumes[\(j)].volume", "invalid volume name \"\(volume)\"") }
+                        volumes.append(SnapshotRecord.Volume(volume: volume, archive: "\(bundle.spec.name)/\(name)/\(volume).tar.gz",
+                                                             sha256: try string(v["sha256"], "snapshots[\(i)].volumes[\(j)].sha256"), bytes: number(v["bytes"]) ?? 0))
+                    }
+                }
+                bundle.snapshots.append(SnapshotRecord(name: name, revision: number(item["revision"]), createdAt: (try? string(item["createdAt"], "")) ?? "", volumes: volumes))
+            }
+        }
+        let claimed = try string(root["stateHash"], "stateHash")
+        guard claimed == bundle.stateHash else { throw ImportError.hashMismatch(file: file, path: "stateHash", expected: claimed, actual: bundle.stateHash) }
+        for (key, node) in try members("archives") {
+            let path = "archives.\(key)"
+            guard let data = Data(base64Encoded: try string(node, path)) else { throw fail(path, "expected base64 data") }
+            let parts = key.split(separator: "/").map(String.init)
+            guard parts.count == 2, let volume = bundle.snapshots.first(where: { $0.name == parts[0] })?.volumes.first(where: { $0.volume == parts[1] }) else {
+                throw fail(path, "no snapshot volume \"\(key)\" in \"snapshots\"")
+            }
+            let actual = CanonicalJSON.sha256(data)
+            guard actual == volume.sha256 else { throw ImportError.hashMismatch(file: file, path: path, expected: volume.sha256, actual: actual) }
+            bundle.archives[key] = data
+        }
     }
 }

@@ -188,8 +188,34 @@ func temporaryPath() -> String {
         } catch {
             #expect("\(error)".contains("hash mismatch"))
         }
-        let future = text.replacingOccurrences(of: "\"formatVersion\": 1", with: "\"formatVersion\": 9")
+        let future = text.replacingOccurrences(of: "\"formatVersion\": 2", with: "\"formatVersion\": 9")
+        #expect(future != text)
         #expect(throws: ExportBundle.ImportError.self) { try ExportBundle.read(future, file: "b.json") }
+    }
+
+    @Test func theLockLedgerSnapshotsAndArchivesAreVerified() throws {
+        let store = try StateStore.inMemory()
+        _ = try store.record(spec(), meta: meta)
+        var bundle = ExportBundle(revision: try store.revision(environment: "demo"), exportedBy: "a", exportedFrom: "b")
+        bundle.lock = ["svc0": ImageLock(reference: "img:0", digest: "reg/img@sha256:\(String(repeating: "1", count: 64))")]
+        bundle.seeds = ["schema": .init(checksum: "abc", status: "succeeded", revision: 1)]
+        let archive = Data("archive bytes".utf8)
+        bundle.snapshots = [SnapshotRecord(name: "base", revision: 1, createdAt: "t", volumes: [.init(volume: "data", archive: "", sha256: CanonicalJSON.sha256(archive), bytes: archive.count)])]
+        bundle.archives = ["base/data": archive]
+        let (read, _) = try ExportBundle.read(bundle.text, file: "b.json")
+        #expect(read.lock == bundle.lock && read.seeds == bundle.seeds && read.archives == bundle.archives)
+        #expect(read.snapshots.first?.volumes.first?.archive == "demo/base/data.tar.gz", "archive paths are made here, never taken from the bundle")
+        for (from, to) in [("sha256:1111", "sha256:2222"), ("\"succeeded\"", "\"failed\"")] {
+            let tampered = bundle.text.replacingOccurrences(of: from, with: to)
+            #expect(tampered != bundle.text)
+            #expect { try ExportBundle.read(tampered, file: "b.json") } throws: { "\($0)".contains("stateHash: hash mismatch") }
+        }
+        let otherData = bundle.text.replacingOccurrences(of: archive.base64EncodedString(), with: Data("other bytes!!".utf8).base64EncodedString())
+        #expect { try ExportBundle.read(otherData, file: "b.json") } throws: { "\($0)".contains("archives.base/data: hash mismatch") }
+        // A version 1 bundle, without the new sections, still imports.
+        var v1 = ExportBundle(revision: try store.revision(environment: "demo"), exportedBy: "a", exportedFrom: "b").text
+        v1 = v1.replacingOccurrences(of: "\"formatVersion\": 2", with: "\"formatVersion\": 1")
+        #expect(try ExportBundle.read(v1, file: "old.json").bundle.lock.isEmpty)
     }
 }
 

@@ -57,6 +57,10 @@ public final class FakeEngine: ContainerEngine, @unchecked Sendable {
     public func createVolume(_ name: String, environment: String) async throws { locked { volumes.insert(name); calls.append("create-volume \(name)") } }
     public func removeVolume(_ name: String) async throws { locked { volumes.remove(name); calls.append("remove-volume \(name)") } }
 
+    public func imageDigest(_ reference: String) async throws -> String? {
+        locked { images[reference].map { "\(reference.split(separator: ":").first ?? "")@sha256:\($0)" } }
+    }
+
     public func pullImage(_ reference: String) async throws -> String {
         locked {
             calls.append("pull \(reference)")

@@ -9,6 +9,7 @@ struct ConvergeOptions: ParsableArguments {
     @Option(name: .long, help: "Give up converging after this many seconds.") var timeout: Int = 300
     @Option(name: .long, help: "How many engine operations run at once.") var parallel: Int = 8
     @Flag(name: .long, help: "When a controller holds the environment, return once the revision is recorded.") var noWait = false
+    @Flag(name: .long, help: "Run images by the digests recorded when they were last applied or imported (the lock), even if their tags moved.") var locked = false
 }
 
 /// Converges the engine to a recorded revision and reports the result; shared by apply and rollback.
@@ -77,7 +78,9 @@ struct ApplyRun {
         if let resumed = try await SnapshotManager(reconciler).resumeInterrupted(desired: try reconciler.desiredState(stored), executor: executor) {
             print("finished an interrupted restore of \(resumed)")
         }
-        let outcome = try await reconciler.apply(stored, executor: executor, only: only)
+        let locks = try chooseLocks(stored)
+        let outcome = try await reconciler.apply(stored, executor: executor, only: only, locks: locks)
+        if outcome.converged, only == nil, let desired = outcome.desired { try await recordLock(desired, previous: locks) }
         let seconds = String(format: "%.2fs", Double((ContinuousClock.now - started) / .milliseconds(1)) / 1000)
         if !outcome.plan.problems.isEmpty {
             for problem in outcome.plan.problems { Terminal.error(problem) }
@@ -102,6 +105,44 @@ struct ApplyRun {
 }
 
 extension ApplyRun {
+    /// An imported revision runs by the digests it came with; `--locked` runs by the newest
+    /// digests recorded for each service.
+    func chooseLocks(_ stored: StoredRevision) throws -> [String: ImageLock] {
+        guard options.locked || stored.summary.source == .import else { return [:] }
+        let own = try store.lock(environment: environment, revision: stored.summary.number)
+        if !own.isEmpty {
+            print("running revision \(stored.summary.number) by its locked digests (\(own.count) image(s))")
+            return own
+        }
+        guard options.locked else { return [:] }
+        let inherited = try store.latestLocks(environment: environment, upTo: stored.summary.number)
+            .filter { stored.spec.services[$0.key]?.image == $0.value.reference }
+        let missing = stored.spec.services.filter { $0.value.build == nil && inherited[$0.key] == nil }.keys.sorted()
+        if !missing.isEmpty {
+            throw UserError("--locked: no digest is recorded for \(missing.joined(separator: ", ")) with its current image; apply once without --locked to record one", exitCode: 2)
+        }
+        print("running by locked digests (\(inherited.count) image(s))")
+        return inherited
+    }
+
+    /// Pins the revision to what it ran with, and says which tags moved since the last pin.
+    func recordLock(_ desired: DesiredState, previous: [String: ImageLock]) async throws {
+        let reconciler = try EngineFactory.reconciler(store: store)
+        let now = await reconciler.currentLocks(desired)
+        let before = previous.isEmpty ? try store.latestLocks(environment: environment, upTo: desired.revision) : previous
+        for (service, lock) in now.sorted(by: { $0.key < $1.key }) {
+            if let old = before[service], old.reference == lock.reference, old.digest != lock.digest {
+                Terminal.warn("\(service): the tag \(lock.reference) moved: it was \(Self.short(old.digest)), it is now \(Self.short(lock.digest)) (apply --locked runs the recorded digest)")
+            }
+        }
+        try store.recordLock(environment: environment, revision: desired.revision, now)
+    }
+
+    static func short(_ digest: String) -> String {
+        guard let at = digest.range(of: "@sha256:") else { return digest }
+        return "sha256:" + digest[at.upperBound...].prefix(12)
+    }
+
     /// Seeds run once the environment has converged; the ledger skips what is unchanged.
     func runSeeds(_ stored: StoredRevision, reconciler: Reconciler, desired: DesiredState?) async throws {
         let seeds = only.map { stored.spec.seeds(for: $0) } ?? Set(stored.spec.seeds.keys)

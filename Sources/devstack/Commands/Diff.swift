@@ -1,6 +1,8 @@
 import ArgumentParser
 import EnvSpec
 import StateStore
+import Foundation
+import Reconciler
 
 extension Devstack {
     struct Diff: AsyncParsableCommand {
@@ -11,11 +13,14 @@ extension Devstack {
         @Argument(help: "Two revision numbers.") var revisions: [Int] = []
         @Option(name: [.customShort("f"), .long], help: "Compare this environment file, not the latest revision, with the engine.") var file: String?
         @Option(name: .long, help: "Activate a profile (repeatable), with --file.") var profile: [String] = []
+        @Option(name: .long, help: ArgumentHelp("Compare my state (desired, lock, seeds, snapshots, devstack version) with a teammate's export.", valueName: "BUNDLE"))
+        var against: String?
         @OptionGroup var store: StoreOptions
         @OptionGroup var environment: EnvironmentOption
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
+            if let against { return try await againstBundle(against) }
             switch revisions.count {
             case 2 where file == nil:
                 let db = try store.openExisting()
@@ -32,6 +37,36 @@ extension Devstack {
                 throw UserError("diff takes two revision numbers (devstack diff 1 2), or none to compare desired with actual state", exitCode: 2)
             }
         }
+    }
+}
+
+extension Devstack.Diff {
+    func againstBundle(_ path: String) async throws {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw UserError("\(path): cannot read the bundle: \(LocalFiles.reason(error))", exitCode: 2)
+        }
+        let (bundle, _) = try ExportBundle.read(text, file: path)
+        let db = try store.openExisting()
+        let env = try db.resolveEnvironment(environment.env ?? bundle.spec.name)
+        let stored = try db.revision(environment: env)
+        // What runs here now, when the engine answers; what was recorded otherwise.
+        var lock = try BundleContents.make(stored, store: db, withData: false).lock
+        if let reconciler = try? EngineFactory.reconciler(store: db), let desired = try? reconciler.desiredState(stored) {
+            let running = await reconciler.currentLocks(desired)
+            if !running.isEmpty { lock = running }
+        }
+        let mine = TeammateDiff.Side(spec: stored.spec, lock: lock,
+                                     seeds: try db.seedLedger(environment: env).filter { stored.spec.seeds[$0.key] != nil }
+                                         .mapValues { ExportBundle.SeedState(checksum: $0.checksum, status: $0.status, revision: $0.revision) },
+                                     snapshots: try db.snapshots(environment: env), devstackVersion: DevstackVersion.current)
+        let theirs = TeammateDiff.Side(spec: bundle.spec, lock: bundle.lock, seeds: bundle.seeds, snapshots: bundle.snapshots, devstackVersion: bundle.devstackVersion)
+        let differences = TeammateDiff.compare(mine: mine, theirs: theirs)
+        if output.json { return try JSONOutput.print(differences) }
+        print(Terminal.dim("mine: \(env) revision \(stored.summary.number) in \(db.location)"))
+        print(Terminal.dim("theirs: \(path): revision \(bundle.revision.number) by \(bundle.revision.author)@\(bundle.revision.host), exported \(Devstack.History.time(bundle.exportedAt))"))
+        for difference in differences { print(difference.line) }
+        print(differences.isEmpty ? "no differences" : "\(differences.count) difference(s)")
     }
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import EnvSpec
 import Foundation
 import StateStore
+import Reconciler
 
 extension Devstack {
     struct Export: ParsableCommand {
@@ -9,6 +10,7 @@ extension Devstack {
 
         @Argument(help: "Revision number (the latest when left out).") var revision: Int?
         @Option(name: .shortAndLong, help: "The bundle file to write ('-' for standard output).") var output: String
+        @Flag(name: .long, help: "Include the snapshot archives themselves, not only their digests.") var withData = false
         @OptionGroup var store: StoreOptions
         @OptionGroup var environment: EnvironmentOption
 
@@ -16,8 +18,7 @@ extension Devstack {
             let db = try store.openExisting()
             let env = try db.resolveEnvironment(environment.env)
             let stored = try db.revision(environment: env, number: revision)
-            let meta = RevisionMeta.local(source: .apply)
-            let bundle = ExportBundle(revision: stored, exportedBy: meta.author, exportedFrom: meta.host)
+            let bundle = try BundleContents.make(stored, store: db, withData: withData)
             if output == "-" { return print(bundle.text, terminator: "") }
             do {
                 try Data(bundle.text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
@@ -44,10 +45,57 @@ extension Devstack {
             let db = try store.open()
             let meta = RevisionMeta.local(message: message ?? "import of revision \(bundle.revision.number) by \(bundle.revision.author)@\(bundle.revision.host)",
                                           source: .import, provenance: provenance)
-            switch try db.record(bundle.spec, meta: meta) {
+            let outcome = try db.record(bundle.spec, meta: meta)
+            switch outcome {
             case let .recorded(s): print("imported \(file) as revision \(s.number) of \(s.environment)")
             case let .unchanged(s): print("no changes: revision \(s.number) of \(s.environment) already has this desired state")
             }
+            let env = outcome.summary.environment
+            try db.recordLock(environment: env, revision: outcome.summary.number, bundle.lock)
+            if !bundle.lock.isEmpty { print("locked \(bundle.lock.count) image(s) to the digests they ran as on \(bundle.revision.host)") }
+            for snapshot in bundle.snapshots where snapshot.volumes.allSatisfy({ bundle.archives["\(snapshot.name)/\($0.volume)"] != nil }) {
+                if try db.snapshots(environment: env).contains(where: { $0.name == snapshot.name }) {
+                    Terminal.warn("snapshot \(snapshot.name) already exists here; the imported one was not kept")
+                    continue
+                }
+                for volume in snapshot.volumes {
+                    let path = PathMath.join(db.snapshotsDirectory, volume.archive)
+                    try FileManager.default.createDirectory(atPath: PathMath.directory(of: path), withIntermediateDirectories: true)
+                    try bundle.archives["\(snapshot.name)/\(volume.volume)"]!.write(to: URL(fileURLWithPath: path), options: .atomic)
+                }
+                var imported = snapshot
+                imported.revision = outcome.summary.number
+                try db.recordSnapshot(environment: env, imported)
+                print("imported snapshot \(snapshot.name) (\(snapshot.volumes.map(\.volume).joined(separator: ", ")))")
+            }
         }
+    }
+}
+
+/// What an export carries beyond the spec: the lock, the seed ledger, the snapshots.
+enum BundleContents {
+    static func make(_ stored: StoredRevision, store db: StateStore, withData: Bool) throws -> ExportBundle {
+        let env = stored.summary.environment
+        let meta = RevisionMeta.local(source: .apply)
+        var bundle = ExportBundle(revision: stored, exportedBy: meta.author, exportedFrom: meta.host)
+        let own = try db.lock(environment: env, revision: stored.summary.number)
+        bundle.lock = own.isEmpty
+            ? try db.latestLocks(environment: env, upTo: stored.summary.number).filter { stored.spec.services[$0.key]?.image == $0.value.reference }
+            : own
+        bundle.seeds = try db.seedLedger(environment: env).filter { stored.spec.seeds[$0.key] != nil }
+            .mapValues { ExportBundle.SeedState(checksum: $0.checksum, status: $0.status, revision: $0.revision) }
+        bundle.snapshots = try db.snapshots(environment: env)
+        if withData {
+            for snapshot in bundle.snapshots {
+                for volume in snapshot.volumes {
+                    let path = PathMath.join(db.snapshotsDirectory, volume.archive)
+                    guard let data = FileManager.default.contents(atPath: path), CanonicalJSON.sha256(data) == volume.sha256 else {
+                        throw UserError("snapshot \(snapshot.name): the archive \(path) is missing or does not match its sha256; devstack doctor shows which")
+                    }
+                    bundle.archives["\(snapshot.name)/\(volume.volume)"] = data
+                }
+            }
+        }
+        return bundle
     }
 }

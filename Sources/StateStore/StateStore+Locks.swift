@@ -1,0 +1,50 @@
+import EnvSpec
+import Foundation
+import GRDB
+
+/// One service's pinned image: the reference the spec names and the digest it resolved to.
+public struct ImageLock: Sendable, Equatable, Codable {
+    public var reference: String
+    public var digest: String
+    public init(reference: String, digest: String) {
+        self.reference = reference
+        self.digest = digest
+    }
+}
+
+extension StateStore {
+    /// Records a revision's lock once; a revision's lock, like the revision, never changes.
+    public func recordLock(environment: String, revision: Int, _ locks: [String: ImageLock]) throws(StoreError) {
+        guard !locks.isEmpty else { return }
+        try write { db in
+            let envID = try Self.environmentID(db, name: environment, create: true)!
+            for (service, lock) in locks {
+                try db.execute(sql: "INSERT OR IGNORE INTO image_locks (environment_id, revision_number, service, reference, digest) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [envID, revision, service, lock.reference, lock.digest])
+            }
+        }
+    }
+
+    public func lock(environment: String, revision: Int) throws(StoreError) -> [String: ImageLock] {
+        try read { db in
+            guard let envID = try Self.environmentID(db, name: environment, create: false) else { return [:] }
+            let rows = try Row.fetchAll(db, sql: "SELECT service, reference, digest FROM image_locks WHERE environment_id = ? AND revision_number = ?",
+                                        arguments: [envID, revision])
+            return Dictionary(uniqueKeysWithValues: rows.map { ($0[0] as String, ImageLock(reference: $0[1], digest: $0[2])) })
+        }
+    }
+
+    /// The newest pin of each service at or before `revision`: what `apply --locked` runs.
+    public func latestLocks(environment: String, upTo revision: Int) throws(StoreError) -> [String: ImageLock] {
+        try read { db in
+            guard let envID = try Self.environmentID(db, name: environment, create: false) else { return [:] }
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT service, reference, digest FROM image_locks
+                WHERE environment_id = ? AND revision_number <= ? ORDER BY revision_number
+                """, arguments: [envID, revision])
+            var out: [String: ImageLock] = [:]
+            for row in rows { out[row[0]] = ImageLock(reference: row[1], digest: row[2]) }
+            return out
+        }
+    }
+}
