@@ -33,7 +33,7 @@ let package = Package(
         // The system zlib, for gzip-compressed snapshot archives.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         // observe → plan (pure) → execute.
-        .target(name: "Reconciler", dependencies: ["EnvSpec", "StateStore", "CZlib"]),
+        .target(name: "Reconciler", dependencies: ["EnvSpec", "StateStore", "CZlib", .product(name: "Crypto", package: "swift-crypto")]),
         // The CLI: thin commands over the libraries.
         .executableTarget(name: "devstack", dependencies: [
             "EnvSpec", "StateStore", "Reconciler", "DockerEngine", "ComposeImport",

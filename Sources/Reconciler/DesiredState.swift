@@ -1,4 +1,6 @@
+import Crypto
 import EnvSpec
+import Foundation
 import StateStore
 
 /// A revision made concrete for one machine: engine names, image references, resolved secrets.
@@ -33,7 +35,7 @@ public struct DesiredState: Sendable {
     public static func resolve(spec: EnvironmentSpec, revision: Int, projectDirectory: String,
                                readSecret: (SecretSource) throws -> String,
                                contextHash: (String) throws -> String,
-                               locks: [String: ImageLock] = [:]) throws -> DesiredState {
+                               locks: [String: ImageLock] = [:], secretKey: String = "") throws -> DesiredState {
         var secretValues: [String: String] = [:]
         for (name, source) in spec.secrets.sorted(by: { $0.key < $1.key }) {
             do { secretValues[name] = try readSecret(source) } catch {
@@ -53,10 +55,13 @@ public struct DesiredState: Sendable {
                 image = tag
             }
             var env: [String: String] = [:]
+            var secretInputs: [String] = []
             for (key, value) in service.env {
                 switch value {
                 case let .literal(s): env[key] = s
-                case let .secret(secret): env[key] = secretValues[secret] ?? ""
+                case let .secret(secret):
+                    env[key] = secretValues[secret] ?? ""
+                    secretInputs.append("\(key)\u{0}\(secretValues[secret] ?? "")")
                 }
             }
             let mounts = service.volumes.map { m -> MountSpec in
@@ -69,6 +74,9 @@ public struct DesiredState: Sendable {
             labels[Labels.service] = name
             labels[Labels.specHash] = service.specHash
             labels[Labels.revision] = String(revision)
+            if !secretInputs.isEmpty && !secretKey.isEmpty {
+                labels[Labels.secrets] = SecretDigest.label(secretInputs.sorted().joined(separator: "\u{1}"), key: secretKey)
+            }
             workloads[name] = Workload(environment: spec.name, service: name, name: Naming.container(spec.name, name), image: image,
                                        command: service.command, entrypoint: service.entrypoint, workingDir: service.workingDir,
                                        user: service.user, env: env, ports: service.ports, mounts: mounts, network: Naming.network(spec.name),
@@ -100,5 +108,14 @@ public struct DesiredState: Sendable {
     /// Image references that must exist, pulled ones only (builds have their own tag).
     public var imageReferences: [String] {
         Array(Set(workloads.values.map(\.image))).sorted()
+    }
+}
+
+/// HMAC-SHA256 under the store's random key, shortened: enough to notice a change, nothing to
+/// learn the value from.
+enum SecretDigest {
+    static func label(_ text: String, key: String) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: SymmetricKey(data: Data(key.utf8)))
+        return mac.prefix(16).map { String(format: "%02x", $0) }.joined()
     }
 }

@@ -7,6 +7,8 @@ public enum Labels {
     public static let service = "dev.devstack.service"
     public static let specHash = "dev.devstack.spec-hash"
     public static let revision = "dev.devstack.revision"
+    /// A keyed digest of the secret values a container was given: a rotated secret recreates it.
+    public static let secrets = "dev.devstack.secrets"
     /// Short-lived helper containers (seed runs, volume copies) say what they are for.
     public static let helper = "dev.devstack.helper"
 }

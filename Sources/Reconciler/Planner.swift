@@ -187,6 +187,9 @@ public enum Planner {
         if container.specHash != wantHash {
             return .recreate(container.id, changeCause(from: container.specHash, to: service, knownSpecs: knownSpecs))
         }
+        if container.labels[Labels.secrets] != workload.labels[Labels.secrets] {
+            return .recreate(container.id, "secret value changed")
+        }
         if !container.image.isEmpty, container.image != workload.image, !container.image.hasPrefix("sha256:") {
             return .recreate(container.id, "image changed (\(container.image) → \(workload.image))")
         }

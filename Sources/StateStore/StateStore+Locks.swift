@@ -48,3 +48,10 @@ extension StateStore {
         }
     }
 }
+
+extension StateStore {
+    /// A random key made when the database was created; see migration 0008.
+    public func secretKey() throws(StoreError) -> String {
+        try read { db in try String.fetchOne(db, sql: "SELECT value FROM store_settings WHERE key = 'secret-key'") ?? "" }
+    }
+}

@@ -193,5 +193,18 @@ import TestSupport
         #expect(!(try String(contentsOfFile: export, encoding: .utf8)).contains(secret))
         let database = try Data(contentsOf: URL(fileURLWithPath: f.state)) + ((try? Data(contentsOf: URL(fileURLWithPath: f.state + "-wal"))) ?? Data())
         #expect(database.range(of: Data(secret.utf8)) == nil, "the store never holds the value")
+
+        // A rotated secret recreates the container that uses it, and says so without the value.
+        let before = f.inspect(f.container("app"), "{{.Id}}")
+        let rotated = "r0tated-\(UUID().uuidString.prefix(8))"
+        let plan = f.devstack(["diff"], environment: ["APP_TOKEN": rotated])
+        #expect(plan.stdout.contains("~ recreate app (secret value changed)"), "\(plan.output)")
+        #expect(!plan.output.contains(rotated) && !plan.output.contains(secret))
+        // The apply exits 1 because the seed "fails" fails by design; the recreate happens first.
+        let applied = f.devstack(["apply", f.file], environment: ["APP_TOKEN": rotated])
+        #expect(applied.stdout.contains("(1 recreated)"), "\(applied.output)")
+        #expect(f.inspect(f.container("app"), "{{.Id}}") != before)
+        #expect(Docker.run(["exec", f.container("app"), "sh", "-c", "echo $TOKEN"]).stdout == "\(rotated)\n")
+        #expect(f.inspect(f.container("app"), "{{index .Config.Labels \"dev.devstack.secrets\"}}")?.contains(rotated) == false)
     }
 }
