@@ -69,11 +69,13 @@ public struct DockerContainerEngine: ContainerEngine {
                 guard let publicPort = p["PublicPort"] as? Int, let privatePort = p["PrivatePort"] as? Int else { return nil }
                 return PublishedPort(hostIP: p["IP"] as? String ?? "", hostPort: publicPort, containerPort: privatePort, proto: p["Type"] as? String ?? "tcp")
             }
-            return ObservedContainer(id: c["Id"] as? String ?? "", name: name, labels: c["Labels"] as? [String: String] ?? [:],
+            var container = ObservedContainer(id: c["Id"] as? String ?? "", name: name, labels: c["Labels"] as? [String: String] ?? [:],
                                      state: parseState(c["State"] as? String ?? "", exitCode: exitCode(fromStatus: status)),
                                      health: status.contains("(healthy)") ? .healthy : status.contains("(unhealthy)") ? .unhealthy
                                          : status.contains("health: starting") ? .starting : .none,
                                      image: c["Image"] as? String ?? "", imageID: c["ImageID"] as? String ?? "", ports: ports)
+            container.created = (c["Created"] as? NSNumber)?.doubleValue ?? 0
+            return container
         }
     }
 

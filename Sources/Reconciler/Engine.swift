@@ -68,6 +68,8 @@ public struct ObservedContainer: Sendable, Equatable {
     public var image: String
     public var imageID: String
     public var ports: [PublishedPort]
+    /// When the container was created, seconds since 1970; 0 when unknown.
+    public var created: Double = 0
 
     public init(id: String, name: String, labels: [String: String], state: ContainerState, health: Health = .none,
                 image: String = "", imageID: String = "", ports: [PublishedPort] = []) {

@@ -95,6 +95,11 @@ extension Devstack {
                 for (i, c) in conditions.enumerated() {
                     if let known = storedConditions[name]?.first(where: { $0.condition == c.type }), known.status == c.status { conditions[i].since = known.since }
                 }
+                // Ready cannot be older than the container that is ready.
+                if let created = container?.created, created > 0, let since = Timestamp.parse(conditions[0].since),
+                   since.timeIntervalSince1970 < created {
+                    conditions[0].since = Timestamp.format(Date(timeIntervalSince1970: created))
+                }
                 rows.append(ServiceStatus(service: name, desired: stored.spec.services[name] != nil,
                                           state: container?.state.label ?? "missing", health: (probed[name] ?? container?.health)?.rawValue ?? "-",
                                           container: container.map { String($0.id.prefix(12)) },
