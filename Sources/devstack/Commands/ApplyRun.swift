@@ -80,7 +80,8 @@ struct ApplyRun {
         }
         let locks = try chooseLocks(stored)
         let outcome = try await reconciler.apply(stored, executor: executor, only: only, locks: locks)
-        if outcome.converged, only == nil, let desired = outcome.desired { try await recordLock(desired, previous: locks) }
+        // A no-op changed no image, so the lock taken when it last changed still holds.
+        if outcome.converged, only == nil, !outcome.plan.isEmpty, let desired = outcome.desired { try await recordLock(desired, previous: locks) }
         let seconds = String(format: "%.2fs", Double((ContinuousClock.now - started) / .milliseconds(1)) / 1000)
         if !outcome.plan.problems.isEmpty {
             for problem in outcome.plan.problems { Terminal.error(problem) }
