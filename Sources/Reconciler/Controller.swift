@@ -155,6 +155,13 @@ public final class EnvironmentController: @unchecked Sendable {
         }
     }
 
+    /// An executor for one pass, recording its steps as events.
+    func passExecutor() -> Executor {
+        let store = self.store
+        return Executor(engine: reconciler.engine, maxParallel: settings.maxParallel, progress: progress,
+                        recordEvent: { try? store.appendEvent($0) }, deadline: .now + .seconds(settings.passTimeoutSeconds))
+    }
+
     /// One level-based reconcile; the answer decides when to look again.
     func pass() async {
         let revision: StoredRevision
@@ -163,6 +170,11 @@ public final class EnvironmentController: @unchecked Sendable {
         do {
             revision = try store.revision(environment: environment)
             desired = try reconciler.desiredState(revision)
+            // A restore cut short is finished before anything else uses its volumes.
+            if try store.pendingRestore(environment: environment) != nil {
+                let resumed = try await SnapshotManager(reconciler).resumeInterrupted(desired: desired, executor: passExecutor())
+                log("finished an interrupted restore of \(resumed ?? "a snapshot")")
+            }
             let observed = try await reconciler.observe(desired)
             plan = try reconciler.plan(desired, observed: observed)
             try recordConditions(desired: desired, observed: observed, plan: plan)
@@ -206,10 +218,7 @@ public final class EnvironmentController: @unchecked Sendable {
             if held.isEmpty { try? store.markConverged(environment: environment, revision: revision.summary.number) }
             return
         }
-        let store = self.store
-        let executor = Executor(engine: reconciler.engine, maxParallel: settings.maxParallel, progress: progress,
-                                recordEvent: { try? store.appendEvent($0) },
-                                deadline: .now + .seconds(settings.passTimeoutSeconds))
+        let executor = passExecutor()
         let applyID = try? store.beginApply(environment: environment, revision: revision.summary.number)
         let report = await executor.run(runnable, revision: revision.summary.number)
         if let applyID { try? store.finishApply(id: applyID, converged: report.succeeded && held.isEmpty, images: [:]) }

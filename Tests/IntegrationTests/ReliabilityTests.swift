@@ -63,6 +63,22 @@ import TestSupport
         #expect(!f.devstack(["doctor"]).stdout.contains("interrupted"))
     }
 
+    @Test func aControllerAlsoFinishesARestoreCutShort() throws {
+        guard Docker.require() else { return }
+        let f = EngineFixture("ctlrestore")
+        defer { f.tearDown() }
+        f.write(webAndWorker)
+        #expect(f.devstack(["apply", f.file]).code == 0)
+        Docker.run(["exec", f.container("worker"), "sh", "-c", "echo precious > /data/file"])
+        #expect(f.devstack(["snapshot", "save", "s"]).code == 0)
+        #expect(f.devstack(["snapshot", "restore", "s"], environment: ["DEVSTACK_FAULT": "mid-restore:data"]).code == 9)
+        let controller = try BackgroundController(f)
+        defer { _ = controller.stop() }
+        #expect(eventually(30) { controller.output.contains("finished an interrupted restore of snapshot \"s\"") }, "\(controller.output)")
+        #expect(eventually(30) { Docker.run(["exec", f.container("worker"), "cat", "/data/file"]).stdout == "precious\n" }, "nothing lost")
+        #expect(containerCounts(f) == ["web": 1, "worker": 1])
+    }
+
     @Test func eightConcurrentAppliesRecordEveryRevisionAndEndAtTheLast() throws {
         guard Docker.require() else { return }
         let f = EngineFixture("concurrent")
