@@ -28,6 +28,10 @@ public final class StateStore: Sendable {
         } catch {
             throw .cannotOpen(location: path, reason: "cannot create \(directory)")
         }
+        // Processes opening the same database take turns: creating it, switching it to WAL and
+        // migrating are not covered by SQLite's busy timeout.
+        let opening = OpeningLock(path + ".lock")
+        defer { opening.release() }
         do {
             try checkHeader(path)
             try verifyReadOnly(path, migrations: migrations)
@@ -348,5 +352,26 @@ extension Migrator {
             }
             if migration.checksum != row["checksum"] as String { throw StoreError.editedMigration(name: migration.name) }
         }
+    }
+}
+
+/// An advisory lock (flock) on a file beside the database, held while it is opened and migrated.
+/// Where the file cannot be made (a read-only folder), opening goes ahead unlocked.
+struct OpeningLock {
+    let descriptor: Int32
+
+    init(_ path: String) {
+        #if canImport(Glibc)
+        descriptor = Glibc.open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        #else
+        descriptor = Darwin.open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        #endif
+        if descriptor >= 0 { while flock(descriptor, LOCK_EX) != 0 && errno == EINTR {} }
+    }
+
+    func release() {
+        guard descriptor >= 0 else { return }
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
     }
 }

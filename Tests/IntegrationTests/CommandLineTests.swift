@@ -108,6 +108,39 @@ import TestSupport
         #expect(missing.code == 1)
     }
 
+    /// Eight processes creating one database at once: opening and migrating take turns, so no
+    /// "database is locked" reaches anyone and every revision is recorded.
+    @Test func eightProcessesCreatingOneDatabaseNeverSeeALock() throws {
+        let dir = CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let text = try String(contentsOfFile: example, encoding: .utf8)
+        for sub in ["seeds", "secrets", "config"] {
+            try FileManager.default.copyItem(atPath: CLI.packageRoot.appendingPathComponent("examples/edx-lite/\(sub)").path, toPath: "\(dir)/\(sub)")
+        }
+        for i in 1...8 { CLI.write(text.replacingOccurrences(of: "\"SERVICE_VARIANT\": \"lms\"", with: "\"SERVICE_VARIANT\": \"v\(i)\""), to: "\(dir)/env-\(i).json") }
+        for round in 1...10 {
+            let env = ["DEVSTACK_STATE": "\(dir)/round-\(round).db"]
+            let results = (1...8).map { i in
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: CLI.binary)
+                p.arguments = ["apply", "\(dir)/env-\(i).json", "--record-only"]
+                p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+                let err = Pipe()
+                p.standardError = err
+                p.standardOutput = FileHandle.nullDevice
+                try? p.run()
+                return (p, err)
+            }
+            for (p, err) in results {
+                p.waitUntilExit()
+                let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                #expect(p.terminationStatus == 0 && !message.contains("locked"), "round \(round): \(message)")
+            }
+            let history = CLI.devstack(["history", "--json"], environment: env).stdout
+            #expect(history.components(separatedBy: "\"number\"").count == 9, "round \(round): every revision recorded")
+        }
+    }
+
     @Test func aMissingFileIsOneLine() {
         let result = CLI.devstack(["validate", "/nonexistent/env.json"])
         #expect(result.code == 2)
