@@ -135,7 +135,7 @@ public final class StateStore: Sendable {
         let directory = PathMath.directory(of: path)
         let prefix = (path as NSString).lastPathComponent + ".backup-"
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        return names.filter { $0.hasPrefix(prefix) && !$0.hasSuffix("-wal") && !$0.hasSuffix("-shm") }.sorted().reversed().map { PathMath.join(directory, $0) }
+        return names.filter { $0.hasPrefix(prefix) && !$0.hasSuffix("-wal") && !$0.hasSuffix("-shm") && !$0.hasSuffix(".lock") }.sorted().reversed().map { PathMath.join(directory, $0) }
     }
 
     func read<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
