@@ -137,6 +137,21 @@ public struct Workload: Sendable, Equatable {
     public var files: [WorkloadFile] = []
 }
 
+extension Workload {
+    /// A short-lived container from this one's image and settings (seed runs, volume helpers):
+    /// no ports, no health check, no restarts, labelled as a helper so a leftover is found.
+    public func helper(named name: String, purpose: String) -> Workload {
+        var helper = self
+        helper.name = name
+        helper.labels = [Labels.environment: environment, Labels.helper: purpose]
+        helper.ports = []
+        helper.healthcheck = nil
+        helper.restart = .no
+        helper.files = []
+        return helper
+    }
+}
+
 public struct WorkloadFile: Sendable, Equatable {
     public var path: String
     public var contents: String

@@ -160,12 +160,7 @@ public struct SeedRunner: Sendable {
                 let result = try await engine.exec(container, command: argv)
                 return (result.exitCode == 0, result.output + (result.exitCode == 0 ? "" : "\nexit code \(result.exitCode)"))
             case let .run(command):
-                var workload = desired.workloads[seed.service!]!
-                workload.name = "\(desired.environment)-seed-\(name)"
-                workload.labels = [Labels.environment: desired.environment, Labels.helper: "seed"]
-                workload.ports = []
-                workload.healthcheck = nil
-                workload.restart = .no
+                var workload = desired.workloads[seed.service!]!.helper(named: "\(desired.environment)-seed-\(name)", purpose: "seed")
                 workload.command = seed.stdin == nil ? command : Self.withStdin(command, file: "/tmp/\(inputName)")
                 try? await engine.removeContainer(workload.name)
                 let id = try await engine.createContainer(workload)

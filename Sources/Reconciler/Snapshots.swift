@@ -1,4 +1,3 @@
-import Crypto
 import EnvSpec
 import Foundation
 import StateStore
@@ -38,10 +37,6 @@ public struct SnapshotManager: Sendable {
 
     public init(_ reconciler: Reconciler) { self.reconciler = reconciler }
 
-    public static func sha256(_ data: Data) -> String {
-        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
-    }
-
     /// The volumes a snapshot covers: one, those of one service, or all of the environment's.
     public static func volumes(in spec: EnvironmentSpec, service: String?, volume: String?) throws -> [String] {
         let all = Set(spec.services.values.flatMap { $0.volumes.filter { $0.type == .volume }.map(\.source) }).sorted()
@@ -79,7 +74,7 @@ public struct SnapshotManager: Sendable {
                 let compressed = try Gzip.compress(tar)
                 let relative = "\(folder)/\(volume).tar.gz"
                 try compressed.write(to: URL(fileURLWithPath: PathMath.join(directory, relative)), options: .atomic)
-                saved.append(SnapshotRecord.Volume(volume: volume, archive: relative, sha256: Self.sha256(compressed), bytes: compressed.count))
+                saved.append(SnapshotRecord.Volume(volume: volume, archive: relative, sha256: CanonicalJSON.sha256(compressed), bytes: compressed.count))
             }
             try reconciler.store.recordSnapshot(environment: desired.environment, SnapshotRecord(name: name, revision: desired.revision, volumes: saved))
         } catch {
@@ -113,7 +108,7 @@ public struct SnapshotManager: Sendable {
 
     /// Checks a compressed archive against its digest, inflates it and checks its entries.
     public static func unpack(_ data: Data, sha256 expected: String, snapshot: String, volume: String) throws -> Data {
-        let actual = sha256(data)
+        let actual = CanonicalJSON.sha256(data)
         guard actual == expected else { throw SnapshotError.tampered(snapshot: snapshot, volume: volume, expected: expected, actual: actual) }
         do {
             let tar = data.starts(with: [0x1f, 0x8b]) ? try Gzip.decompress(data) : data

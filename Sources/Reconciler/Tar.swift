@@ -13,9 +13,7 @@ public enum Tar {
     /// One file, for copying a seed's input into a container.
     public static func single(name: String, contents: Data, mode: Int = 0o644) throws -> Data {
         var out = Data()
-        try header(into: &out, name: name, size: contents.count, mode: mode, type: "0")
-        out.append(contents)
-        out.append(Data(count: (512 - contents.count % 512) % 512))
+        try appendFile(into: &out, name: name, contents: contents, mode: mode)
         out.append(Data(count: 1024))
         return out
     }
@@ -30,9 +28,7 @@ public enum Tar {
                 let folder = parts[...depth].joined(separator: "/") + "/"
                 if folders.insert(folder).inserted { try header(into: &out, name: folder, size: 0, mode: 0o755, type: "5") }
             }
-            try header(into: &out, name: parts.joined(separator: "/"), size: file.contents.count, mode: file.mode, type: "0")
-            out.append(file.contents)
-            out.append(Data(count: (512 - file.contents.count % 512) % 512))
+            try appendFile(into: &out, name: parts.joined(separator: "/"), contents: file.contents, mode: file.mode)
         }
         out.append(Data(count: 1024))
         return out
@@ -119,14 +115,18 @@ public enum Tar {
             if type == .typeDirectory {
                 try header(into: &out, name: relative + "/", size: 0, mode: mode, type: "5")
             } else if type == .typeRegular {
-                let data = fm.contents(atPath: full) ?? Data()
-                try header(into: &out, name: relative, size: data.count, mode: mode, type: "0")
-                out.append(data)
-                out.append(Data(count: (512 - data.count % 512) % 512))
+                try appendFile(into: &out, name: relative, contents: fm.contents(atPath: full) ?? Data(), mode: mode)
             }
         }
         out.append(Data(count: 1024))
         return out
+    }
+
+    /// A regular file's header and contents, padded to the 512-byte block.
+    static func appendFile(into out: inout Data, name: String, contents: Data, mode: Int) throws {
+        try header(into: &out, name: name, size: contents.count, mode: mode, type: "0")
+        out.append(contents)
+        out.append(Data(count: (512 - contents.count % 512) % 512))
     }
 
     static func header(into out: inout Data, name: String, size: Int, mode: Int, type: Character, link: String = "") throws {

@@ -39,10 +39,8 @@ public enum TeammateDiff {
             }
         }
         for service in Set(mine.lock.keys).union(theirs.lock.keys).sorted() {
-            let a = mine.lock[service]?.digest, b = theirs.lock[service]?.digest
-            if digestPart(a) != digestPart(b) {
-                out.append(Difference(group: "service \(service)", field: "image digest", mine: digestPart(a), theirs: digestPart(b)))
-            }
+            let a = mine.lock[service].map { ImageLock.short($0.digest) }, b = theirs.lock[service].map { ImageLock.short($0.digest) }
+            if a != b { out.append(Difference(group: "service \(service)", field: "image digest", mine: a, theirs: b)) }
         }
         for seed in Set(mine.seeds.keys).union(theirs.seeds.keys).sorted() {
             let a = mine.seeds[seed], b = theirs.seeds[seed]
@@ -63,13 +61,6 @@ public enum TeammateDiff {
             out.append(Difference(group: "devstack", field: "version", mine: mine.devstackVersion, theirs: theirs.devstackVersion))
         }
         return out.sorted { ($0.group, $0.field) < ($1.group, $1.field) }
-    }
-
-    /// "sha256:0123456789ab" of "repo@sha256:…", or the reference itself when it has no digest.
-    static func digestPart(_ digest: String?) -> String? {
-        guard let digest else { return nil }
-        guard let at = digest.range(of: "@sha256:") else { return digest }
-        return "sha256:" + digest[at.upperBound...].prefix(12)
     }
 
     static func snapshotDigest(_ s: SnapshotRecord) -> String {

@@ -29,13 +29,7 @@ public struct VolumeAccess: Sendable {
         let engineName = Naming.volume(desired.environment, volume)
         guard let owner = desired.workloads.values.sorted(by: { $0.service < $1.service })
             .first(where: { $0.mounts.contains { $0.source == engineName } }) else { throw NoOwner(volume: volume) }
-        var helper = owner
-        helper.name = "\(desired.environment)-\(purpose)-\(volume)"
-        helper.labels = [Labels.environment: desired.environment, Labels.helper: purpose]
-        helper.ports = []
-        helper.healthcheck = nil
-        helper.restart = .no
-        helper.files = []
+        var helper = owner.helper(named: "\(desired.environment)-\(purpose)-\(volume)", purpose: purpose)
         helper.mounts = [MountSpec(type: .volume, source: engineName, target: Self.mountPoint)]
         return helper
     }

@@ -111,6 +111,11 @@ public enum Timestamp {
         f.timeZone = TimeZone(identifier: "UTC")
         return f.string(from: date)
     }
+    /// `20261125T204609`: for file names (backups, set-aside databases).
+    public static func compact() -> String {
+        String(now().replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "").prefix(15))
+    }
+
     public static func parse(_ text: String) -> Date? {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]

@@ -10,6 +10,12 @@ public struct ImageLock: Sendable, Equatable, Codable {
         self.reference = reference
         self.digest = digest
     }
+
+    /// "sha256:0123456789ab" of "repository@sha256:…"; a reference without a digest as it is.
+    public static func short(_ digest: String) -> String {
+        guard let at = digest.range(of: "@sha256:") else { return digest }
+        return "sha256:" + digest[at.upperBound...].prefix(12)
+    }
 }
 
 extension StateStore {

@@ -124,7 +124,7 @@ public final class StateStore: Sendable {
             return try Int.fetchOne(db, sql: "SELECT MAX(version) FROM schema_migrations") ?? 0
         }
         guard version > 0 else { return }
-        let stamp = Timestamp.now().replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "").prefix(15)
+        let stamp = Timestamp.compact()
         let target = try DatabaseQueue(path: "\(location).backup-schema\(version)-\(stamp)")
         try writer.backup(to: target)
         try target.close()

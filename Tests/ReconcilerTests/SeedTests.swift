@@ -137,7 +137,7 @@ let seeded = """
     @Test func unpackChecksTheDigestBeforeAnythingElse() throws {
         let tar = try Tar.single(name: "f", contents: Data("x".utf8))
         let packed = try Gzip.compress(tar)
-        let digest = SnapshotManager.sha256(packed)
+        let digest = CanonicalJSON.sha256(packed)
         #expect(try SnapshotManager.unpack(packed, sha256: digest, snapshot: "s", volume: "v") == tar)
         var flipped = packed
         flipped[flipped.count / 2] ^= 1
@@ -146,7 +146,7 @@ let seeded = """
         } throws: { "\($0)".contains("does not match its recorded sha256") && "\($0)".contains("nothing was changed") }
         let unsafe = try Gzip.compress(try link("x", to: "/etc/passwd"))
         #expect {
-            try SnapshotManager.unpack(unsafe, sha256: SnapshotManager.sha256(unsafe), snapshot: "s", volume: "v")
+            try SnapshotManager.unpack(unsafe, sha256: CanonicalJSON.sha256(unsafe), snapshot: "s", volume: "v")
         } throws: { "\($0)".contains("links outside the archive") }
     }
 

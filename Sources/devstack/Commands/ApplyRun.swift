@@ -75,14 +75,15 @@ struct ApplyRun {
         }
         let reconciler = try EngineFactory.reconciler(store: store)
         let executor = Executor.cli(engine: reconciler.engine, store: store, timeoutSeconds: options.timeout, parallel: options.parallel)
-        if let resumed = try await SnapshotManager(reconciler).resumeInterrupted(desired: try reconciler.desiredState(stored), executor: executor) {
+        if try store.pendingRestore(environment: environment) != nil,
+           let resumed = try await SnapshotManager(reconciler).resumeInterrupted(desired: try reconciler.desiredState(stored), executor: executor) {
             print("finished an interrupted restore of \(resumed)")
         }
         let locks = try chooseLocks(stored)
         let outcome = try await reconciler.apply(stored, executor: executor, only: only, locks: locks)
         // A no-op changed no image, so the lock taken when it last changed still holds.
-        if outcome.converged, only == nil, !outcome.plan.isEmpty, let desired = outcome.desired { try await recordLock(desired, previous: locks) }
-        let seconds = String(format: "%.2fs", Double((ContinuousClock.now - started) / .milliseconds(1)) / 1000)
+        if outcome.converged, only == nil, !outcome.plan.isEmpty, let desired = outcome.desired { try await recordLock(desired, previous: locks, reconciler: reconciler) }
+        let seconds = Elapsed.since(started)
         if !outcome.plan.problems.isEmpty {
             for problem in outcome.plan.problems { Terminal.error(problem) }
             throw UserError("nothing was changed; revision \(revision) stays recorded as the desired state of \(environment)")
@@ -127,21 +128,15 @@ extension ApplyRun {
     }
 
     /// Pins the revision to what it ran with, and says which tags moved since the last pin.
-    func recordLock(_ desired: DesiredState, previous: [String: ImageLock]) async throws {
-        let reconciler = try EngineFactory.reconciler(store: store)
+    func recordLock(_ desired: DesiredState, previous: [String: ImageLock], reconciler: Reconciler) async throws {
         let now = await reconciler.currentLocks(desired)
         let before = previous.isEmpty ? try store.latestLocks(environment: environment, upTo: desired.revision) : previous
         for (service, lock) in now.sorted(by: { $0.key < $1.key }) {
             if let old = before[service], old.reference == lock.reference, old.digest != lock.digest {
-                Terminal.warn("\(service): the tag \(lock.reference) moved: it was \(Self.short(old.digest)), it is now \(Self.short(lock.digest)) (apply --locked runs the recorded digest)")
+                Terminal.warn("\(service): the tag \(lock.reference) moved: it was \(ImageLock.short(old.digest)), it is now \(ImageLock.short(lock.digest)) (apply --locked runs the recorded digest)")
             }
         }
         try store.recordLock(environment: environment, revision: desired.revision, now)
-    }
-
-    static func short(_ digest: String) -> String {
-        guard let at = digest.range(of: "@sha256:") else { return digest }
-        return "sha256:" + digest[at.upperBound...].prefix(12)
     }
 
     /// Seeds run once the environment has converged; the ledger skips what is unchanged.

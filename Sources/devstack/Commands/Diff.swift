@@ -51,14 +51,13 @@ extension Devstack.Diff {
         let env = try db.resolveEnvironment(environment.env ?? bundle.spec.name)
         let stored = try db.revision(environment: env)
         // What runs here now, when the engine answers; what was recorded otherwise.
-        var lock = try BundleContents.make(stored, store: db, withData: false).lock
+        var lock = try BundleContents.lock(stored, store: db)
         if let reconciler = try? EngineFactory.reconciler(store: db), let desired = try? reconciler.desiredState(stored) {
             let running = await reconciler.currentLocks(desired)
             if !running.isEmpty { lock = running }
         }
         let mine = TeammateDiff.Side(spec: stored.spec, lock: lock,
-                                     seeds: try db.seedLedger(environment: env).filter { stored.spec.seeds[$0.key] != nil }
-                                         .mapValues { ExportBundle.SeedState(checksum: $0.checksum, status: $0.status, revision: $0.revision) },
+                                     seeds: try BundleContents.seeds(stored, store: db),
                                      snapshots: try db.snapshots(environment: env), devstackVersion: DevstackVersion.current)
         let theirs = TeammateDiff.Side(spec: bundle.spec, lock: bundle.lock, seeds: bundle.seeds, snapshots: bundle.snapshots, devstackVersion: bundle.devstackVersion)
         let differences = TeammateDiff.compare(mine: mine, theirs: theirs)

@@ -115,7 +115,7 @@ struct StoreDoctor {
                     checks.append(check)
                     break
                 }
-                if SnapshotManager.sha256(data) != volume.sha256 {
+                if CanonicalJSON.sha256(data) != volume.sha256 {
                     checks.append(StoreCheck(name: "snapshot", severity: .problem,
                                              detail: "\(environment)/\(snapshot.name): archive \(file) does not match its recorded sha256; it will not be restored (devstack snapshot rm \(snapshot.name) removes it)"))
                 }
@@ -133,7 +133,7 @@ struct StoreDoctor {
     /// file is always kept beside the database.
     func recover(backups: [String]) -> String? {
         let fm = FileManager.default
-        let stamp = Timestamp.now().replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "").prefix(15)
+        let stamp = Timestamp.compact()
         let damaged = "\(path).damaged-\(stamp)"
         let salvaged = "\(path).salvage-\(stamp)"
         func setAside() throws {

@@ -78,12 +78,8 @@ enum BundleContents {
         let env = stored.summary.environment
         let meta = RevisionMeta.local(source: .apply)
         var bundle = ExportBundle(revision: stored, exportedBy: meta.author, exportedFrom: meta.host)
-        let own = try db.lock(environment: env, revision: stored.summary.number)
-        bundle.lock = own.isEmpty
-            ? try db.latestLocks(environment: env, upTo: stored.summary.number).filter { stored.spec.services[$0.key]?.image == $0.value.reference }
-            : own
-        bundle.seeds = try db.seedLedger(environment: env).filter { stored.spec.seeds[$0.key] != nil }
-            .mapValues { ExportBundle.SeedState(checksum: $0.checksum, status: $0.status, revision: $0.revision) }
+        bundle.lock = try lock(stored, store: db)
+        bundle.seeds = try seeds(stored, store: db)
         bundle.snapshots = try db.snapshots(environment: env)
         if withData {
             for snapshot in bundle.snapshots {
@@ -97,5 +93,19 @@ enum BundleContents {
             }
         }
         return bundle
+    }
+
+    /// The revision's own lock, or else the newest digests recorded for its images.
+    static func lock(_ stored: StoredRevision, store db: StateStore) throws -> [String: ImageLock] {
+        let env = stored.summary.environment
+        let own = try db.lock(environment: env, revision: stored.summary.number)
+        guard own.isEmpty else { return own }
+        return try db.latestLocks(environment: env, upTo: stored.summary.number).filter { stored.spec.services[$0.key]?.image == $0.value.reference }
+    }
+
+    /// The ledger's last run of each seed the revision declares.
+    static func seeds(_ stored: StoredRevision, store db: StateStore) throws -> [String: ExportBundle.SeedState] {
+        try db.seedLedger(environment: stored.summary.environment).filter { stored.spec.seeds[$0.key] != nil }
+            .mapValues { ExportBundle.SeedState(checksum: $0.checksum, status: $0.status, revision: $0.revision) }
     }
 }

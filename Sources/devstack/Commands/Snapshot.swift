@@ -97,14 +97,13 @@ extension Devstack {
     }
 }
 
-/// Shared by snapshot restore and rollback --with-data: every archive is checked before the lease
-/// is taken or anything is touched.
+/// Shared by snapshot restore and rollback --with-data. `SnapshotManager.restore` checks every
+/// archive before it touches anything.
 enum SnapshotRestore {
     static func run(_ record: SnapshotRecord, store db: StateStore, environment env: String, revision: Int?, options: ConvergeOptions) async throws {
         let reconciler = try EngineFactory.reconciler(store: db)
         let manager = SnapshotManager(reconciler)
         let sources = manager.sources(record)
-        _ = try SnapshotManager.load(sources, label: "snapshot \"\(record.name)\"")
         let stored = try db.revision(environment: env, number: revision)
         let started = ContinuousClock.now
         let outcome = try await ExclusiveLease.run(db, environment: env, holder: "snapshot restore") {
@@ -117,20 +116,5 @@ enum SnapshotRestore {
             throw UserError("the volumes of snapshot \(record.name) were restored, but \(env) did not come back healthy; see devstack status")
         }
         print(Terminal.green("restored snapshot \(record.name)") + " (\(record.volumes.map(\.volume).joined(separator: ", "))) into \(env) at revision \(stored.summary.number) in \(Elapsed.since(started))")
-    }
-}
-
-enum Bytes {
-    static func format(_ n: Int) -> String {
-        if n < 1024 { return "\(n) B" }
-        if n < 1 << 20 { return String(format: "%.1f KB", Double(n) / 1024) }
-        if n < 1 << 30 { return String(format: "%.1f MB", Double(n) / 1048576) }
-        return String(format: "%.1f GB", Double(n) / 1073741824)
-    }
-}
-
-enum Elapsed {
-    static func since(_ start: ContinuousClock.Instant) -> String {
-        String(format: "%.2fs", Double((ContinuousClock.now - start) / .milliseconds(1)) / 1000)
     }
 }
