@@ -34,6 +34,9 @@ public struct DockerClient: Sendable {
 
     public var endpoint: String { "unix://\(socketPath)" }
 
+    /// The largest answer read whole (volume archives are the large ones).
+    public static let maxBodyBytes = 512 << 20
+
     func url(_ path: String, query: [(String, String)] = []) -> String {
         let socket = socketPath.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? socketPath
         var url = "http+unix://\(socket)/\(Self.apiVersion)\(path)"
@@ -75,9 +78,16 @@ public struct DockerClient: Sendable {
         var buffer: ByteBuffer
         do {
             response = try await http.execute(request, timeout: timeout)
-            buffer = try await response.body.collect(upTo: 512 * 1024 * 1024)
         } catch {
             throw EngineError(.unreachable, "cannot reach the Docker engine at \(endpoint) (\(Self.reason(error))): is dockerd running?")
+        }
+        do {
+            buffer = try await response.body.collect(upTo: Self.maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            let prefix = context.map { "\($0): " } ?? ""
+            throw EngineError(.bodyTooLarge, "\(prefix)the engine's answer to \(method.rawValue) \(path) is over \(Self.maxBodyBytes >> 20) MiB, more than devstack holds in memory")
+        } catch {
+            throw EngineError(.unreachable, "the Docker engine at \(endpoint) stopped answering mid-response (\(Self.reason(error)))")
         }
         let data = Data(buffer.readBytes(length: buffer.readableBytes) ?? [])
         let status = Int(response.status.code)

@@ -172,10 +172,19 @@ extension SeedSpec {
 }
 
 extension SecretSource {
+    /// An absolute path, or one that climbs out of the project folder.
+    public var isOutsideProject: Bool {
+        guard case let .file(path) = self else { return false }
+        return path.hasPrefix("/") || PathMath.escapes(path)
+    }
+
     public var canonical: JSONValue {
         switch self {
         case let .environment(name): return .obj([("fromEnv", .string(name))])
-        case let .file(path): return .obj([("fromFile", .string(path))])
+        case let .file(path):
+            // A file outside the project says so, as a bind does, so that the form reads back.
+            if isOutsideProject { return .obj([("fromFile", .string(path)), ("outsideProject", .bool(true))]) }
+            return .obj([("fromFile", .string(path))])
         }
     }
 }

@@ -109,40 +109,79 @@ struct SpecDecoder {
 
     mutating func duration(_ node: JSONNode, _ path: String) -> Int? {
         guard let s = string(node, path) else { return nil }
-        if let ms = Self.parseDuration(s) { return ms }
-        fail(path, "expected a duration such as \"500ms\", \"5s\" or \"1m30s\", found \"\(s)\"")
+        switch Self.checkedDuration(s) {
+        case let .value(ms): return ms
+        case .tooLarge: fail(path, "duration \"\(s)\" is out of range: at most \(Self.maxDurationText)")
+        case .invalid: fail(path, "expected a duration such as \"500ms\", \"5s\" or \"1m30s\", found \"\(s)\"")
+        }
         return nil
     }
 
+    /// The longest duration accepted: a year, so that every duration still fits in nanoseconds
+    /// (the engine's unit) with room to add them up.
+    public static let maxDurationMs = 365 * 24 * 3_600_000
+    static let maxDurationText = "8760h (a year)"
+    /// The largest memory size accepted: 1 PiB, far above any machine and far below Int64's limit.
+    public static let maxMemoryBytes = 1 << 50
+
+    enum Checked: Equatable {
+        case value(Int)
+        case invalid
+        case tooLarge
+    }
+
     static func parseDuration(_ s: String) -> Int? {
+        if case let .value(ms) = checkedDuration(s) { return ms }
+        return nil
+    }
+
+    /// `1h30m`, `500ms`, `5s`: every step is checked, so a huge number is a range error, never
+    /// an overflow.
+    static func checkedDuration(_ s: String) -> Checked {
         var total = 0
         var digits = ""
         var rest = Substring(s)
-        guard !s.isEmpty else { return nil }
+        guard !s.isEmpty else { return .invalid }
+        var tooLarge = false
         while let c = rest.first {
             if c.isASCII && c.isNumber { digits.append(c); rest = rest.dropFirst(); continue }
-            guard let n = Int(digits) else { return nil }
+            guard !digits.isEmpty else { return .invalid }
             let factor: Int
             if rest.hasPrefix("ms") { factor = 1; rest = rest.dropFirst(2) }
             else if rest.hasPrefix("s") { factor = 1000; rest = rest.dropFirst() }
             else if rest.hasPrefix("m") { factor = 60_000; rest = rest.dropFirst() }
             else if rest.hasPrefix("h") { factor = 3_600_000; rest = rest.dropFirst() }
-            else { return nil }
-            total += n * factor
+            else { return .invalid }
+            if let n = Int(digits) {
+                let (product, o1) = n.multipliedReportingOverflow(by: factor)
+                let (sum, o2) = total.addingReportingOverflow(product)
+                if o1 || o2 || sum > maxDurationMs { tooLarge = true } else { total = sum }
+            } else {
+                tooLarge = true
+            }
             digits = ""
         }
-        return digits.isEmpty ? total : nil
+        guard digits.isEmpty else { return .invalid }
+        return tooLarge ? .tooLarge : .value(total)
     }
 
     static func parseMemory(_ s: String) -> Int? {
+        if case let .value(bytes) = checkedMemory(s) { return bytes }
+        return nil
+    }
+
+    static func checkedMemory(_ s: String) -> Checked {
         var text = s.lowercased()
         if text.hasSuffix("b") && text.count > 1 && !(text.dropLast().last?.isNumber ?? true) { text.removeLast() }
-        let units: [Character: Int] = ["k": 1 << 10, "m": 1 << 20, "g": 1 << 30]
+        let units: [Character: Int] = ["k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40]
         var factor = 1
         if let last = text.last, let f = units[last] { factor = f; text.removeLast() }
         else if text.last == "b" { text.removeLast() }
-        guard let n = Int(text), n > 0 else { return nil }
-        return n * factor
+        guard !text.isEmpty, text.allSatisfy({ $0.isASCII && $0.isNumber }) else { return .invalid }
+        guard let n = Int(text) else { return .tooLarge }
+        guard n > 0 else { return .invalid }
+        let (bytes, overflow) = n.multipliedReportingOverflow(by: factor)
+        return overflow || bytes > maxMemoryBytes ? .tooLarge : .value(bytes)
     }
 
     // MARK: service
@@ -421,9 +460,13 @@ struct SpecDecoder {
             let p = Self.join(path, key)
             switch (key, value.value) {
             case let ("memory", .string(s)):
-                if let m = Self.parseMemory(s) { spec.memoryBytes = m } else { fail(p, "expected a size such as \"512m\" or \"2g\", found \"\(s)\"") }
+                switch Self.checkedMemory(s) {
+                case let .value(m): spec.memoryBytes = m
+                case .tooLarge: fail(p, "size \"\(s)\" is out of range: at most 1024t (1 PiB)")
+                case .invalid: fail(p, "expected a size such as \"512m\" or \"2g\", found \"\(s)\"")
+                }
             case ("memory", _):
-                spec.memoryBytes = integer(value, p, range: 1...Int(Int64.max / 2))
+                spec.memoryBytes = integer(value, p, range: 1...Self.maxMemoryBytes)
             case let ("cpus", .number(n)):
                 if n > 0, n <= 1024 { spec.milliCPUs = Int((n * 1000).rounded()) } else { fail(p, "expected a number of CPUs above 0, such as 0.5") }
             case let ("cpus", .string(s)):
@@ -536,10 +579,30 @@ struct SpecDecoder {
         return true
     }
 
+    /// `{"fromEnv": "VAR"}` or `{"fromFile": "path"}`. A file is relative to the project folder;
+    /// one outside it (absolute, `..`) must say `"outsideProject": true`, as a bind does.
     mutating func secret(_ node: JSONNode, _ path: String) -> SecretSource? {
-        guard let (key, value) = exactlyOne(node, path, of: ["fromEnv", "fromFile"]) else { return nil }
-        guard let s = string(value, Self.join(path, key)) else { return nil }
-        return key == "fromEnv" ? .environment(s) : .file(s.hasPrefix("/") ? s : rebasePath(s))
+        guard case let .object(members) = node.value else { fail(path, "expected an object, found \(node.typeName)"); return nil }
+        var outsideProject = false
+        if let flag = members.first(where: { $0.key == "outsideProject" }) {
+            guard let b = bool(flag.value, Self.join(path, "outsideProject")) else { return nil }
+            outsideProject = b
+        }
+        let rest = JSONNode(.object(members.filter { $0.key != "outsideProject" }), line: node.line, column: node.column)
+        guard let (key, value) = exactlyOne(rest, path, of: ["fromEnv", "fromFile"]) else { return nil }
+        let p = Self.join(path, key)
+        guard let s = string(value, p) else { return nil }
+        if key == "fromEnv" {
+            if members.contains(where: { $0.key == "outsideProject" }) { fail(Self.join(path, "outsideProject"), "\"outsideProject\" goes with \"fromFile\""); return nil }
+            return .environment(s)
+        }
+        if s.hasPrefix("~") { fail(p, "secret files are paths relative to the environment file or absolute; \"~\" is not expanded"); return nil }
+        let outside = s.hasPrefix("/") || PathMath.escapes(s)
+        if outside && !outsideProject {
+            fail(p, "secret file \"\(s)\" is outside the project folder: add \"outsideProject\": true to read it from there")
+            return nil
+        }
+        return .file(s.hasPrefix("/") ? s : rebasePath(s))
     }
 }
 

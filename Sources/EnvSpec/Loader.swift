@@ -10,6 +10,9 @@ public struct EnvironmentLoader: Sendable {
     public var currentDirectory: String
     /// Profiles to activate; services without profiles are always active.
     public var profiles: Set<String>
+    /// Resolves symlinks (nil when the path does not exist): the project rules apply to where a
+    /// file really is, not to the name it was reached by.
+    public var realPath: @Sendable (String) -> String? = LocalFiles.realPath
 
     public init(readFile: @escaping ReadFile = LocalFiles.read,
                 hostEnvironment: [String: String] = ProcessInfo.processInfo.environment,
@@ -122,7 +125,15 @@ public struct EnvironmentLoader: Sendable {
             switch entry.spec {
             case let .content(text): spec.configs[configName] = text
             case let .file(relative):
-                do { spec.configs[configName] = try readFile(PathMath.join(rootDir, relative)) } catch {
+                let absolute = PathMath.join(rootDir, relative)
+                let rule = ProjectRule(rootDir: rootDir, workspace: workspace, realPath: realPath)
+                let allowed = ProjectRule.contains(rootDir, absolute) ? rootDir : workspace
+                if let real = rule.escapingRealPath(absolute, allowed: allowed) {
+                    diagnostics.append(Diagnostic(file: entry.file, path: "configs.\(configName).file",
+                                                  message: "config file \"\(relative)\" resolves to \(real), outside \(allowed): the project rule applies to where a symlink points"))
+                    continue
+                }
+                do { spec.configs[configName] = try readFile(absolute) } catch {
                     diagnostics.append(Diagnostic(file: entry.file, path: "configs.\(configName).file", message: "cannot read \(relative): \(LocalFiles.reason(error))"))
                 }
             }
@@ -136,6 +147,15 @@ public struct EnvironmentLoader: Sendable {
             }
         }, inactive: inactive)
         guard cross.isEmpty else { throw ValidationFailure(cross) }
+        let escapes = ProjectRule(rootDir: rootDir, workspace: workspace, realPath: realPath).check(spec, origin: { kind, name in
+            switch kind {
+            case .service: return services[name]?.file ?? path
+            case .seed: return seeds[name]?.file ?? path
+            case .secret: return secrets[name]?.file ?? path
+            case .config: return configs[name]?.file ?? path
+            }
+        })
+        guard escapes.isEmpty else { throw ValidationFailure(escapes) }
         return LoadedEnvironment(spec: spec, rootFile: rootAbsolute, files: files.map(\.absolute))
     }
 
@@ -183,6 +203,12 @@ public struct EnvironmentLoader: Sendable {
             guard PathMath.normalize(childAbsolute).hasPrefix(root == "/" ? "/" : root + "/") else {
                 diagnostics.append(Diagnostic(file: display, path: "include[\(i)]",
                                               message: "\"\(include)\" leaves the workspace \(PathMath.normalize(workspace)) (set DEVSTACK_WORKSPACE to widen it)"))
+                continue
+            }
+            let rule = ProjectRule(rootDir: root, workspace: root, realPath: realPath)
+            if let real = rule.escapingRealPath(childAbsolute, allowed: root) {
+                diagnostics.append(Diagnostic(file: display, path: "include[\(i)]",
+                                              message: "\"\(include)\" is a symlink to \(real), outside the workspace \(root): includes stay in the workspace"))
                 continue
             }
             collect(display: childDisplay, absolute: childAbsolute, chain: chainHere, workspace: workspace, into: &files, diagnostics: &diagnostics)
@@ -243,8 +269,81 @@ public struct LoadedEnvironment: Sendable {
     public var projectDirectory: String { PathMath.directory(of: rootFile) }
 }
 
+/// The project rule, applied to real paths: a file an environment reads (configs, seed files,
+/// secret files, build contexts) or a bind it shares stays in the project folder (or, for a file
+/// of an included repository, in the workspace), whatever symlinks it is reached through. Binds
+/// and secret files marked `outsideProject` are exempt: they say so.
+struct ProjectRule {
+    enum Kind { case service, seed, secret, config }
+    var rootDir: String
+    var workspace: String
+    var realPath: @Sendable (String) -> String?
+
+    func check(_ spec: EnvironmentSpec, origin: (Kind, String) -> String) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        func checkFile(_ relative: String, _ kind: Kind, _ name: String, _ path: String, what: String) {
+            let absolute = PathMath.join(rootDir, relative)
+            let allowed = Self.contains(rootDir, absolute) ? rootDir : workspace
+            if let real = escapingRealPath(absolute, allowed: allowed) {
+                out.append(Diagnostic(file: origin(kind, name), path: path,
+                                      message: "\(what) \"\(relative)\" resolves to \(real), outside \(allowed == rootDir ? "the project folder" : "the workspace") \(allowed): the project rule applies to where a symlink points"))
+            }
+        }
+        for name in spec.services.keys.sorted() {
+            let service = spec.services[name]!
+            if let build = service.build {
+                checkFile(build.context, .service, name, "services.\(name).build.context", what: "build context")
+            }
+            for (i, mount) in service.volumes.enumerated() where mount.type == .bind && !mount.outsideProject {
+                checkFile(mount.source, .service, name, "services.\(name).volumes[\(i)]", what: "bind source")
+            }
+        }
+        for name in spec.seeds.keys.sorted() {
+            let seed = spec.seeds[name]!
+            if let file = seed.action.file { checkFile(file, .seed, name, "seeds.\(name)", what: "seed file") }
+            if let stdin = seed.stdin { checkFile(stdin, .seed, name, "seeds.\(name).stdin", what: "seed input") }
+        }
+        for name in spec.secrets.keys.sorted() {
+            if case let .file(path) = spec.secrets[name]!, !spec.secrets[name]!.isOutsideProject {
+                checkFile(path, .secret, name, "secrets.\(name).fromFile", what: "secret file")
+            }
+        }
+        return out
+    }
+
+    /// The real path of `absolute` when it lies outside the real `allowed` folder; nil when it
+    /// stays inside. A path that does not exist yet is judged by its deepest existing folder.
+    func escapingRealPath(_ absolute: String, allowed: String) -> String? {
+        let realAllowed = realPath(allowed) ?? allowed
+        let real = resolveExisting(absolute)
+        return Self.contains(realAllowed, real) ? nil : real
+    }
+
+    func resolveExisting(_ absolute: String) -> String {
+        var head = PathMath.normalize(absolute)
+        var tail: [String] = []
+        while true {
+            if let real = realPath(head) { return PathMath.normalize(([real] + tail.reversed()).joined(separator: "/")) }
+            if head == "/" { return PathMath.normalize(absolute) }
+            tail.append(PathMath.components(head).last ?? "")
+            head = PathMath.directory(of: head)
+        }
+    }
+
+    static func contains(_ folder: String, _ path: String) -> Bool {
+        let f = PathMath.normalize(folder), p = PathMath.normalize(path)
+        return p == f || p.hasPrefix(f == "/" ? "/" : f + "/")
+    }
+}
+
 /// The live file reader.
 public enum LocalFiles {
+    public static let realPath: @Sendable (String) -> String? = { path in
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
     public static let read: EnvironmentLoader.ReadFile = { path in
         try String(contentsOfFile: path, encoding: .utf8)
     }

@@ -130,6 +130,9 @@ public final class EnvironmentController: @unchecked Sendable {
                 for try await event in source.events(environment: environment, since: since) {
                     delay = .milliseconds(500)
                     since = Date().timeIntervalSince1970 - 1
+                    if let service = event.service, Self.isOutsideDisruption(event.action) {
+                        lock.withLock { crashLoop.forgive(service) }
+                    }
                     if ["die", "destroy", "stop", "kill", "oom", "health_status: unhealthy", "pause"].contains(event.action) {
                         poke("\(event.service ?? "container") \(event.action)")
                     }
@@ -141,6 +144,13 @@ public final class EnvironmentController: @unchecked Sendable {
             delay = min(delay * 2, .seconds(30))
             poke("event stream reconnected")
         }
+    }
+
+    /// `kill` (with its signal), `stop` and `destroy` come from a request to the engine's API: a
+    /// person or a script, not the program crashing. A container that exits on its own sends only
+    /// `die`, and the kernel's OOM killer sends `oom`; those count towards a crash loop.
+    static func isOutsideDisruption(_ action: String) -> Bool {
+        action == "kill" || action == "stop" || action == "destroy"
     }
 
     func watchRevisions() async {
@@ -159,7 +169,9 @@ public final class EnvironmentController: @unchecked Sendable {
     func passExecutor() -> Executor {
         let store = self.store
         return Executor(engine: reconciler.engine, maxParallel: settings.maxParallel, progress: progress,
-                        recordEvent: { try? store.appendEvent($0) }, deadline: .now + .seconds(settings.passTimeoutSeconds))
+                        recordEvent: { [log] event in
+                            do { try store.appendEvent(event) } catch { log("could not record an event (\(event.action) \(event.service ?? "")): \(error)") }
+                        }, deadline: .now + .seconds(settings.passTimeoutSeconds))
     }
 
     /// One level-based reconcile; the answer decides when to look again.
@@ -204,10 +216,10 @@ public final class EnvironmentController: @unchecked Sendable {
                 wake = min(wake ?? until, until)
                 if isNew {
                     let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
-                    try? store.appendEvent(EventRecord(environment: environment, revision: revision.summary.number, service: service,
-                                                       action: "back-off", cause: "crash loop: \(step.cause)",
-                                                       outcome: "delayed", durationMs: Int(seconds * 1000),
-                                                       detail: "restart \(failures) held for \(String(format: "%g", seconds))s"))
+                    record(EventRecord(environment: environment, revision: revision.summary.number, service: service,
+                                       action: "back-off", cause: "crash loop: \(step.cause)",
+                                       outcome: "delayed", durationMs: Int(seconds * 1000),
+                                       detail: "restart \(failures) held for \(String(format: "%g", seconds))s"))
                     log("\(service): crash loop (\(failures) in a row); next start in \(String(format: "%g", seconds))s")
                 }
             }
@@ -215,13 +227,26 @@ public final class EnvironmentController: @unchecked Sendable {
         if let wake { schedule(at: wake, reason: "back-off over") }
         let runnable = plan.without(services: held)
         if runnable.isEmpty {
-            if held.isEmpty { try? store.markConverged(environment: environment, revision: revision.summary.number) }
+            if held.isEmpty {
+                do { try store.markConverged(environment: environment, revision: revision.summary.number) } catch {
+                    log("could not record that revision \(revision.summary.number) is converged: \(error)")
+                    schedule(after: .seconds(2), reason: "retry recording")
+                }
+            }
             return
         }
         let executor = passExecutor()
-        let applyID = try? store.beginApply(environment: environment, revision: revision.summary.number)
+        let applyID: Int64
+        do { applyID = try store.beginApply(environment: environment, revision: revision.summary.number) } catch {
+            // Nothing is changed that could not be recorded.
+            log("could not record the start of a pass: \(error); retrying")
+            schedule(after: .seconds(2), reason: "retry recording")
+            return
+        }
         let report = await executor.run(runnable, revision: revision.summary.number)
-        if let applyID { try? store.finishApply(id: applyID, converged: report.succeeded && held.isEmpty, images: [:]) }
+        do { try store.finishApply(id: applyID, converged: report.succeeded && held.isEmpty, images: [:]) } catch {
+            log("could not record the end of a pass: \(error)")
+        }
         if !report.succeeded { schedule(after: .seconds(2), reason: "retry after failure") }
     }
 
@@ -240,8 +265,13 @@ public final class EnvironmentController: @unchecked Sendable {
         }
         guard isNew else { return }
         log("cannot converge \(environment): \(message)")
-        try? store.appendEvent(EventRecord(environment: environment, revision: revision, service: nil, action: "reconcile",
-                                           cause: "terminal error; waiting for a new revision", outcome: "failed", detail: message))
+        record(EventRecord(environment: environment, revision: revision, service: nil, action: "reconcile",
+                           cause: "terminal error; waiting for a new revision", outcome: "failed", detail: message))
+    }
+
+    /// Writes an event; a failure to write is said in the controller's log, never dropped.
+    func record(_ event: EventRecord) {
+        do { try store.appendEvent(event) } catch { log("could not record an event (\(event.action) \(event.service ?? "")): \(error)") }
     }
 
     func schedule(after delay: Duration, reason: String) { schedule(at: .now + delay, reason: reason) }

@@ -47,6 +47,12 @@ public struct CrashLoopTracker: Sendable {
         return .go
     }
 
+    /// Someone stopped, killed or removed the service's container through the engine's API: that
+    /// is not a crash, so the next start goes at once and the count starts again.
+    public mutating func forgive(_ service: String) {
+        entries[service] = nil
+    }
+
     /// The service is held back right now.
     public func isHeld(_ service: String, now: ContinuousClock.Instant) -> Bool {
         entries[service]?.holdUntil.map { now < $0 } ?? false

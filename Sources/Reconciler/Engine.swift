@@ -230,7 +230,9 @@ public protocol PortProbe: Sendable {
 
 /// An engine failure, with the engine's own words.
 public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Kind: Sendable, Equatable { case unreachable, notFound, conflict, server, badRequest }
+    /// `bodyTooLarge`: the engine answered, with more than devstack holds in memory; retrying
+    /// would not help, so it is not transient.
+    public enum Kind: Sendable, Equatable { case unreachable, notFound, conflict, server, badRequest, bodyTooLarge }
     public var kind: Kind
     public var message: String
     public init(_ kind: Kind, _ message: String) {

@@ -17,10 +17,16 @@ public enum FaultPoint: String, Sendable, CaseIterable {
 }
 
 public enum FaultInjection {
+    /// Compiled only into debug builds (the ones the tests run): a release binary has no switch
+    /// that an environment variable could use to kill it.
     static let armed: (point: String, name: String?)? = {
+        #if !DEBUG
+        return nil
+        #else
         guard let value = ProcessInfo.processInfo.environment["DEVSTACK_FAULT"], !value.isEmpty else { return nil }
         let parts = value.split(separator: ":", maxSplits: 1).map(String.init)
         return (parts[0], parts.count > 1 ? parts[1] : nil)
+        #endif
     }()
 
     /// Kills the process with SIGKILL, as a power cut or `kill -9` would, when `point` is armed.

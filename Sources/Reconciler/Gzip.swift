@@ -7,6 +7,9 @@ public enum Gzip {
         public var description: String
     }
 
+    /// An archive inflates in memory; beyond this it is refused rather than exhausting memory.
+    public static let maxInflatedBytes = 1 << 30
+
     public static func compress(_ input: Data, level: Int32 = 6) throws -> Data {
         var stream = z_stream()
         // 15 window bits + 16 selects the gzip wrapper.
@@ -18,7 +21,7 @@ public enum Gzip {
     }
 
     /// Refuses to inflate past `limit` bytes, so a crafted archive cannot exhaust memory.
-    public static func decompress(_ input: Data, limit: Int = 16 << 30) throws -> Data {
+    public static func decompress(_ input: Data, limit: Int = maxInflatedBytes) throws -> Data {
         var stream = z_stream()
         guard inflateInit2_(&stream, 15 + 16, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw Failure(description: "cannot start gzip decompression")

@@ -27,6 +27,7 @@ public struct LocalHost: HostAccess {
             return value
         case let .file(path):
             let full = PathMath.join(projectDirectory, path)
+            if !source.isOutsideProject { try Self.checkStaysInside(full, projectDirectory: projectDirectory) }
             guard let data = FileManager.default.contents(atPath: full), let text = String(data: data, encoding: .utf8) else {
                 throw HostError("cannot read \(full)")
             }
@@ -37,8 +38,21 @@ public struct LocalHost: HostAccess {
 
     public func readProjectFile(_ path: String, projectDirectory: String) throws -> Data {
         let full = PathMath.join(projectDirectory, path)
+        try Self.checkStaysInside(full, projectDirectory: projectDirectory)
         guard let data = FileManager.default.contents(atPath: full) else { throw HostError("cannot read \(full)") }
         return data
+    }
+
+    /// Checked again when the file is read, not only when the environment was validated: a
+    /// symlink swapped in between still cannot lead out of the project folder.
+    static func checkStaysInside(_ full: String, projectDirectory: String) throws {
+        let project = PathMath.normalize(projectDirectory)
+        guard full == project || full.hasPrefix(project == "/" ? "/" : project + "/") else { return }
+        guard let real = LocalFiles.realPath(full) else { return }
+        let realProject = LocalFiles.realPath(project) ?? project
+        guard real == realProject || real.hasPrefix(realProject == "/" ? "/" : realProject + "/") else {
+            throw HostError("\(full) resolves to \(real), outside the project folder \(realProject): refused")
+        }
     }
 
     /// SHA-256 over the sorted relative paths and contents of every file in the folder.
@@ -50,7 +64,7 @@ public struct LocalHost: HostAccess {
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: full, isDirectory: &isDir), !isDir.boolValue else { continue }
             let data = FileManager.default.contents(atPath: full) ?? Data()
-            parts.append(relative + "\0" + CanonicalJSON.sha256(String(decoding: data, as: UTF8.self)) + "\0" + String(data.count))
+            parts.append(relative + "\0" + CanonicalJSON.sha256(data) + "\0" + String(data.count))
         }
         return CanonicalJSON.sha256(parts.sorted().joined(separator: "\n"))
     }

@@ -19,7 +19,7 @@ public struct Reconciler: Sendable {
         return try DesiredState.resolve(spec: revision.spec, revision: revision.summary.number, projectDirectory: projectDirectory,
                                         readSecret: { try host.readSecret($0, projectDirectory: projectDirectory) },
                                         contextHash: { try host.contextHash($0) }, locks: locks,
-                                        secretKey: (try? store.secretKey()) ?? "")
+                                        secretKey: try store.secretKey())
     }
 
     /// The digests the desired state's registry images resolve to on this engine now.

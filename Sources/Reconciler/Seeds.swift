@@ -58,7 +58,7 @@ public enum SeedPlanner {
     public static func checksum(_ seed: SeedSpec, files: [String: Data]) -> String {
         var text = CanonicalJSON.encode(seed.canonical)
         for path in files.keys.sorted() {
-            text += "\n\(path)\0" + CanonicalJSON.sha256(String(decoding: files[path]!, as: UTF8.self)) + "\0\(files[path]!.count)"
+            text += "\n\(path)\0" + CanonicalJSON.sha256(files[path]!) + "\0\(files[path]!.count)"
         }
         return CanonicalJSON.sha256(text)
     }

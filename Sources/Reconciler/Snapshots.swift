@@ -68,12 +68,12 @@ public struct SnapshotManager: Sendable {
         var saved: [SnapshotRecord.Volume] = []
         let folder = "\(desired.environment)/\(name)"
         do {
-            try FileManager.default.createDirectory(atPath: PathMath.join(directory, folder), withIntermediateDirectories: true)
+            try Files.createPrivateFolder(PathMath.join(directory, folder))
             for volume in volumes {
                 let tar = try await access.read(volume, purpose: "snapshot")
                 let compressed = try Gzip.compress(tar)
                 let relative = "\(folder)/\(volume).tar.gz"
-                try compressed.write(to: URL(fileURLWithPath: PathMath.join(directory, relative)), options: .atomic)
+                try Files.writePrivate(compressed, to: PathMath.join(directory, relative))
                 saved.append(SnapshotRecord.Volume(volume: volume, archive: relative, sha256: CanonicalJSON.sha256(compressed), bytes: compressed.count))
             }
             try reconciler.store.recordSnapshot(environment: desired.environment, SnapshotRecord(name: name, revision: desired.revision, volumes: saved))

@@ -5,9 +5,10 @@ import Foundation
 /// Documented in docs/bundle.md. Secrets appear only as references, as they do in the spec.
 public struct ExportBundle: Sendable {
     public static let format = "devstack-bundle"
-    public static let formatVersion = 2
-    /// Version 1 bundles (no lock, ledger or snapshots) are still read.
-    public static let readableVersions = 1...2
+    public static let formatVersion = 3
+    /// Version 1 bundles (no lock, ledger or snapshots) and version 2 (no provenance hash) are
+    /// still read; for them, `provenanceVerified` is false and import says so.
+    public static let readableVersions = 1...3
 
     /// A seed's last run as the exporting machine's ledger has it.
     public struct SeedState: Sendable, Equatable {
@@ -34,6 +35,9 @@ public struct ExportBundle: Sendable {
     public var snapshots: [SnapshotRecord] = []
     /// With --with-data: the compressed archives, by "SNAPSHOT/VOLUME".
     public var archives: [String: Data] = [:]
+    /// True when the revision's message, author, host and the exporter were checked against the
+    /// bundle's provenance hash (format 3 on).
+    public var provenanceVerified = true
 
     public init(revision: StoredRevision, exportedBy: String, exportedFrom: String, exportedAt: String = Timestamp.now()) {
         self.revision = revision.summary
@@ -72,6 +76,7 @@ public struct ExportBundle: Sendable {
             ("seeds", seedsJSON),
             ("snapshots", snapshotsJSON),
             ("stateHash", s(stateHash)),
+            ("provenanceHash", s(provenanceHash)),
             ("archives", obj(archives.map { ($0.key, s($0.value.base64EncodedString())) })),
         ])
     }
@@ -88,6 +93,24 @@ public struct ExportBundle: Sendable {
                                JSONNode(.obj([("volume", .string(v.volume)), ("sha256", .string(v.sha256)), ("bytes", .number(Double(v.bytes)))]))
                            }))]))
         })
+    }
+
+    /// SHA-256 over who made the revision and the bundle, and what they said of it: the message,
+    /// author, host, source and times cannot be edited unseen either.
+    public var provenanceHash: String {
+        CanonicalJSON.hash(.obj([
+            ("environment", .string(revision.environment)), ("number", .number(Double(revision.number))),
+            ("author", .string(revision.author)), ("host", .string(revision.host)), ("createdAt", .string(revision.createdAt)),
+            ("message", .string(revision.message)), ("source", .string(revision.source.rawValue)), ("specHash", .string(revision.specHash)),
+            ("exportedAt", .string(exportedAt)), ("exportedBy", .string(exportedBy)), ("exportedFrom", .string(exportedFrom)),
+            ("devstackVersion", .string(devstackVersion)),
+        ]))
+    }
+
+    /// Adds the host capabilities the importer accepted to the provenance recorded with the revision.
+    public static func provenance(_ provenance: String, acceptingHostAccess accepted: [String]) -> String {
+        guard let node = try? JSONParser.parse(provenance), case let .object(members) = node.value else { return provenance }
+        return CanonicalJSON.encode(.object(members + [(key: "hostAccessAccepted", value: JSONNode(.array(accepted.map { JSONNode(.string($0)) })))]))
     }
 
     /// SHA-256 over the lock, the ledger and the snapshot list, so none can be edited unseen.
@@ -150,14 +173,27 @@ public struct ExportBundle: Sendable {
                 throw ImportError.hashMismatch(file: file, path: "serviceHashes.\(name)", expected: claimed, actual: service.specHash)
             }
         }
-        let summary = RevisionSummary(environment: spec.name, number: try int(rev["number"], "revision.number"), parent: nil, specHash: specHash,
+        let number = try int(rev["number"], "revision.number")
+        guard number >= 1, number <= Int(Int32.max) else { throw ImportError.invalid(file: file, path: "revision.number", message: "expected a revision number from 1 to \(Int32.max)") }
+        // Version 3 covers these with a hash, so each must be there, as a string.
+        let strict = version >= 3
+        func optional(_ node: JSONNode?, _ path: String) throws -> String { strict ? try str(node, path) : ((try? str(node, path)) ?? "") }
+        let summary = RevisionSummary(environment: spec.name, number: number, parent: nil, specHash: specHash,
                                       author: try str(rev["author"], "revision.author"), host: try str(rev["host"], "revision.host"),
-                                      createdAt: try str(rev["createdAt"], "revision.createdAt"), message: (try? str(rev["message"], "")) ?? "",
-                                      source: RevisionSource(rawValue: (try? str(rev["source"], "")) ?? "") ?? .apply, changes: "")
+                                      createdAt: try str(rev["createdAt"], "revision.createdAt"), message: try optional(rev["message"], "revision.message"),
+                                      source: RevisionSource(rawValue: try optional(rev["source"], "revision.source")) ?? .apply, changes: "")
         var bundle = ExportBundle(revision: StoredRevision(summary: summary, spec: spec, serviceHashes: hashes),
-                                  exportedBy: (try? str(root["exportedBy"], "")) ?? "", exportedFrom: (try? str(root["exportedFrom"], "")) ?? "",
-                                  exportedAt: (try? str(root["exportedAt"], "")) ?? "")
-        bundle.devstackVersion = (try? str(root["devstackVersion"], "")) ?? "unknown"
+                                  exportedBy: try optional(root["exportedBy"], "exportedBy"), exportedFrom: try optional(root["exportedFrom"], "exportedFrom"),
+                                  exportedAt: try optional(root["exportedAt"], "exportedAt"))
+        bundle.devstackVersion = strict ? try str(root["devstackVersion"], "devstackVersion") : ((try? str(root["devstackVersion"], "")) ?? "unknown")
+        if strict {
+            let claimed = try str(root["provenanceHash"], "provenanceHash")
+            guard claimed == bundle.provenanceHash else {
+                throw ImportError.hashMismatch(file: file, path: "provenanceHash", expected: claimed, actual: bundle.provenanceHash)
+            }
+        } else {
+            bundle.provenanceVerified = false
+        }
         if version >= 2 { try readState(root, into: &bundle, file: file) }
         let provenance = CanonicalJSON.encode(.object([
             (key: "bundle", value: JSONNode(.string(file))),

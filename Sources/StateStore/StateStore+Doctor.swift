@@ -62,6 +62,16 @@ extension StateStore {
         return closed
     }
 
+    /// True for a regular file that devstack may repair: it starts like an SQLite database, or
+    /// devstack took backups of it. Devices, FIFOs, folders and strangers' files are never touched.
+    public static func isRecognisable(_ path: String) -> Bool {
+        guard Files.isRegularFile(path) else { return false }
+        if !backups(of: path).isEmpty { return true }
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        return (try? handle.read(upToCount: 16)) == Data("SQLite format 3\0".utf8)
+    }
+
     /// Copies what SQLite can still read into a fresh file (`VACUUM INTO`), for salvage.
     public static func salvage(_ path: String, into target: String) throws(StoreError) {
         do {

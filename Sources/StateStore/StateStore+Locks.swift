@@ -58,6 +58,9 @@ extension StateStore {
 extension StateStore {
     /// A random key made when the database was created; see migration 0008.
     public func secretKey() throws(StoreError) -> String {
-        try read { db in try String.fetchOne(db, sql: "SELECT value FROM store_settings WHERE key = 'secret-key'") ?? "" }
+        let key = try read { db in try String.fetchOne(db, sql: "SELECT value FROM store_settings WHERE key = 'secret-key'") }
+        // The key decides which containers a rotated secret recreates: without it, say so.
+        guard let key, !key.isEmpty else { throw .corrupt("\(location): the secret-label key is missing from store_settings; devstack doctor --repair or a backup brings it back") }
+        return key
     }
 }

@@ -24,21 +24,57 @@ public final class StateStore: Sendable {
     public static func open(path: String, migrations: [Migration] = Migration.embedded) throws(StoreError) -> StateStore {
         let directory = PathMath.directory(of: path)
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            // The database holds the secret-label key and interpolated host values: private.
+            try Files.createPrivateFolder(directory)
         } catch {
-            throw .cannotOpen(location: path, reason: "cannot create \(directory)")
+            throw .cannotOpen(location: path, reason: "cannot create \(directory): \(error.reason)")
         }
         // Processes opening the same database take turns: creating it, switching it to WAL and
         // migrating are not covered by SQLite's busy timeout.
+        // A device, a FIFO or a folder is never opened as a database (and never renamed or repaired).
+        if FileManager.default.fileExists(atPath: path), !Files.isRegularFile(Files.realPath(path) ?? path) {
+            throw .cannotOpen(location: path, reason: "not a regular file; --state names a database file")
+        }
         let opening = OpeningLock(path + ".lock")
         defer { opening.release() }
         do {
             try checkHeader(path)
             try verifyReadOnly(path, migrations: migrations)
+            try Files.createPrivateFile(path)
             let pool = try DatabasePool(path: path, configuration: configuration())
             let store = StateStore(writer: pool, location: path)
             try store.migrate(migrations)
             return store
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw Self.translate(error, location: path)
+        }
+    }
+
+    /// Opens an existing database for reading only: `history`, `show`, `status` and the like leave
+    /// its bytes exactly as they were. A database whose schema is behind this binary is migrated
+    /// first (that is a write, and it takes a backup), as any open would.
+    public static func openReadOnly(path: String, migrations: [Migration] = Migration.embedded) throws(StoreError) -> StateStore {
+        guard FileManager.default.fileExists(atPath: path) else { throw .empty }
+        if !Files.isRegularFile(Files.realPath(path) ?? path) {
+            throw .cannotOpen(location: path, reason: "not a regular file; --state names a database file")
+        }
+        do {
+            try checkHeader(path)
+            var config = configuration()
+            config.readonly = true
+            let queue = try DatabaseQueue(path: path, configuration: config)
+            let pending = try queue.read { db -> Bool in
+                guard try db.tableExists("schema_migrations") else { return true }
+                return try Migrator.pending(db, migrations: migrations)
+            }
+            if pending {
+                try queue.close()
+                return try open(path: path, migrations: migrations)
+            }
+            try queue.read { db in try Migrator.verify(db, migrations: migrations, location: path) }
+            return StateStore(writer: queue, location: path)
         } catch let error as StoreError {
             throw error
         } catch {
@@ -125,7 +161,9 @@ public final class StateStore: Sendable {
         }
         guard version > 0 else { return }
         let stamp = Timestamp.compact()
-        let target = try DatabaseQueue(path: "\(location).backup-schema\(version)-\(stamp)")
+        let backupPath = "\(location).backup-schema\(version)-\(stamp)"
+        try Files.createPrivateFile(backupPath)
+        let target = try DatabaseQueue(path: backupPath)
         try writer.backup(to: target)
         try target.close()
     }
@@ -362,9 +400,9 @@ struct OpeningLock {
 
     init(_ path: String) {
         #if canImport(Glibc)
-        descriptor = Glibc.open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        descriptor = Glibc.open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
         #else
-        descriptor = Darwin.open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        descriptor = Darwin.open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
         #endif
         if descriptor >= 0 { while flock(descriptor, LOCK_EX) != 0 && errno == EINTR {} }
     }

@@ -16,7 +16,7 @@ struct Devstack: AsyncParsableCommand {
     /// Errors from the libraries become clear lines and an exit code; never a stack trace.
     static func main() async {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(GlobalOptions.reordered(Array(CommandLine.arguments.dropFirst())))
             if var async = command as? AsyncParsableCommand {
                 try await async.run()
             } else {
@@ -26,8 +26,42 @@ struct Devstack: AsyncParsableCommand {
             for line in error.lines { Terminal.error(line) }
             Foundation.exit(error.exitCode)
         } catch {
-            exit(withError: error)
+            // Usage errors exit 2, like every other invalid input (argument-parser's default is 64).
+            let code = exitCode(for: error)
+            guard code.rawValue == 64 else { exit(withError: error) }
+            FileHandle.standardError.write(Data((Terminal.escape(fullMessage(for: error), keepNewlines: true) + "\n").utf8))
+            Foundation.exit(2)
         }
+    }
+}
+
+/// `--state`, `--env` and `--json` are accepted before the subcommand as well as after it, as
+/// `docs/cli.md` says: those written before it are moved after it (and before any `--`).
+enum GlobalOptions {
+    static let withValue: Set<String> = ["--state", "--env"]
+    static let flags: Set<String> = ["--json"]
+
+    static func reordered(_ arguments: [String]) -> [String] {
+        var leading: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let token = arguments[index]
+            let name = token.split(separator: "=", maxSplits: 1).first.map(String.init) ?? token
+            if flags.contains(token) {
+                leading.append(token); index += 1
+            } else if withValue.contains(name) && token.contains("=") {
+                leading.append(token); index += 1
+            } else if withValue.contains(token) && index + 1 < arguments.count {
+                leading += [token, arguments[index + 1]]; index += 2
+            } else {
+                break
+            }
+        }
+        guard !leading.isEmpty, index < arguments.count else { return arguments }
+        var rest = Array(arguments[index...])
+        let insertAt = rest.firstIndex(of: "--") ?? rest.endIndex
+        rest.insert(contentsOf: leading, at: insertAt)
+        return rest
     }
 }
 
@@ -63,6 +97,8 @@ extension ValidationFailure: UserFacingError {
 }
 
 extension StoreError: UserFacingError {}
+
+extension Files.WriteError: UserFacingError {}
 
 extension ExportBundle.ImportError: UserFacingError {
     var exitCode: Int32 { 2 }

@@ -209,3 +209,26 @@ let good = """
         }
     }
 }
+
+/// Every numeric field is checked: a huge value is a range error naming its path, never a trap.
+@Suite struct NumericRangeTests {
+    @Test func durationsAreCheckedStepByStep() {
+        #expect(SpecDecoder.checkedDuration("1h30m") == .value(5_400_000))
+        #expect(SpecDecoder.checkedDuration("8760h") == .value(31_536_000_000))
+        #expect(SpecDecoder.checkedDuration("8760h1ms") == .tooLarge)
+        #expect(SpecDecoder.checkedDuration("99999999999999999h") == .tooLarge)
+        #expect(SpecDecoder.checkedDuration("999999999999999999999999s") == .tooLarge)
+        #expect(SpecDecoder.checkedDuration("5x") == .invalid)
+        #expect(SpecDecoder.checkedDuration("h") == .invalid)
+        #expect(SpecDecoder.checkedDuration("5") == .invalid)
+    }
+
+    @Test func memorySizesAreChecked() {
+        #expect(SpecDecoder.checkedMemory("512m") == .value(536_870_912))
+        #expect(SpecDecoder.checkedMemory("2g") == .value(2_147_483_648))
+        #expect(SpecDecoder.checkedMemory("9999999999999g") == .tooLarge)
+        #expect(SpecDecoder.checkedMemory("1025t") == .tooLarge)
+        #expect(SpecDecoder.checkedMemory("-5m") == .invalid)
+        #expect(SpecDecoder.checkedMemory("0") == .invalid)
+    }
+}

@@ -110,7 +110,7 @@ import TestSupport
         #expect(running() == "one")
         #expect(f.devstack(["export", "-o", "\(f.dir)/bundle.json"]).code == 0)
         let bundle = try String(contentsOfFile: "\(f.dir)/bundle.json", encoding: .utf8)
-        #expect(bundle.contains("\"formatVersion\": 2") && bundle.contains("@sha256:"), "the bundle carries the lock")
+        #expect(bundle.contains("\"formatVersion\": 3") && bundle.contains("@sha256:"), "the bundle carries the lock")
 
         // A teammate: a fresh database, the same engine.
         let teammate = ["DEVSTACK_STATE": "\(f.dir)/teammate/state.db"]

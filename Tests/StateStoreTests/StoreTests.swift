@@ -188,7 +188,7 @@ func temporaryPath() -> String {
         } catch {
             #expect("\(error)".contains("hash mismatch"))
         }
-        let future = text.replacingOccurrences(of: "\"formatVersion\": 2", with: "\"formatVersion\": 9")
+        let future = text.replacingOccurrences(of: "\"formatVersion\": 3", with: "\"formatVersion\": 9")
         #expect(future != text)
         #expect(throws: ExportBundle.ImportError.self) { try ExportBundle.read(future, file: "b.json") }
     }
@@ -214,7 +214,7 @@ func temporaryPath() -> String {
         #expect { try ExportBundle.read(otherData, file: "b.json") } throws: { "\($0)".contains("archives.base/data: hash mismatch") }
         // A version 1 bundle, without the new sections, still imports.
         var v1 = ExportBundle(revision: try store.revision(environment: "demo"), exportedBy: "a", exportedFrom: "b").text
-        v1 = v1.replacingOccurrences(of: "\"formatVersion\": 2", with: "\"formatVersion\": 1")
+        v1 = v1.replacingOccurrences(of: "\"formatVersion\": 3", with: "\"formatVersion\": 1")
         #expect(try ExportBundle.read(v1, file: "old.json").bundle.lock.isEmpty)
     }
 }

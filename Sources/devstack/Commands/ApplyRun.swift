@@ -10,6 +10,11 @@ struct ConvergeOptions: ParsableArguments {
     @Option(name: .long, help: "How many engine operations run at once.") var parallel: Int = 8
     @Flag(name: .long, help: "When a controller holds the environment, return once the revision is recorded.") var noWait = false
     @Flag(name: .long, help: "Run images by the digests recorded when they were last applied or imported (the lock), even if their tags moved.") var locked = false
+
+    mutating func validate() throws {
+        try NumericOption.check(timeout, "--timeout", 1...NumericOption.maxSeconds)
+        try NumericOption.check(parallel, "--parallel", 1...256)
+    }
 }
 
 /// Converges the engine to a recorded revision and reports the result; shared by apply and rollback.

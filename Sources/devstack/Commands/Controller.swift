@@ -17,6 +17,8 @@ extension Devstack {
         @Option(name: .long, help: "Seconds between full resyncs.") var resync: Int = 30
         @Flag(name: .long, help: "Wait for the lease instead of refusing when another process holds it.") var wait = false
 
+        mutating func validate() throws { try NumericOption.check(resync, "--resync", 1...NumericOption.maxSeconds) }
+
         func run() async throws {
             let db = try store.openExisting()
             let env = try db.resolveEnvironment(environment.env)

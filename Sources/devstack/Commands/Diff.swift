@@ -23,7 +23,7 @@ extension Devstack {
             if let against { return try await againstBundle(against) }
             switch revisions.count {
             case 2 where file == nil:
-                let db = try store.openExisting()
+                let db = try store.openForReading()
                 let env = try db.resolveEnvironment(environment.env)
                 let a = try db.revision(environment: env, number: revisions[0])
                 let b = try db.revision(environment: env, number: revisions[1])
@@ -47,7 +47,7 @@ extension Devstack.Diff {
             throw UserError("\(path): cannot read the bundle: \(LocalFiles.reason(error))", exitCode: 2)
         }
         let (bundle, _) = try ExportBundle.read(text, file: path)
-        let db = try store.openExisting()
+        let db = try store.openForReading()
         let env = try db.resolveEnvironment(environment.env ?? bundle.spec.name)
         let stored = try db.revision(environment: env)
         // What runs here now, when the engine answers; what was recorded otherwise.

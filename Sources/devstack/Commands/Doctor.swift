@@ -48,11 +48,14 @@ struct StoreDoctor {
         let backups = StateStore.backups(of: path)
         let store: StateStore
         do {
-            store = try StateStore.open(path: path)
+            // Without --repair, doctor only reads: the database's bytes stay as they were.
+            store = repair ? try StateStore.open(path: path) : try StateStore.openReadOnly(path: path)
         } catch {
             var check = StoreCheck(name: "database", severity: .problem, detail: "\(error)")
             if case .newerSchema = error {
                 check.detail += " (nothing to repair: upgrade devstack)"
+            } else if repair && !StateStore.isRecognisable(path) {
+                check.detail += "; --repair acts only on a regular file that starts as an SQLite database or has devstack backups beside it, so it was left as it is"
             } else if repair {
                 check.repaired = recover(backups: backups)
                 if check.repaired == nil {

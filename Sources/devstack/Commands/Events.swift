@@ -11,10 +11,12 @@ extension Devstack {
         @OptionGroup var environment: EnvironmentOption
         @OptionGroup var output: OutputOptions
         @Option(name: .shortAndLong, help: "Show the last N events.") var limit: Int = 50
+
+        mutating func validate() throws { try NumericOption.check(limit, "--limit", 1...Int(Int32.max)) }
         @Flag(name: .shortAndLong, help: "Keep printing new events as they are recorded.") var follow = false
 
         func run() async throws {
-            let db = try store.openExisting()
+            let db = try store.openForReading()
             let env = try db.resolveEnvironment(environment.env)
             var events = try db.events(environment: env, limit: limit)
             if output.json && !follow { return try JSONOutput.print(events) }
@@ -25,7 +27,7 @@ extension Devstack {
                 try await Task.sleep(for: .milliseconds(500))
                 events = try db.events(environment: env, afterID: lastID, limit: 10_000)
                 for e in events {
-                    if output.json { try JSONOutput.printLine(e) } else { print(row(e).joined(separator: "  ")) }
+                    if output.json { try JSONOutput.printLine(e) } else { print(row(e).map { Terminal.escape($0) }.joined(separator: "  ")) }
                 }
                 lastID = events.last?.id ?? lastID
                 Terminal.flush()

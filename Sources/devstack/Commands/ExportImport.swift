@@ -15,16 +15,14 @@ extension Devstack {
         @OptionGroup var environment: EnvironmentOption
 
         func run() throws {
-            let db = try store.openExisting()
+            let db = try store.openForReading()
             let env = try db.resolveEnvironment(environment.env)
             let stored = try db.revision(environment: env, number: revision)
             let bundle = try BundleContents.make(stored, store: db, withData: withData)
             if output == "-" { return print(bundle.text, terminator: "") }
-            do {
-                try Data(bundle.text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
-            } catch {
-                throw UserError("cannot write \(output): \(LocalFiles.reason(error))")
-            }
+            // A new export is private (it carries host values); an existing regular file keeps its
+            // mode; a device or FIFO is written through; a folder is refused.
+            try Files.writeOutput(Data(bundle.text.utf8), to: output, newFileMode: Files.privateFileMode)
             FileHandle.standardError.write(Data("exported revision \(stored.summary.number) of \(env) to \(output)\n".utf8))
         }
     }
@@ -34,6 +32,8 @@ extension Devstack {
 
         @Argument(help: "The bundle file.") var file: String
         @Option(name: .shortAndLong, help: "A message for the new revision.") var message: String?
+        @Flag(name: .long, help: "Accept what the bundle asks of this machine (binds outside the project, the engine socket, ports on other addresses, secret files, build contexts); it is listed first and recorded with the revision.")
+        var allowHostAccess = false
         @OptionGroup var store: StoreOptions
 
         func run() throws {
@@ -41,7 +41,21 @@ extension Devstack {
             do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
                 throw UserError("\(file): cannot read the bundle: \(LocalFiles.reason(error))", exitCode: 2)
             }
-            let (bundle, provenance) = try ExportBundle.read(text, file: file)
+            var (bundle, provenance) = try ExportBundle.read(text, file: file)
+            if !bundle.provenanceVerified {
+                Terminal.warn("\(file) was written by an older devstack: its message, author and exporter are not covered by a hash")
+            }
+            // Someone else's bundle is someone else's code: what it asks of this machine is shown,
+            // and it needs consent before anything is recorded.
+            let capabilities = HostCapability.of(bundle.spec)
+            if !capabilities.isEmpty {
+                Terminal.note("\(file) asks this machine for:")
+                for capability in capabilities { Terminal.note("  \(capability)") }
+                guard allowHostAccess else {
+                    throw UserError("\(file): the bundle asks for \(capabilities.count) host capabilit\(capabilities.count == 1 ? "y" : "ies") (listed above); nothing was imported. Read them, then run again with --allow-host-access to accept them", exitCode: 2)
+                }
+                provenance = ExportBundle.provenance(provenance, acceptingHostAccess: capabilities.map(\.description))
+            }
             let db = try store.open()
             let meta = RevisionMeta.local(message: message ?? "import of revision \(bundle.revision.number) by \(bundle.revision.author)@\(bundle.revision.host)",
                                           source: .import, provenance: provenance)
@@ -60,8 +74,8 @@ extension Devstack {
                 }
                 for volume in snapshot.volumes {
                     let path = PathMath.join(db.snapshotsDirectory, volume.archive)
-                    try FileManager.default.createDirectory(atPath: PathMath.directory(of: path), withIntermediateDirectories: true)
-                    try bundle.archives["\(snapshot.name)/\(volume.volume)"]!.write(to: URL(fileURLWithPath: path), options: .atomic)
+                    try Files.createPrivateFolder(PathMath.directory(of: path))
+                    try Files.writePrivate(bundle.archives["\(snapshot.name)/\(volume.volume)"]!, to: path)
                 }
                 var imported = snapshot
                 imported.revision = outcome.summary.number

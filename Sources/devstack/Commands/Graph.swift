@@ -17,7 +17,7 @@ extension Devstack {
             if let file {
                 spec = try EnvironmentLoader.cli().load(file).spec
             } else {
-                let db = try store.openExisting()
+                let db = try store.openForReading()
                 spec = try db.revision(environment: try db.resolveEnvironment(environment.env)).spec
             }
             print(DependencyGraph.render(spec, format: format == .dot ? .dot : .mermaid))

@@ -10,10 +10,12 @@ extension Devstack {
         @OptionGroup var environment: EnvironmentOption
         @OptionGroup var output: OutputOptions
         @Option(name: .shortAndLong, help: "Show at most N revisions (like helm history --max).") var limit: Int = 256
+
+        mutating func validate() throws { try NumericOption.check(limit, "--limit", 1...Int(Int32.max)) }
         @Flag(name: .long, help: "Show every revision.") var all = false
 
         func run() throws {
-            let db = try store.openExisting()
+            let db = try store.openForReading()
             let env = try db.resolveEnvironment(environment.env)
             let revisions = try db.history(environment: env, limit: all ? nil : limit)
             if output.json { return try JSONOutput.print(revisions) }

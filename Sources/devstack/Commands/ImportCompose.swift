@@ -2,6 +2,7 @@ import ArgumentParser
 import ComposeImport
 import EnvSpec
 import Foundation
+import StateStore
 
 extension Devstack {
     struct ImportCompose: ParsableCommand {
@@ -21,9 +22,7 @@ extension Devstack {
             // Validate as devstack will read it: from beside the compose file.
             _ = try ComposeFiles.loader(files, json: converted.json, profiles: profile).load(files[0])
             if output == "-" { return print(converted.json, terminator: "") }
-            do { try Data(converted.json.utf8).write(to: URL(fileURLWithPath: output), options: .atomic) } catch {
-                throw UserError("cannot write \(output): \(LocalFiles.reason(error))")
-            }
+            try Files.writeOutput(Data(converted.json.utf8), to: output)
             FileHandle.standardError.write(Data("wrote \(output) from \(files.joined(separator: " + ")) (\(converted.warnings.count) warning(s))\n".utf8))
         }
     }

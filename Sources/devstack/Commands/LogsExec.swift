@@ -12,11 +12,13 @@ extension Devstack {
         @Flag(name: .shortAndLong, help: "Keep following new output.") var follow = false
         @Option(name: .long, help: "Only the last N lines of each service.") var tail: Int?
         @Option(name: .long, help: "Only output since this time (RFC 3339 or unix seconds).") var since: String?
+
+        mutating func validate() throws { if let tail { try NumericOption.check(tail, "--tail", 0...Int(Int32.max)) } }
         @OptionGroup var store: StoreOptions
         @OptionGroup var environment: EnvironmentOption
 
         func run() async throws {
-            let db = try store.openExisting()
+            let db = try store.openForReading()
             let env = try db.resolveEnvironment(environment.env)
             let stored = try db.revision(environment: env)
             let spec = stored.spec
@@ -67,7 +69,7 @@ extension Devstack {
 
         func run() async throws {
             guard !command.isEmpty else { throw UserError("give the command after --, e.g. devstack exec lms -- ls /", exitCode: 2) }
-            let db = try store.openExisting()
+            let db = try store.openForReading()
             let env = try db.resolveEnvironment(environment.env)
             guard try db.revision(environment: env).spec.services[service] != nil else {
                 throw UserError("no service named \"\(service)\" in \(env)", exitCode: 2)

@@ -31,11 +31,11 @@ struct PlanDiff {
         if let file {
             // The file as it would be recorded, without recording it (kubectl diff -f).
             let loaded = try EnvironmentLoader.cli(profiles: profiles).load(file)
-            db = FileManager.default.fileExists(atPath: store.path) ? try store.openExisting() : try StateStore.inMemory()
+            db = FileManager.default.fileExists(atPath: store.path) ? try store.openForReading() : try StateStore.inMemory()
             let next = ((try? db.latestNumber(environment: loaded.spec.name)) ?? nil).map { $0 + 1 } ?? 1
             stored = .draft(loaded.spec, number: next, projectDirectory: loaded.projectDirectory)
         } else {
-            db = try store.openExisting()
+            db = try store.openForReading()
             stored = try db.revision(environment: try db.resolveEnvironment(environment.env))
         }
         let env = stored.spec.name

@@ -12,7 +12,7 @@ extension Devstack {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            let db = try store.openExisting()
+            let db = try store.openForReading()
             let env = try db.resolveEnvironment(environment.env)
             let stored = try db.revision(environment: env, number: revision)
             let s = stored.summary
@@ -23,9 +23,10 @@ extension Devstack {
                 ])))
                 return
             }
-            print("revision \(s.number) of \(s.environment)  (\(s.source.rawValue) by \(s.author)@\(s.host), \(s.createdAt))")
-            if !s.message.isEmpty { print("message: \(s.message)") }
-            print("spec hash: \(s.specHash)")
+            // Only the environment goes to standard output, so `show > env.json` round-trips.
+            Terminal.note("revision \(s.number) of \(s.environment)  (\(s.source.rawValue) by \(s.author)@\(s.host), \(s.createdAt))")
+            if !s.message.isEmpty { Terminal.note("message: \(s.message)") }
+            Terminal.note("spec hash: \(s.specHash)")
             print(CanonicalJSON.pretty(stored.spec.canonical))
         }
     }

@@ -68,7 +68,7 @@ extension Devstack {
             @OptionGroup var output: OutputOptions
 
             func run() throws {
-                let db = try store.openExisting()
+                let db = try store.openForReading()
                 let env = try db.resolveEnvironment(environment.env)
                 let snapshots = try db.snapshots(environment: env)
                 if output.json { return try JSONOutput.print(snapshots) }

@@ -55,7 +55,7 @@ extension Devstack {
         }
 
         func run() async throws {
-            let db = try store.openExisting()
+            let db = try store.openForReading()
             let env = try db.resolveEnvironment(environment.env)
             let stored = try db.revision(environment: env)
             let reconciler = try EngineFactory.reconciler(store: db)
@@ -135,12 +135,17 @@ extension Devstack {
         @Flag(name: .long, help: "Also remove the environment's named volumes and their data.") var volumes = false
         @Option(name: .long, help: "How many engine operations run at once.") var parallel: Int = 8
 
+        mutating func validate() throws { try NumericOption.check(parallel, "--parallel", 1...256) }
+
         func run() async throws {
             let db = try store.openExisting()
             let env = try db.resolveEnvironment(environment.env)
             let reconciler = try EngineFactory.reconciler(store: db)
             let executor = Executor.cli(engine: reconciler.engine, store: db, timeoutSeconds: nil, parallel: parallel)
-            let outcome = try await reconciler.down(environment: env, removeVolumes: volumes, executor: executor)
+            // Under the environment's lease: a controller would otherwise bring everything back.
+            let outcome = try await ExclusiveLease.run(db, environment: env, holder: "down") {
+                try await reconciler.down(environment: env, removeVolumes: volumes, executor: executor)
+            }
             let failures = outcome.report.failures
             guard failures.isEmpty else {
                 for f in failures { Terminal.error(f.message) }

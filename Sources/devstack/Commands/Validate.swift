@@ -10,13 +10,34 @@ extension Devstack {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            let loaded = try EnvironmentLoader.cli(profiles: profile).load(file)
+            let loaded: LoadedEnvironment
+            do { loaded = try EnvironmentLoader.cli(profiles: profile).load(file) } catch let failure {
+                guard output.json else { throw failure }
+                try JSONOutput.print(ValidationProblems(valid: false, problems: failure.diagnostics.map(Problem.init)))
+                throw ExitCode(2)
+            }
             if output.json {
                 try JSONOutput.print(ValidationReport(environment: loaded.spec.name, specHash: loaded.spec.specHash,
                                                       services: loaded.spec.serviceHashesByName, files: loaded.files))
             } else {
                 print("\(file): valid: environment \"\(loaded.spec.name)\", \(loaded.spec.services.count) services, \(loaded.spec.seeds.count) seeds (\(loaded.spec.specHash.prefix(12)))")
             }
+        }
+    }
+
+    struct ValidationProblems: Encodable {
+        var valid: Bool
+        var problems: [Problem]
+    }
+
+    struct Problem: Encodable {
+        var file: String
+        var path: String
+        var message: String
+        var line: Int?
+        var column: Int?
+        init(_ d: Diagnostic) {
+            file = d.file; path = d.path; message = d.message; line = d.line; column = d.column
         }
     }
 

@@ -20,6 +20,9 @@ struct StoreOptions: ParsableArguments {
     /// Opens the database for writing, creating it on first use.
     func open() throws -> StateStore { try StateStore.open(path: path) }
 
+    /// Opens an existing database read-only: a read command never creates or changes one.
+    func openForReading() throws -> StateStore { try StateStore.openReadOnly(path: path) }
+
     /// Opens an existing database; a read command never creates one.
     func openExisting() throws -> StateStore {
         guard FileManager.default.fileExists(atPath: path) else { throw StoreError.empty }
@@ -49,5 +52,17 @@ enum JSONOutput {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         Swift.print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+}
+
+/// Range checks for numeric flags: a huge value is a usage error, never an overflow later on.
+enum NumericOption {
+    /// A year, in seconds: deadlines computed from it still fit every clock.
+    static let maxSeconds = 365 * 24 * 3600
+
+    static func check(_ value: Int, _ flag: String, _ range: ClosedRange<Int>) throws {
+        guard range.contains(value) else {
+            throw ValidationError("\(flag) must be a whole number from \(range.lowerBound) to \(range.upperBound), found \(value)")
+        }
     }
 }

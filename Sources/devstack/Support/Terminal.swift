@@ -8,11 +8,38 @@ enum Terminal {
     static func flush() { fflush(nil) }
 
     static func error(_ line: String) {
-        FileHandle.standardError.write(Data("devstack: error: \(line)\n".utf8))
+        FileHandle.standardError.write(Data("devstack: error: \(escape(line))\n".utf8))
+    }
+
+    /// A human note on standard error, so that standard output stays machine-readable.
+    static func note(_ line: String) {
+        FileHandle.standardError.write(Data("\(escape(line))\n".utf8))
     }
 
     static func warn(_ line: String) {
-        FileHandle.standardError.write(Data("devstack: warning: \(line)\n".utf8))
+        FileHandle.standardError.write(Data("devstack: warning: \(escape(line))\n".utf8))
+    }
+
+    /// Control characters from user data (messages, names, engine output) are shown escaped, so
+    /// that nothing written into a revision can move the cursor, change colours or forge a line.
+    static func escape(_ text: String, keepNewlines: Bool = false) -> String {
+        guard text.unicodeScalars.contains(where: { isControl($0) }) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if keepNewlines && (scalar == "\n" || scalar == "\t") { out.unicodeScalars.append(scalar); continue }
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where isControl(scalar): out += "\\u{" + String(scalar.value, radix: 16) + "}"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
     }
 
     static func paint(_ text: String, _ code: String) -> String {
@@ -26,7 +53,7 @@ enum Terminal {
 
     /// Left-aligned columns, for tables such as `history` and `status`.
     static func table(_ header: [String], _ rows: [[String]]) -> String {
-        let all = [header] + rows
+        let all = [header] + rows.map { $0.map { escape($0) } }
         var widths = Array(repeating: 0, count: header.count)
         // Unicode scalars, not grapheme clusters: much cheaper, and the same for the text we print.
         for row in all { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.unicodeScalars.count) } }

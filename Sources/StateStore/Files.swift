@@ -1,0 +1,171 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Files devstack writes, with two rules:
+/// - what devstack keeps for itself (the state folder, the database, its backups, snapshots and
+///   exports) is private to the user whatever the umask: folders 0700, files 0600;
+/// - a path the user names for output is written over only when it is a regular file (atomically,
+///   keeping its mode and owner); a device, a FIFO or a symlink to one is written through; a
+///   directory is refused. Nothing that devstack did not create is ever replaced by something else.
+public enum Files {
+    public static let privateFileMode: mode_t = 0o600
+    public static let privateFolderMode: mode_t = 0o700
+
+    public struct WriteError: Error, CustomStringConvertible, Sendable {
+        public var path: String
+        public var reason: String
+        public var description: String { "cannot write \(path): \(reason)" }
+    }
+
+    /// Creates `path` and its missing parents with mode 0700; existing folders are left as they are.
+    public static func createPrivateFolder(_ path: String) throws(WriteError) {
+        var info = stat()
+        if lstat(path, &info) == 0 {
+            guard info.st_mode & S_IFMT == S_IFDIR || isDirectoryFollowingLinks(path) else {
+                throw WriteError(path: path, reason: "it exists and is not a folder")
+            }
+            return
+        }
+        let parent = directory(of: path)
+        if parent != path { try createPrivateFolder(parent) }
+        if mkdir(path, privateFolderMode) != 0 && errno != EEXIST { throw WriteError(path: path, reason: errnoText()) }
+        _ = chmod(path, privateFolderMode)
+    }
+
+    /// Creates an empty 0600 file when `path` does not exist yet, so that whatever opens it next
+    /// (SQLite, a backup) finds it private. An existing file is left as it is.
+    public static func createPrivateFile(_ path: String) throws(WriteError) {
+        let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, privateFileMode)
+        if fd < 0 {
+            if errno == EEXIST { return }
+            throw WriteError(path: path, reason: errnoText())
+        }
+        _ = fchmod(fd, privateFileMode)
+        close(fd)
+    }
+
+    /// Writes a file devstack owns (a snapshot archive, a bundle it keeps): atomically, mode 0600.
+    public static func writePrivate(_ data: Data, to path: String) throws(WriteError) {
+        try replaceAtomically(path, data: data, mode: privateFileMode, owner: nil)
+    }
+
+    /// Writes `data` where the user asked for it. `newFileMode` applies only to a file that did not
+    /// exist: 0600 for exports (they carry host values), the umask's default otherwise.
+    public static func writeOutput(_ data: Data, to path: String, newFileMode: mode_t? = nil) throws(WriteError) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else {
+            guard errno == ENOENT else { throw WriteError(path: path, reason: errnoText()) }
+            return try replaceAtomically(path, data: data, mode: newFileMode ?? defaultMode(), owner: nil)
+        }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG:
+            return try replaceAtomically(path, data: data, mode: info.st_mode & 0o7777, owner: (info.st_uid, info.st_gid))
+        case S_IFDIR:
+            throw WriteError(path: path, reason: "it is a folder; name a file")
+        case S_IFLNK:
+            var target = stat()
+            guard stat(path, &target) == 0 else { throw WriteError(path: path, reason: "it is a symlink to nothing (\(errnoText())); devstack does not create its target") }
+            switch target.st_mode & S_IFMT {
+            case S_IFREG:
+                // Replace the file the link points to, so the link stays a link.
+                guard let real = realPath(path) else { throw WriteError(path: path, reason: "cannot resolve the symlink") }
+                return try replaceAtomically(real, data: data, mode: target.st_mode & 0o7777, owner: (target.st_uid, target.st_gid))
+            case S_IFDIR:
+                throw WriteError(path: path, reason: "it is a symlink to a folder; name a file")
+            default:
+                return try writeThrough(path, data: data)
+            }
+        default:
+            // A device or a FIFO (such as /dev/null or a pipe): written to, never replaced.
+            return try writeThrough(path, data: data)
+        }
+    }
+
+    /// The canonical absolute path with every symlink resolved, or nil when it does not exist.
+    public static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// True when `path` is a regular file (not following a symlink).
+    public static func isRegularFile(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG
+    }
+
+    // MARK: internals
+
+    static func writeThrough(_ path: String, data: Data) throws(WriteError) {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw WriteError(path: path, reason: errnoText()) }
+        defer { close(fd) }
+        try writeAll(fd, data, path: path)
+    }
+
+    static func replaceAtomically(_ path: String, data: Data, mode: mode_t, owner: (uid_t, gid_t)?) throws(WriteError) {
+        let folder = directory(of: path)
+        let temporary = "\(folder)/.\(baseName(path)).devstack-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw WriteError(path: path, reason: errnoText()) }
+        var committed = false
+        defer {
+            if !committed { unlink(temporary) }
+        }
+        do throws(WriteError) {
+            try writeAll(fd, data, path: path)
+            if let owner { _ = fchown(fd, owner.0, owner.1) }
+            _ = fchmod(fd, mode)
+            guard fsync(fd) == 0 else { throw WriteError(path: path, reason: errnoText()) }
+            close(fd)
+        } catch {
+            close(fd)
+            throw error
+        }
+        guard rename(temporary, path) == 0 else { throw WriteError(path: path, reason: errnoText()) }
+        committed = true
+    }
+
+    static func writeAll(_ fd: Int32, _ data: Data, path: String) throws(WriteError) {
+        let failure: WriteError? = data.withUnsafeBytes { raw -> WriteError? in
+            var offset = 0
+            while offset < raw.count {
+                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return WriteError(path: path, reason: errnoText())
+                }
+                offset += n
+            }
+            return nil
+        }
+        if let failure { throw failure }
+    }
+
+    static func defaultMode() -> mode_t {
+        let mask = umask(0o022)
+        umask(mask)
+        return 0o666 & ~mask
+    }
+
+    static func isDirectoryFollowingLinks(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+    }
+
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        let dir = String(path[..<slash])
+        return dir.isEmpty ? "/" : dir
+    }
+
+    static func baseName(_ path: String) -> String {
+        path.split(separator: "/").last.map(String.init) ?? path
+    }
+
+    static func errnoText() -> String { String(cString: strerror(errno)).lowercased() }
+}

@@ -1,0 +1,46 @@
+import EnvSpec
+import Foundation
+import Testing
+@testable import Reconciler
+
+/// Bytes are bytes: two files that differ only in bytes that are not UTF-8 hash differently.
+@Suite struct ByteHashingTests {
+    // 0xFF and 0xFE are both invalid UTF-8: decoded as text, both became U+FFFD.
+    let a = Data([0x1F, 0x8B, 0x08, 0x00, 0xFF, 0x00])
+    let b = Data([0x1F, 0x8B, 0x08, 0x00, 0xFE, 0x00])
+
+    @Test func aSeedChecksumSeesAFlippedBinaryByte() {
+        let seed = SeedSpec(volume: "data", action: .copy("seed.tar.gz"))
+        #expect(SeedPlanner.checksum(seed, files: ["seed.tar.gz": a]) != SeedPlanner.checksum(seed, files: ["seed.tar.gz": b]))
+    }
+
+    @Test func aBuildContextHashSeesAFlippedBinaryByte() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ctx-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try a.write(to: URL(fileURLWithPath: dir + "/app.bin"))
+        let before = try LocalHost().contextHash(dir)
+        try b.write(to: URL(fileURLWithPath: dir + "/app.bin"))
+        #expect(try LocalHost().contextHash(dir) != before)
+    }
+}
+
+@Suite struct OutsideDisruptionTests {
+    @Test func aKilledStoppedOrRemovedContainerIsNotACrash() {
+        #expect(EnvironmentController.isOutsideDisruption("kill"))
+        #expect(EnvironmentController.isOutsideDisruption("stop"))
+        #expect(EnvironmentController.isOutsideDisruption("destroy"))
+        #expect(!EnvironmentController.isOutsideDisruption("die"))
+        #expect(!EnvironmentController.isOutsideDisruption("oom"))
+    }
+
+    @Test func forgivingAServiceLetsItStartAtOnceAfterAHold() {
+        var tracker = CrashLoopTracker(base: .seconds(1), cap: .seconds(60), stableAfter: .seconds(10))
+        let start = ContinuousClock.now
+        #expect(tracker.admit("web", now: start) == .go)
+        guard case .hold = tracker.admit("web", now: start + .milliseconds(500)) else { Issue.record("a quick second start is a crash"); return }
+        tracker.forgive("web")
+        #expect(tracker.admit("web", now: start + .milliseconds(600)) == .go)
+        #expect(tracker.failures("web") == 0)
+    }
+}
