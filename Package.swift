@@ -13,7 +13,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
-        .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
     ],
     targets: [
         // Pure model of an environment: parsing, validation, canonical form, hashing. No I/O beyond
@@ -29,7 +28,9 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         // docker compose files → environment files, with a warning for everything not carried over.
-        .target(name: "ComposeImport", dependencies: ["EnvSpec", .product(name: "Yams", package: "Yams")]),
+        // YAML through the system libyaml's event parser: no recursion, bounded, never a crash.
+        .target(name: "ComposeImport", dependencies: ["EnvSpec", "CLibYAML"]),
+        .systemLibrary(name: "CLibYAML", path: "Sources/CLibYAML", providers: [.apt(["libyaml-dev"])]),
         // The system zlib, for gzip-compressed snapshot archives.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         // observe → plan (pure) → execute.

@@ -1,6 +1,5 @@
 import EnvSpec
 import Foundation
-import Yams
 
 /// Converts docker compose files into a devstack environment file. Everything it does not carry
 /// over is reported as a warning with its path; nothing is dropped silently.
@@ -36,27 +35,17 @@ public struct ComposeImporter {
         importer.file = sources.first?.display ?? "compose.yaml"
         var merged: [String: Any] = [:]
         for source in sources {
-            do {
-                guard let loaded = try Yams.load(yaml: source.text) else { continue }
-                guard let document = loaded as? [String: Any] else {
-                    throw ValidationFailure([Diagnostic(file: source.display, path: "", message: "expected a mapping with \"services\" at the top level")])
-                }
-                merged = ComposeMerge.merge(merged, document)
-            } catch let failure as ValidationFailure {
-                throw failure
-            } catch let error as YamlError {
-                throw ValidationFailure([Diagnostic(file: source.display, path: "", message: "invalid YAML: \(Self.describe(error))")])
-            } catch {
-                throw ValidationFailure([Diagnostic(file: source.display, path: "", message: "invalid YAML: \(error)")])
+            let root: YAMLNode?
+            do { root = try YAMLReader.read(source.text, file: source.display) } catch { throw ValidationFailure([error.diagnostic]) }
+            guard let root else { continue }
+            guard let document = root.resolved as? [String: Any] else {
+                throw ValidationFailure([Diagnostic(file: source.display, path: "", message: "expected a mapping with \"services\" at the top level")])
             }
+            merged = ComposeMerge.merge(merged, document)
         }
         let json = importer.environment(merged, name: name)
         guard importer.errors.isEmpty else { throw ValidationFailure(importer.errors) }
         return Result(json: CanonicalJSON.pretty(json) + "\n", warnings: importer.warnings)
-    }
-
-    static func describe(_ error: YamlError) -> String {
-        "\(error)".split(separator: "\n").first.map(String.init) ?? "unreadable"
     }
 
     mutating func warn(_ path: String, _ message: String) { warnings.append(Diagnostic(file: file, path: path, message: message)) }

@@ -101,7 +101,10 @@ func importCompose(_ files: [String], in folder: String = fixtures, profiles: Se
                 return error.diagnostics.map(\.description)
             }
         }
-        #expect(failure("services:\n  a:\n    image: [unclosed\n").first?.hasPrefix("c.yml: invalid YAML") == true)
+        #expect(failure("services:\n  a:\n    image: [unclosed\n") == ["c.yml:4:1: invalid YAML: while parsing a flow sequence: did not find expected ',' or ']'"])
+        #expect(failure("services:\n  a:\n    image: x\n    image: y\n") == ["c.yml:4:5: mapping key \"image\" already defined at line 3"])
+        #expect(failure("services:\n  ? [a, b]\n  : x\n") == ["c.yml:2:5: a mapping key must be a plain value, not a list"])
+        #expect(failure("services: " + String(repeating: "[", count: 10_000)) == ["c.yml:1:138: nesting deeper than 128 levels"])
         #expect(failure("- just\n- a list\n") == ["c.yml: expected a mapping with \"services\" at the top level"])
         #expect(failure("services:\n  a:\n    image: x\n    depends_on:\n      b: {condition: when_ready}\n") == ["c.yml: services.a.depends_on.b.condition: unknown condition \"when_ready\""])
         #expect(failure("services:\n  a:\n    image: x\n    command: echo \"unbalanced\n") == ["c.yml: services.a.command: unbalanced quotes in \"echo \"unbalanced\""])
@@ -147,5 +150,58 @@ func importCompose(_ files: [String], in folder: String = fixtures, profiles: Se
         }
         print("fuzz: \(cases) compose cases, \(accepted) converted, \(rejected) rejected with a clear message, 0 crashes")
         #expect(accepted + rejected == cases)
+    }
+}
+
+/// YAML as Compose v2 reads it: the 1.2 core schema, and limits instead of crashes.
+@Suite struct YAMLReaderTests {
+    func value(_ yaml: String) throws -> Any? { try YAMLReader.read("v: " + yaml + "\n", file: "t.yml")?["v"]?.resolved }
+
+    @Test func scalarsFollowTheCoreSchema() throws {
+        #expect(try value("22:22") as? String == "22:22")
+        #expect(try value("yes") as? String == "yes")
+        #expect(try value("on") as? String == "on")
+        #expect(try value("no") as? String == "no")
+        #expect(try value("true") as? Bool == true)
+        #expect(try value("False") as? Bool == false)
+        #expect(try value("0o17") as? Int == 15)
+        #expect(try value("0x1F") as? Int == 31)
+        #expect(try value("017") as? Int == 17)
+        #expect(try value("1.5") as? Double == 1.5)
+        #expect(try value("1e3") as? Double == 1000)
+        #expect(try value("~") is NSNull)
+        #expect(try value("\"true\"") as? String == "true")
+        #expect(try value("!!str 42") as? String == "42")
+        // Past Int64, yaml.v3 reads a float, and so does devstack.
+        #expect(try value("99999999999999999999999") as? Double == 1e23)
+    }
+
+    @Test func mergeKeysAddWhatTheMappingDoesNotSay() throws {
+        let yaml = "base: &base {image: x, restart: always}\nweb:\n  <<: *base\n  restart: \"no\"\n"
+        let web = try YAMLReader.read(yaml, file: "t.yml")?["web"]?.resolved as? [String: Any]
+        #expect(web?["image"] as? String == "x")
+        #expect(web?["restart"] as? String == "no")
+    }
+
+    @Test func anAliasBombIsRefusedWithItsLine() {
+        var lines = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+        for i in 1..<10 { lines.append("a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 9).joined(separator: ", ") + "]") }
+        do {
+            _ = try YAMLReader.read(lines.joined(separator: "\n"), file: "bomb.yml")
+            Issue.record("the bomb was accepted")
+        } catch {
+            #expect(error.description == "bomb.yml:7:10: aliases expand to more than 1000000 values")
+        }
+    }
+
+    @Test func aChainOfAliasesCannotNestPastTheLimit() {
+        var lines = ["a0: &a0 [x]"]
+        for i in 1..<200 { lines.append("a\(i): &a\(i) [*a\(i - 1)]") }
+        do {
+            _ = try YAMLReader.read(lines.joined(separator: "\n"), file: "chain.yml")
+            Issue.record("the chain was accepted")
+        } catch {
+            #expect(error.description == "chain.yml:128:14: nesting deeper than 128 levels (aliases included)")
+        }
     }
 }
