@@ -42,6 +42,9 @@ let package = Package(
         ]),
         // Fills a store with many revisions and times the CLI against it: scripts/bench-store.
         .executableTarget(name: "StoreBenchmark", dependencies: ["EnvSpec", "StateStore", .product(name: "GRDB", package: "GRDB.swift")]),
+        // Runs mutated inputs through the parsers in a child process, so that SignalFuzzTests can
+        // observe and count crashes (a crash cannot be counted from inside the process).
+        .executableTarget(name: "devstack-fuzz", dependencies: ["EnvSpec", "ComposeImport"], path: "Tests/FuzzDriver"),
         // Shared by the test targets: the in-memory fake engine and a runner for the built binary.
         .target(name: "TestSupport", dependencies: ["Reconciler", "EnvSpec"], path: "Tests/TestSupport"),
         .testTarget(name: "EnvSpecTests", dependencies: ["EnvSpec"]),

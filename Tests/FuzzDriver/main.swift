@@ -1,0 +1,111 @@
+import ComposeImport
+import EnvSpec
+import Foundation
+
+// devstack-fuzz KIND ROOT SEED START COUNT
+//
+// Runs mutated inputs of one kind (`env` or `compose`) through devstack's parsers, one case at a
+// time, and writes "case N" before each one. It is run as a child process by `SignalFuzzTests`:
+// when a case crashes it, the parent sees the signal, counts it against that case and starts a
+// new child from the next case. So a crash is observed and counted, never assumed away.
+
+struct SplitMix {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func below(_ n: Int) -> Int { n <= 0 ? 0 : Int(next() % UInt64(n)) }
+}
+
+let envTokens = ["{", "}", "[", "]", "\"", ":", ",", "null", "true", "-1e999", "1e400", "\"${", "${X:-", "$$", "\\u0000", "\\ud800",
+                 "\u{FEFF}", "\"../../etc/passwd\"", "\"/etc/shadow\"", String(repeating: "[", count: 5000), String(repeating: "9", count: 400),
+                 "\"99999999999999999h\"", "\"9999999999999g\"", "\"0.0.0.0:80:80\"", "\"outsideProject\"", "\"fromFile\""]
+let composeTokens = [":", "- ", "{", "}", "[", "]", "&a ", "*a", "<<: *a", "\n  ", "\t", "!!binary ", "!!str ", "'", "\"", "${", "~", "null",
+                     "0x1F", "1e999", "---\n", "%YAML 1.2\n", "? ", "? [a, b]\n: c\n", String(repeating: "[", count: 3000),
+                     String(repeating: "- ", count: 400), "yes", "22:22", "$$", "${X:?boom}", "extends: web\n", "networks:\n  n:\n    aliases: [a]\n"]
+
+func mutate(_ text: String, tokens: [String], _ random: inout SplitMix) -> String {
+    var bytes = Array(text.utf8)
+    for _ in 0...random.below(4) {
+        let at = random.below(bytes.count + 1)
+        switch random.below(5) {
+        case 0 where !bytes.isEmpty: bytes[min(at, bytes.count - 1)] = UInt8(random.below(256))
+        case 1 where !bytes.isEmpty:
+            let end = min(bytes.count, at + 1 + random.below(40))
+            bytes.removeSubrange(min(at, end)..<end)
+        case 2:
+            let end = min(bytes.count, at + random.below(80))
+            bytes.insert(contentsOf: Array(bytes[min(at, end)..<end]), at: min(at, bytes.count))
+        case 4: bytes = Array(bytes.prefix(at))
+        default: bytes.insert(contentsOf: Array(tokens[random.below(tokens.count)].utf8), at: min(at, bytes.count))
+        }
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// Hostile YAML seeds that once crashed or exhausted YAML readers.
+func hostileYAML() -> [String] {
+    var bomb = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for i in 1..<10 { bomb.append("a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 9).joined(separator: ", ") + "]") }
+    return [
+        "services:\n  ? [a, b]\n  : {image: x}\n",
+        "services:\n  ? {a: 1}\n  : x\n",
+        "services: " + String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000) + "\n",
+        String(repeating: "- ", count: 5_000) + "x\n",
+        bomb.joined(separator: "\n") + "\nservices:\n  web:\n    image: x\n    command: *a9\n",
+        "x-base: &base\n  image: x\nservices:\n  web:\n    <<: *base\n    <<: *base\n",
+        "services:\n  web:\n    image: !!binary aGVsbG8=\n    ports: [22:22, \"8080:80\"]\n",
+    ]
+}
+
+let args = CommandLine.arguments
+guard args.count == 6, let seed = UInt64(args[3]), let start = Int(args[4]), let count = Int(args[5]) else {
+    FileHandle.standardError.write(Data("usage: devstack-fuzz env|compose ROOT SEED START COUNT\n".utf8))
+    exit(64)
+}
+let kind = args[1], root = args[2]
+func read(_ path: String) -> String? { try? String(contentsOfFile: root + "/" + path, encoding: .utf8) }
+
+var corpus: [String] = []
+switch kind {
+case "env":
+    corpus = [read("examples/edx-lite/env.json")].compactMap { $0 }
+    let bad = root + "/Tests/IntegrationTests/Fixtures/bad"
+    for name in ((try? FileManager.default.contentsOfDirectory(atPath: bad)) ?? []).sorted() { if let t = read("Tests/IntegrationTests/Fixtures/bad/" + name) { corpus.append(t) } }
+case "compose":
+    corpus = ["Tests/ComposeImportTests/Fixtures/features.yml", "Tests/ComposeImportTests/Fixtures/base.yml",
+              "Tests/ComposeImportTests/Fixtures/override.yml", "Tests/ComposeImportTests/Fixtures/openedx/docker-compose.yml"].compactMap(read)
+    corpus += hostileYAML()
+case "self-test":
+    // Proves the counting: every case 7 mod 100 traps, as a force-unwrap of nil would.
+    corpus = ["x"]
+default:
+    FileHandle.standardError.write(Data("unknown kind \(kind)\n".utf8))
+    exit(64)
+}
+guard !corpus.isEmpty else { FileHandle.standardError.write(Data("empty corpus under \(root)\n".utf8)); exit(66) }
+
+let project = root + "/examples/edx-lite"
+for index in start..<(start + count) {
+    // Each case has its own generator, so a restarted child reproduces exactly the same cases.
+    var random = SplitMix(state: seed &+ UInt64(index) &* 0x100000001B3)
+    let base = corpus[index % corpus.count]
+    // One case in ten is a corpus file as it is, hostile seeds included.
+    let text = index % 10 == 0 ? base : mutate(base, tokens: kind == "env" ? envTokens : composeTokens, &random)
+    FileHandle.standardOutput.write(Data("case \(index)\n".utf8))
+    switch kind {
+    case "self-test":
+        if index % 100 == 7 { fatalError("self-test crash at case \(index)") }
+    case "env":
+        let loader = EnvironmentLoader(readFile: { path in path == project + "/env.json" ? text : try LocalFiles.read(path) },
+                                       hostEnvironment: ["LMS_PORT": "18000"], currentDirectory: project)
+        _ = try? loader.load("env.json")
+    default:
+        _ = try? ComposeImporter.convert([.init(display: "c.yml", text: text)], projectDirectory: project, readFile: { _ in throw CocoaError(.fileNoSuchFile) })
+    }
+}
+FileHandle.standardOutput.write(Data("done\n".utf8))
