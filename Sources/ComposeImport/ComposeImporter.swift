@@ -70,9 +70,11 @@ public struct ComposeImporter {
             case "services", "name", "version": break
             case "volumes": topLevelVolumes(value)
             case "networks":
-                for (network, _) in (value as? [String: Any] ?? [:]).sorted(by: { $0.key < $1.key }) where network != "default" {
-                    warn("networks.\(network)", "extra networks are not supported: every service of the environment shares one network; ignored")
+                var networks: [(String, JSONValue)] = []
+                for (network, spec) in (value as? [String: Any] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                    if let converted = topLevelNetwork(network, spec) { networks.append((network, converted)) }
                 }
+                if !networks.isEmpty { out.append(("networks", .obj(networks))) }
             case "secrets":
                 for (secret, spec) in (value as? [String: Any] ?? [:]).sorted(by: { $0.key < $1.key }) {
                     let body = spec as? [String: Any] ?? [:]
@@ -165,7 +167,14 @@ public struct ComposeImporter {
             case "mem_limit": resources.append(("memory", .string(Self.scalar(value))))
             case "cpus": resources.append(("cpus", .number(Double(Self.scalar(value)) ?? 1)))
             case "deploy": resources += deployResources(value, p)
-            case "networks": serviceNetworks(value, p)
+            case "networks": if let n = serviceNetworks(value, p) { out.append(("networks", n)) }
+            case "network_mode":
+                let mode = Self.scalar(value)
+                if mode == "host" || mode.hasPrefix("container:") || mode.hasPrefix("service:") {
+                    warn(p, "network_mode \"\(mode)\" is not supported: the service joins the environment's networks instead")
+                } else if mode != "bridge" && mode != "default" {
+                    warn(p, "network_mode \"\(mode)\" is not supported; ignored")
+                }
             case "configs": if let c = serviceConfigs(value, p) { out.append(("configs", c)) }
             case "pull_policy": if let s = value as? String { out.append(("pullPolicy", .string(s == "if_not_present" ? "missing" : s))) }
             case let other where other.hasPrefix("x-"): break
@@ -385,11 +394,78 @@ public struct ComposeImporter {
         return out
     }
 
-    mutating func serviceNetworks(_ value: Any, _ path: String) {
-        let names = (value as? [Any])?.map(Self.scalar) ?? (value as? [String: Any]).map { Array($0.keys) } ?? []
-        for name in names.sorted() where name != "default" {
-            warn("\(path).\(name)", "extra networks are not supported: the service joins the environment's network; ignored")
+    /// `networks: [a, b]` or `networks: {a: {aliases: [...], ipv4_address: ...}}`.
+    mutating func serviceNetworks(_ value: Any, _ path: String) -> JSONValue? {
+        if let names = value as? [Any] {
+            return .obj(names.map(Self.scalar).map { ($0, .obj([])) })
         }
+        guard let map = value as? [String: Any] else { fail(path, "expected a list or a mapping of networks"); return nil }
+        var out: [(String, JSONValue)] = []
+        for (name, body) in map.sorted(by: { $0.key < $1.key }) {
+            let p = "\(path).\(name)"
+            var fields: [(String, JSONValue)] = []
+            let options = body as? [String: Any] ?? [:]
+            if !(body is NSNull) && !(body is [String: Any]) { fail(p, "expected a mapping or nothing"); continue }
+            for key in options.keys.sorted() {
+                let v = options[key]!
+                switch key {
+                case "aliases": fields.append(("aliases", .strings(list(v).map(Self.scalar))))
+                case "ipv4_address": fields.append(("ipv4Address", .string(Self.scalar(v))))
+                default: warn("\(p).\(key)", "network option not supported; ignored")
+                }
+            }
+            out.append((name, .obj(fields)))
+        }
+        return .obj(out)
+    }
+
+    /// A top-level network: created by devstack (with `name`, `internal`, `driver`, IPAM
+    /// subnets), or `external`, which devstack uses and never creates or removes.
+    mutating func topLevelNetwork(_ network: String, _ spec: Any) -> JSONValue? {
+        let p = "networks.\(network)"
+        if spec is NSNull { return network == "default" ? nil : .obj([]) }
+        guard let body = spec as? [String: Any] else { fail(p, "expected a mapping"); return nil }
+        var out: [(String, JSONValue)] = []
+        if let name = body["name"] { out.append(("name", .string(Self.scalar(name)))) }
+        switch body["external"] {
+        case nil: break
+        case let flag as Bool: if flag { out.append(("external", .bool(true))) }
+        case let legacy as [String: Any]:
+            // Compose file format 2/3: `external: {name: x}`.
+            out.append(("external", .bool(true)))
+            if let name = legacy["name"], body["name"] == nil { out.append(("name", .string(Self.scalar(name)))) }
+        case let text as String where text == "true" || text == "false":
+            if text == "true" { out.append(("external", .bool(true))) }
+        default: fail("\(p).external", "expected true or false")
+        }
+        let external = out.contains { $0.0 == "external" }
+        if let flag = body["internal"] { out.append(("internal", .bool(Self.truthy(flag)))) }
+        if let driver = body["driver"] { out.append(("driver", .string(Self.scalar(driver)))) }
+        if let ipam = body["ipam"] as? [String: Any] {
+            var subnets: [String] = []
+            for (i, entry) in list(ipam["config"] ?? []).enumerated() {
+                let config = entry as? [String: Any] ?? [:]
+                if let subnet = config["subnet"] {
+                    let text = Self.scalar(subnet)
+                    if text.contains(":") { warn("\(p).ipam.config[\(i)].subnet", "IPv6 subnets are not supported; \"\(text)\" ignored") } else { subnets.append(text) }
+                }
+                for key in config.keys.sorted() where key != "subnet" { warn("\(p).ipam.config[\(i)].\(key)", "IPAM option not supported; ignored") }
+            }
+            if !subnets.isEmpty { out.append(("subnets", .strings(subnets))) }
+            for key in ipam.keys.sorted() where key != "config" { warn("\(p).ipam.\(key)", "IPAM option not supported; ignored") }
+        }
+        for key in body.keys.sorted() where !["name", "external", "internal", "driver", "ipam"].contains(key) && !key.hasPrefix("x-") {
+            warn("\(p).\(key)", "network option not supported; ignored")
+        }
+        if external && out.contains(where: { ["internal", "driver", "subnets"].contains($0.0) }) {
+            fail(p, "conflicting parameters: an external network cannot set \"internal\", \"driver\" or \"ipam\"")
+        }
+        return .obj(out)
+    }
+
+    static func truthy(_ value: Any) -> Bool {
+        if let b = value as? Bool { return b }
+        return ["true", "1"].contains(scalar(value).lowercased())
     }
 
     mutating func serviceConfigs(_ value: Any, _ path: String) -> JSONValue? {

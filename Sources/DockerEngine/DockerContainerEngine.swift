@@ -14,7 +14,7 @@ public struct DockerContainerEngine: ContainerEngine {
         String(decoding: (try? JSONSerialization.data(withJSONObject: f, options: [.sortedKeys])) ?? Data("{}".utf8), as: UTF8.self)
     }
 
-    public func observe(environment: String, containerNames: [String], images: [String]) async throws -> ObservedState {
+    public func observe(environment: String, containerNames: [String], images: [String], networkNames: [String]) async throws -> ObservedState {
         let label = "\(Labels.environment)=\(environment)"
         async let labelled = client.request(.GET, "/containers/json", query: [("all", "1"), ("filters", Self.filters(["label": [label]]))])
         async let named = containerNames.isEmpty ? nil : client.request(.GET, "/containers/json", query: [("all", "1"), ("filters", Self.filters(["name": containerNames.map { "^/\($0)$" }]))])
@@ -24,18 +24,28 @@ public struct DockerContainerEngine: ContainerEngine {
         // Name filters match substrings; exact prefixes are checked below.
         async let namedNetworks = client.request(.GET, "/networks", query: [("filters", Self.filters(["name": ["\(environment)-"]]))])
         async let namedVolumes = client.request(.GET, "/volumes", query: [("filters", Self.filters(["name": ["\(environment)-"]]))])
+        async let byName = networkNames.isEmpty ? nil : client.request(.GET, "/networks", query: [("filters", Self.filters(["name": networkNames]))])
 
         let ours = Self.parseContainers(try await labelled.json).filter { $0.labels[Labels.environment] == environment }
         let wanted = Set(containerNames)
         let foreign = Self.parseContainers(try await named?.json).filter { wanted.contains($0.name) && $0.labels[Labels.environment] != environment }
-        let networkNames = ((try await networks.json as? [[String: Any]]) ?? []).compactMap { $0["Name"] as? String }
+        let labelledNetworks = (try await networks.json as? [[String: Any]]) ?? []
+        let observedNetworks = labelledNetworks.compactMap { $0["Name"] as? String }
         let volumeNames = (((try await volumes.json as? [String: Any])?["Volumes"] as? [[String: Any]]) ?? []).compactMap { $0["Name"] as? String }
         func unlabelled(_ list: [[String: Any]]) -> [String] {
             list.filter { (($0["Labels"] as? [String: String]) ?? [:])[Labels.environment] == nil }
                 .compactMap { $0["Name"] as? String }.filter { $0.hasPrefix("\(environment)-") }
         }
-        var state = ObservedState(containers: ours, foreign: foreign, networks: networkNames, volumes: volumeNames, images: try await imageIDs)
+        var state = ObservedState(containers: ours, foreign: foreign, networks: observedNetworks, volumes: volumeNames, images: try await imageIDs)
         state.foreignNetworks = unlabelled((try await namedNetworks.json as? [[String: Any]]) ?? [])
+        for network in labelledNetworks {
+            if let name = network["Name"] as? String, let hash = (network["Labels"] as? [String: String])?[Labels.networkHash] { state.networkHashes[name] = hash }
+        }
+        // Name filters match substrings: keep exact names without our label.
+        let wantedNetworks = Set(networkNames)
+        state.unlabelledNetworks = ((try await byName?.json as? [[String: Any]]) ?? []).filter {
+            (($0["Labels"] as? [String: String]) ?? [:])[Labels.environment] != environment
+        }.compactMap { $0["Name"] as? String }.filter(wantedNetworks.contains).sorted()
         state.foreignVolumes = unlabelled(((try await namedVolumes.json as? [String: Any])?["Volumes"] as? [[String: Any]]) ?? [])
         return state
     }
@@ -96,10 +106,13 @@ public struct DockerContainerEngine: ContainerEngine {
         return Int(status[status.index(after: open)..<close]) ?? 0
     }
 
-    public func createNetwork(_ name: String, environment: String) async throws {
-        try await client.request(.POST, "/networks/create", json: [
-            "Name": name, "CheckDuplicate": true, "Driver": "bridge", "Labels": [Labels.environment: environment],
-        ], context: "network \(name)")
+    public func createNetwork(_ network: NetworkDefinition, environment: String) async throws {
+        var body: [String: Any] = [
+            "Name": network.name, "CheckDuplicate": true, "Driver": network.driver, "Internal": network.isInternal,
+            "Labels": [Labels.environment: environment, Labels.networkHash: network.settingsHash],
+        ]
+        if !network.subnets.isEmpty { body["IPAM"] = ["Driver": "default", "Config": network.subnets.map { ["Subnet": $0] }] }
+        try await client.request(.POST, "/networks/create", json: body, context: "network \(network.name)")
     }
 
     public func removeNetwork(_ name: String) async throws {
@@ -194,15 +207,28 @@ public struct DockerContainerEngine: ContainerEngine {
             "PortBindings": bindings,
             "Mounts": w.mounts.map { ["Type": $0.type.rawValue, "Source": $0.source, "Target": $0.target, "ReadOnly": $0.readOnly] as [String: Any] },
             "RestartPolicy": ["Name": w.restart == .no ? "" : w.restart.rawValue],
-            "NetworkMode": w.network,
+            "NetworkMode": w.networks.first?.name ?? "none",
         ]
         if let memory = w.resources.memoryBytes { hostConfig["Memory"] = memory }
         if let milli = w.resources.milliCPUs { hostConfig["NanoCpus"] = milli * 1_000_000 }
         body["HostConfig"] = hostConfig
-        body["NetworkingConfig"] = ["EndpointsConfig": [w.network: ["Aliases": [w.service]]]]
+        if let primary = w.networks.first {
+            body["NetworkingConfig"] = ["EndpointsConfig": [primary.name: Self.endpoint(primary)]]
+        }
         let response = try await client.request(.POST, "/containers/create", query: [("name", w.name)], json: body, context: w.service)
         guard let id = (response.json as? [String: Any])?["Id"] as? String else { throw EngineError(.server, "\(w.service): the engine returned no container ID") }
+        // API 1.41 creates with one network; the others are joined before the container starts.
+        for network in w.networks.dropFirst() {
+            try await client.request(.POST, "/networks/\(network.name)/connect", json: ["Container": id, "EndpointConfig": Self.endpoint(network)],
+                                     context: "\(w.service): network \(network.name)")
+        }
         return id
+    }
+
+    static func endpoint(_ network: WorkloadNetwork) -> [String: Any] {
+        var endpoint: [String: Any] = ["Aliases": network.aliases]
+        if let ip = network.ipv4Address { endpoint["IPAMConfig"] = ["IPv4Address": ip] }
+        return endpoint
     }
 
     public func startContainer(_ id: String) async throws {

@@ -146,12 +146,34 @@ extension ServiceSpec {
         if !configs.isEmpty {
             m.append(("configs", .obj(configs.map { ($0.key, .obj([("config", .string($0.value.config)), ("sha256", .string($0.value.sha256))])) })))
         }
+        // Only when used, as above: an alias that changes recreates exactly this container.
+        if !networks.isEmpty {
+            m.append(("networks", .obj(networks.map { key, value in
+                var fields: [(String, JSONValue)] = [("aliases", .strings(value.aliases))]
+                if let ip = value.ipv4Address { fields.append(("ipv4Address", .string(ip))) }
+                return (key, .obj(fields))
+            })))
+        }
         return .obj(m)
     }
 
     public var canonicalJSON: String { CanonicalJSON.encode(canonical) }
     /// SHA-256 of the canonical form: the value of the `dev.devstack.spec-hash` label.
     public var specHash: String { CanonicalJSON.sha256(canonicalJSON) }
+}
+
+extension NetworkSpec {
+    public var canonical: JSONValue {
+        var m: [(String, JSONValue)] = []
+        if let name { m.append(("name", .string(name))) }
+        m.append(("external", .bool(external)))
+        if !external {
+            m.append(("internal", .bool(isInternal)))
+            m.append(("driver", .string(driver ?? "bridge")))
+            m.append(("subnets", .strings(subnets)))
+        }
+        return .obj(m)
+    }
 }
 
 extension SeedSpec {
@@ -204,6 +226,7 @@ extension EnvironmentSpec {
         ]
         // Only when used, so revisions recorded before configs existed keep their hashes.
         if !configs.isEmpty { m.append(("configs", .obj(configs.map { ($0.key, .obj([("content", .string($0.value))])) }))) }
+        if !networks.isEmpty { m.append(("networks", .obj(networks.map { ($0.key, $0.value.canonical) }))) }
         return m
     }
 

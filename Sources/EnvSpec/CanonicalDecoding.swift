@@ -12,7 +12,7 @@ extension EnvironmentSpec {
     /// Decodes `{"name", "services", "seeds", "secrets", "configs"}` as produced by `canonical`.
     public static func decodeCanonical(_ node: JSONNode, source: String) throws(ValidationFailure) -> EnvironmentSpec {
         var decoder = SpecDecoder(file: source)
-        guard let members = decoder.object(node, "", allowed: ["name", "services", "seeds", "secrets", "configs"]) else {
+        guard let members = decoder.object(node, "", allowed: ["name", "services", "seeds", "secrets", "configs", "networks"]) else {
             throw ValidationFailure(decoder.diagnostics)
         }
         var spec = EnvironmentSpec(name: "")
@@ -27,6 +27,10 @@ extension EnvironmentSpec {
             case "seeds":
                 for (name, node) in decoder.map(value, "seeds") ?? [] {
                     if let s = decoder.seed(node, "seeds.\(name)") { spec.seeds[name] = s }
+                }
+            case "networks":
+                for (name, node) in decoder.map(value, "networks") ?? [] where decoder.networkKey(name, "networks.\(name)") {
+                    if let n = decoder.network(node, "networks.\(name)") { spec.networks[name] = n }
                 }
             case "secrets":
                 for (name, node) in decoder.map(value, "secrets") ?? [] {

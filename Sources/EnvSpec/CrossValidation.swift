@@ -32,6 +32,34 @@ enum CrossValidation {
             }
         }
 
+        // Networks: declared (or the default one), and fixed addresses inside a declared subnet.
+        var addresses: [String: String] = [:]
+        for name in names {
+            let service = spec.services[name]!
+            for key in service.networks.keys.sorted() {
+                let path = "services.\(name).networks.\(key)"
+                let declared = spec.networks[key]
+                if declared == nil && key != EnvironmentSpec.defaultNetwork {
+                    out.append(Diagnostic(file: origin(.service, name), path: path,
+                                          message: "no network named \"\(key)\" in \"networks\"\(Suggest.didYouMean(key, in: spec.networks.keys))"))
+                    continue
+                }
+                guard let ip = service.networks[key]!.ipv4Address else { continue }
+                let subnets = (declared?.subnets ?? []).compactMap(IPv4Subnet.init)
+                if subnets.isEmpty {
+                    out.append(Diagnostic(file: origin(.service, name), path: "\(path).ipv4Address",
+                                          message: "a fixed address needs a subnet: declare \"subnets\" on network \"\(key)\""))
+                } else if !subnets.contains(where: { $0.contains(ip) }) {
+                    out.append(Diagnostic(file: origin(.service, name), path: "\(path).ipv4Address",
+                                          message: "\(ip) is outside network \"\(key)\"'s subnets \(declared!.subnets.joined(separator: ", "))"))
+                } else if let other = addresses["\(key) \(ip)"] {
+                    out.append(Diagnostic(file: origin(.service, name), path: "\(path).ipv4Address", message: "\(ip) is already the address of \(other) on \"\(key)\""))
+                } else {
+                    addresses["\(key) \(ip)"] = "services.\(name)"
+                }
+            }
+        }
+
         if let cycle = findCycle(nodes: names, edges: { spec.services[$0]?.dependsOn.keys.sorted() ?? [] }) {
             out.append(Diagnostic(file: origin(.service, cycle[0]), path: "services.\(cycle[0]).dependsOn",
                                   message: "dependency cycle: \(cycle.joined(separator: " → "))"))

@@ -188,7 +188,7 @@ struct SpecDecoder {
 
     static let serviceKeys = ["image", "build", "pullPolicy", "command", "entrypoint", "workingDir", "user", "env",
                               "ports", "volumes", "dependsOn", "healthcheck", "restart", "resources", "labels",
-                              "profiles", "init", "configs"]
+                              "profiles", "init", "configs", "networks"]
 
     mutating func service(_ node: JSONNode, _ path: String) -> ServiceSpec? {
         guard let members = object(node, path, allowed: Self.serviceKeys) else { return nil }
@@ -224,6 +224,7 @@ struct SpecDecoder {
                 spec.profiles = argv(value, p) ?? []
             case "init": spec.initProcess = bool(value, p) ?? true
             case "configs": spec.configs = configMounts(value, p)
+            case "networks": spec.networks = serviceNetworks(value, p)
             default: break
             }
         }
@@ -477,6 +478,83 @@ struct SpecDecoder {
         return spec
     }
 
+    /// `["backend"]`, or `{"backend": {"aliases": ["db.internal"], "ipv4Address": "172.28.0.5"}}`.
+    mutating func serviceNetworks(_ node: JSONNode, _ path: String) -> [String: ServiceNetwork] {
+        var out: [String: ServiceNetwork] = [:]
+        switch node.value {
+        case let .array(items):
+            for (i, item) in items.enumerated() {
+                let p = "\(path)[\(i)]"
+                if let name = string(item, p), networkKey(name, p) {
+                    if out[name] != nil { fail(p, "network \"\(name)\" is listed twice") }
+                    out[name] = ServiceNetwork()
+                }
+            }
+        case let .object(members):
+            for (name, value) in members {
+                let p = Self.join(path, name)
+                guard networkKey(name, p) else { continue }
+                if case .null = value.value { out[name] = ServiceNetwork(); continue }
+                guard let fields = object(value, p, allowed: ["aliases", "ipv4Address"]) else { continue }
+                var joined = ServiceNetwork()
+                for (key, field) in fields {
+                    let fp = Self.join(p, key)
+                    if key == "aliases", let aliases = argv(field, fp) {
+                        for (j, alias) in aliases.enumerated() where !Self.isDNSName(alias) {
+                            fail("\(fp)[\(j)]", "invalid alias \"\(alias)\": letters, digits, \".\", \"-\" and \"_\", up to 253 characters")
+                        }
+                        joined.aliases = aliases
+                    }
+                    if key == "ipv4Address", let ip = string(field, fp) {
+                        if Self.isIPv4(ip) { joined.ipv4Address = ip } else { fail(fp, "expected an IPv4 address such as \"172.28.0.5\", found \"\(ip)\"") }
+                    }
+                }
+                out[name] = joined
+            }
+        default:
+            fail(path, "expected an array of network names or an object of networks, found \(node.typeName)")
+        }
+        return out
+    }
+
+    mutating func networkKey(_ name: String, _ path: String) -> Bool {
+        name == EnvironmentSpec.defaultNetwork || self.name(name, path, what: "network")
+    }
+
+    static func isDNSName(_ s: String) -> Bool {
+        !s.isEmpty && s.count <= 253 && s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "_") }
+    }
+
+    /// A top-level network: `{"name", "external", "internal", "driver", "subnets"}`.
+    mutating func network(_ node: JSONNode, _ path: String) -> NetworkSpec? {
+        if case .null = node.value { return NetworkSpec() }
+        guard let members = object(node, path, allowed: ["name", "external", "internal", "driver", "subnets"]) else { return nil }
+        let before = diagnostics.count
+        var spec = NetworkSpec()
+        for (key, value) in members {
+            let p = Self.join(path, key)
+            switch key {
+            case "name":
+                if let s = string(value, p) {
+                    if Self.isDNSName(s) { spec.name = s } else { fail(p, "invalid network name \"\(s)\"") }
+                }
+            case "external": spec.external = bool(value, p) ?? false
+            case "internal": spec.isInternal = bool(value, p) ?? false
+            case "driver": spec.driver = string(value, p)
+            case "subnets":
+                for (i, subnet) in (argv(value, p) ?? []).enumerated() {
+                    if IPv4Subnet(subnet) == nil { fail("\(p)[\(i)]", "expected an IPv4 subnet such as \"172.28.0.0/16\", found \"\(subnet)\"") }
+                    else { spec.subnets.append(subnet) }
+                }
+            default: break
+            }
+        }
+        if spec.external, let conflict = members.first(where: { ["internal", "driver", "subnets"].contains($0.key) }) {
+            fail(Self.join(path, conflict.key), "an external network is used as it is: \"\(conflict.key)\" goes with networks devstack creates")
+        }
+        return diagnostics.count == before ? spec : nil
+    }
+
     /// `{"/etc/app.yml": "app-config"}`; the canonical form also carries the config's digest.
     mutating func configMounts(_ node: JSONNode, _ path: String) -> [String: ConfigMount] {
         var out: [String: ConfigMount] = [:]
@@ -648,5 +726,29 @@ public enum PathMath {
         let up = Array(repeating: "..", count: a.count - common)
         let result = (up + b[common...]).joined(separator: "/")
         return result.isEmpty ? "." : result
+    }
+}
+
+/// An IPv4 subnet in CIDR form, for checking that a fixed address lies inside it.
+public struct IPv4Subnet: Sendable, Equatable {
+    public var base: UInt32
+    public var prefix: Int
+
+    public init?(_ text: String) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let prefix = Int(parts[1]), (0...32).contains(prefix), let base = Self.address(String(parts[0])) else { return nil }
+        self.base = base
+        self.prefix = prefix
+    }
+
+    public static func address(_ text: String) -> UInt32? {
+        guard SpecDecoder.isIPv4(text) else { return nil }
+        return text.split(separator: ".").reduce(UInt32(0)) { $0 << 8 | UInt32($1)! }
+    }
+
+    public func contains(_ ip: String) -> Bool {
+        guard let address = Self.address(ip) else { return false }
+        let mask: UInt32 = prefix == 0 ? 0 : ~UInt32(0) << (32 - prefix)
+        return address & mask == base & mask
     }
 }

@@ -24,7 +24,7 @@ public struct EnvironmentLoader: Sendable {
         self.profiles = profiles
     }
 
-    static let topLevelKeys = ["$schema", "name", "services", "seeds", "variables", "secrets", "configs", "include"]
+    static let topLevelKeys = ["$schema", "name", "services", "seeds", "variables", "secrets", "configs", "include", "networks"]
 
     /// One parsed file of the include tree.
     struct SourceFile {
@@ -50,6 +50,7 @@ public struct EnvironmentLoader: Sendable {
         var seeds: [String: (spec: SeedSpec, file: String)] = [:]
         var secrets: [String: (spec: SecretSource, file: String)] = [:]
         var configs: [String: (spec: ConfigSource, file: String)] = [:]
+        var networks: [String: (spec: NetworkSpec, file: String)] = [:]
         var serviceOrigin: [String: String] = [:]
 
         // Included files first, then the root, whose definitions override theirs.
@@ -97,6 +98,12 @@ public struct EnvironmentLoader: Sendable {
                     for (secretName, node) in list {
                         if let spec = decoder.secret(node, "secrets.\(secretName)") { secrets[secretName] = (spec, file.display) }
                     }
+                case "networks":
+                    guard let list = decoder.map(value, "networks") else { continue }
+                    for (networkName, node) in list {
+                        guard decoder.networkKey(networkName, "networks.\(networkName)") else { continue }
+                        if let spec = decoder.network(node, "networks.\(networkName)") { networks[networkName] = (spec, file.display) }
+                    }
                 case "configs":
                     guard let list = decoder.map(value, "configs") else { continue }
                     for (configName, node) in list {
@@ -120,7 +127,8 @@ public struct EnvironmentLoader: Sendable {
         var spec = EnvironmentSpec(name: name,
                                    services: services.mapValues(\.spec),
                                    seeds: seeds.mapValues(\.spec),
-                                   secrets: secrets.mapValues(\.spec))
+                                   secrets: secrets.mapValues(\.spec),
+                                   networks: networks.mapValues(\.spec))
         for (configName, entry) in configs {
             switch entry.spec {
             case let .content(text): spec.configs[configName] = text

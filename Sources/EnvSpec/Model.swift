@@ -7,14 +7,25 @@ public struct EnvironmentSpec: Sendable, Equatable {
     public var secrets: [String: SecretSource]
     /// Config files by name: their rendered text, written into the containers that mount them.
     public var configs: [String: String]
+    /// Networks besides the environment's default one, by the key services use for them.
+    public var networks: [String: NetworkSpec]
 
     public init(name: String, services: [String: ServiceSpec] = [:], seeds: [String: SeedSpec] = [:], secrets: [String: SecretSource] = [:],
-                configs: [String: String] = [:]) {
+                configs: [String: String] = [:], networks: [String: NetworkSpec] = [:]) {
         self.name = name
         self.services = services
         self.seeds = seeds
         self.secrets = secrets
         self.configs = configs
+        self.networks = networks
+    }
+
+    /// The key of the network every service joins when it names none.
+    public static let defaultNetwork = "default"
+
+    /// The networks a service joins, by key: its own list, or the default network.
+    public func networks(of service: ServiceSpec) -> [String: ServiceNetwork] {
+        service.networks.isEmpty ? [Self.defaultNetwork: ServiceNetwork()] : service.networks
     }
 
     /// Fills in each service's config digests, so that a changed config changes exactly the hashes
@@ -73,8 +84,41 @@ public struct ServiceSpec: Sendable, Equatable {
     public var initProcess: Bool = true
     /// Absolute path in the container → the config file written there before the container starts.
     public var configs: [String: ConfigMount] = [:]
+    /// Networks the service joins, by key, with its aliases there; empty means the default network.
+    public var networks: [String: ServiceNetwork] = [:]
 
     public init(image: String? = nil) { self.image = image }
+}
+
+/// A network of the environment. devstack creates and removes it (as `ENV-KEY`, or `name`),
+/// except an external one, which must exist and is used, never created or removed.
+public struct NetworkSpec: Sendable, Equatable {
+    /// The engine's name for it; for an external network, the existing network's name.
+    public var name: String?
+    public var external: Bool = false
+    /// No route to the outside world.
+    public var isInternal: Bool = false
+    public var driver: String?
+    /// IPv4 subnets in CIDR form, such as "172.28.0.0/16".
+    public var subnets: [String] = []
+    public init(name: String? = nil, external: Bool = false, isInternal: Bool = false, driver: String? = nil, subnets: [String] = []) {
+        self.name = name
+        self.external = external
+        self.isInternal = isInternal
+        self.driver = driver
+        self.subnets = subnets
+    }
+}
+
+/// How a service joins one network: the extra DNS names it answers to there, and a fixed
+/// address where the network declares a subnet. Its service name always resolves too.
+public struct ServiceNetwork: Sendable, Equatable {
+    public var aliases: [String] = []
+    public var ipv4Address: String?
+    public init(aliases: [String] = [], ipv4Address: String? = nil) {
+        self.aliases = aliases
+        self.ipv4Address = ipv4Address
+    }
 }
 
 /// A config file mounted by a service. The digest of the config's text is part of the service's

@@ -225,7 +225,7 @@ public final class EnvironmentController: @unchecked Sendable {
             }
         }
         if let wake { schedule(at: wake, reason: "back-off over") }
-        let runnable = plan.without(services: held)
+        let runnable = plan.without(services: held).withoutTrailingWaits()
         if runnable.isEmpty {
             if held.isEmpty {
                 do { try store.markConverged(environment: environment, revision: revision.summary.number) } catch {

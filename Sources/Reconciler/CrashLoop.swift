@@ -68,6 +68,19 @@ public struct CrashLoopTracker: Sendable {
 }
 
 extension Plan {
+    /// The plan without waits that no other step depends on. The controller uses it: a pass
+    /// that heals one service does not sit waiting for its health while another is down; the
+    /// engine's health events bring the controller back if the service turns unhealthy.
+    public func withoutTrailingWaits() -> Plan {
+        let needed = Set(steps.flatMap(\.dependsOn))
+        let kept = steps.filter { !$0.action.isWait || needed.contains($0.id) }
+        guard kept.count != steps.count else { return self }
+        let newID = Dictionary(uniqueKeysWithValues: kept.enumerated().map { ($1.id, $0) })
+        return Plan(environment: environment, steps: kept.map { step in
+            Plan.Step(id: newID[step.id]!, action: step.action, service: step.service, cause: step.cause, dependsOn: step.dependsOn.compactMap { newID[$0] })
+        }, problems: problems)
+    }
+
     /// The plan without the steps of `services` and without everything that depends on them.
     public func without(services held: Set<String>) -> Plan {
         guard !held.isEmpty else { return self }

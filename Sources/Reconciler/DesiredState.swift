@@ -12,9 +12,21 @@ public struct DesiredState: Sendable {
     public var builds: [String: ImageBuild]
     /// Resolved secret values, kept only to mask them in output.
     public var secretValues: [String] = []
+    /// Networks devstack creates, by engine name: those the services join.
+    public var networks: [String: NetworkDefinition] = [:]
+    /// External networks the services join: they must exist, and are never created or removed.
+    public var externalNetworks: [String] = []
 
     public var environment: String { spec.name }
-    public var network: String { Naming.network(spec.name) }
+
+    /// The engine's name for the network a spec calls `key`.
+    public static func networkName(_ key: String, spec: EnvironmentSpec) -> String {
+        if let declared = spec.networks[key] {
+            if let name = declared.name { return name }
+            if declared.external { return key }
+        }
+        return key == EnvironmentSpec.defaultNetwork ? Naming.network(spec.name) : "\(spec.name)-\(key)"
+    }
 
     public var volumeNames: [String] {
         Array(Set(workloads.values.flatMap { $0.mounts.filter { $0.type == .volume }.map(\.source) })).sorted()
@@ -44,6 +56,8 @@ public struct DesiredState: Sendable {
         }
         var workloads: [String: Workload] = [:]
         var builds: [String: ImageBuild] = [:]
+        var networks: [String: NetworkDefinition] = [:]
+        var externals: Set<String> = []
         for (name, service) in spec.services {
             var image = service.image ?? ""
             if let lock = locks[name], lock.reference == image { image = lock.digest }
@@ -77,15 +91,32 @@ public struct DesiredState: Sendable {
             if !secretInputs.isEmpty && !secretKey.isEmpty {
                 labels[Labels.secrets] = SecretDigest.label(secretInputs.sorted().joined(separator: "\u{1}"), key: secretKey)
             }
+            // The default network first, then by key; the service name resolves on each of them.
+            let joined = spec.networks(of: service).sorted {
+                ($0.key == EnvironmentSpec.defaultNetwork ? 0 : 1, $0.key) < ($1.key == EnvironmentSpec.defaultNetwork ? 0 : 1, $1.key)
+            }
+            var workloadNetworks: [WorkloadNetwork] = []
+            for (key, membership) in joined {
+                let engineName = networkName(key, spec: spec)
+                let declared = spec.networks[key] ?? NetworkSpec()
+                if declared.external { externals.insert(engineName) } else {
+                    networks[engineName] = NetworkDefinition(name: engineName, driver: declared.driver ?? "bridge", isInternal: declared.isInternal, subnets: declared.subnets)
+                }
+                var aliases = [name]
+                for alias in membership.aliases where !aliases.contains(alias) { aliases.append(alias) }
+                workloadNetworks.append(WorkloadNetwork(name: engineName, aliases: aliases, ipv4Address: membership.ipv4Address))
+            }
             workloads[name] = Workload(environment: spec.name, service: name, name: Naming.container(spec.name, name), image: image,
                                        command: service.command, entrypoint: service.entrypoint, workingDir: service.workingDir,
-                                       user: service.user, env: env, ports: service.ports, mounts: mounts, network: Naming.network(spec.name),
+                                       user: service.user, env: env, ports: service.ports, mounts: mounts, networks: workloadNetworks,
                                        restart: service.restart, resources: service.resources, labels: labels,
                                        healthcheck: service.healthcheck, initProcess: service.initProcess,
                                        files: service.configs.sorted(by: { $0.key < $1.key }).map { WorkloadFile(path: $0.key, contents: spec.configs[$0.value.config] ?? "") })
         }
         var desired = DesiredState(spec: spec, revision: revision, workloads: workloads, builds: builds)
         desired.secretValues = Array(secretValues.values)
+        desired.networks = networks
+        desired.externalNetworks = externals.sorted()
         return desired
     }
 
@@ -97,12 +128,20 @@ public struct DesiredState: Sendable {
         copy.spec.seeds = spec.seeds.filter { spec.seeds(for: services).contains($0.key) }
         copy.workloads = workloads.filter { services.contains($0.key) }
         copy.builds = builds.filter { services.contains($0.key) }
+        let used = Set(copy.workloads.values.flatMap { $0.networks.map(\.name) })
+        copy.networks = networks.filter { used.contains($0.key) }
+        copy.externalNetworks = externalNetworks.filter(used.contains)
         return copy
     }
 
     /// Services that run a registry image (not a build), by the reference their spec names.
     public var pulledImages: [String: String] {
         spec.services.compactMapValues { $0.build == nil ? $0.image : nil }
+    }
+
+    /// Network names to look up by name: those without the environment's prefix, and externals.
+    public var networkNamesToCheck: [String] {
+        (networks.keys.filter { !$0.hasPrefix("\(environment)-") } + externalNetworks).sorted()
     }
 
     /// Image references that must exist, pulled ones only (builds have their own tag).

@@ -11,6 +11,8 @@ public enum Labels {
     public static let secrets = "dev.devstack.secrets"
     /// Short-lived helper containers (seed runs, volume copies) say what they are for.
     public static let helper = "dev.devstack.helper"
+    /// On networks devstack creates: the digest of their settings, so a change is noticed.
+    public static let networkHash = "dev.devstack.network-hash"
 }
 
 /// How devstack names the engine objects of an environment.
@@ -103,6 +105,11 @@ public struct ObservedState: Sendable, Equatable {
     /// has a name devstack would use, planning stops rather than adopt it.
     public var foreignNetworks: [String] = []
     public var foreignVolumes: [String] = []
+    /// Of the network names asked for by name (custom names and external networks), those that
+    /// exist without this environment's label.
+    public var unlabelledNetworks: [String] = []
+    /// The settings digest devstack put on each network it created (`dev.devstack.network-hash`).
+    public var networkHashes: [String: String] = [:]
 
     public init(containers: [ObservedContainer] = [], foreign: [ObservedContainer] = [], networks: [String] = [], volumes: [String] = [], images: [String: String] = [:]) {
         self.containers = containers
@@ -127,7 +134,8 @@ public struct Workload: Sendable, Equatable {
     public var ports: [PortSpec]
     /// Named volumes carry their full engine name; binds an absolute host path.
     public var mounts: [MountSpec]
-    public var network: String
+    /// The networks it joins, the first one at creation and the others right after.
+    public var networks: [WorkloadNetwork]
     public var restart: RestartPolicy
     public var resources: ResourcesSpec
     public var labels: [String: String]
@@ -148,7 +156,38 @@ extension Workload {
         helper.healthcheck = nil
         helper.restart = .no
         helper.files = []
+        // A helper answers to no service name or alias: DNS keeps pointing at the service.
+        helper.networks = networks.map { WorkloadNetwork(name: $0.name, aliases: [], ipv4Address: nil) }
         return helper
+    }
+}
+
+/// One network a workload joins, with the DNS names it answers to there.
+public struct WorkloadNetwork: Sendable, Equatable {
+    public var name: String
+    public var aliases: [String]
+    public var ipv4Address: String?
+    public init(name: String, aliases: [String], ipv4Address: String? = nil) {
+        self.name = name
+        self.aliases = aliases
+        self.ipv4Address = ipv4Address
+    }
+}
+
+/// A network devstack creates for an environment.
+public struct NetworkDefinition: Sendable, Equatable {
+    public var name: String
+    public var driver: String
+    public var isInternal: Bool
+    public var subnets: [String]
+    /// The digest of the settings above, put on the network as a label.
+    public var settingsHash: String
+    public init(name: String, driver: String = "bridge", isInternal: Bool = false, subnets: [String] = []) {
+        self.name = name
+        self.driver = driver
+        self.isInternal = isInternal
+        self.subnets = subnets
+        settingsHash = String(CanonicalJSON.sha256("\(driver)\u{0}\(isInternal)\u{0}\(subnets.joined(separator: ","))").prefix(16))
     }
 }
 
@@ -182,9 +221,10 @@ public struct ContainerStatus: Sendable, Equatable {
 /// The side-effecting seam: a live Docker implementation and an in-memory fake. It speaks of
 /// workloads and observed state, so another backend (Swarm, Kubernetes) can sit behind it.
 public protocol ContainerEngine: Sendable {
-    /// Lists the environment's labelled objects, plus any container holding one of `names`.
-    func observe(environment: String, containerNames: [String], images: [String]) async throws -> ObservedState
-    func createNetwork(_ name: String, environment: String) async throws
+    /// Lists the environment's labelled objects, plus any container holding one of `names`, and
+    /// which of `networkNames` exist without the environment's label.
+    func observe(environment: String, containerNames: [String], images: [String], networkNames: [String]) async throws -> ObservedState
+    func createNetwork(_ network: NetworkDefinition, environment: String) async throws
     func removeNetwork(_ name: String) async throws
     func createVolume(_ name: String, environment: String) async throws
     func removeVolume(_ name: String) async throws
@@ -208,6 +248,12 @@ public protocol ContainerEngine: Sendable {
     func waitContainer(_ id: String) async throws -> Int
     /// Everything the container has printed so far.
     func output(_ id: String) async throws -> String
+}
+
+extension ContainerEngine {
+    public func observe(environment: String, containerNames: [String], images: [String]) async throws -> ObservedState {
+        try await observe(environment: environment, containerNames: containerNames, images: images, networkNames: [])
+    }
 }
 
 public struct ImageBuild: Sendable, Equatable {

@@ -132,8 +132,8 @@ public struct Executor: Sendable {
     func execute(_ step: Plan.Step, environment: String) async -> (StepOutcome, String?) {
         do {
             switch step.action {
-            case let .createNetwork(name):
-                try await tolerate(.conflict) { try await engine.createNetwork(name, environment: environment) }
+            case let .createNetwork(network):
+                try await tolerate(.conflict) { try await engine.createNetwork(network, environment: environment) }
             case let .createVolume(name):
                 try await tolerate(.conflict) { try await engine.createVolume(name, environment: environment) }
             case let .pullImage(reference):

@@ -27,7 +27,7 @@ public struct Plan: Sendable, Equatable {
     }
 
     public enum Action: Sendable, Equatable {
-        case createNetwork(String)
+        case createNetwork(NetworkDefinition)
         case createVolume(String)
         case pullImage(String)
         case buildImage(ImageBuild)
@@ -68,7 +68,7 @@ public struct Plan: Sendable, Equatable {
         steps.map { step in
             let what: String
             switch step.action {
-            case let .createNetwork(n): what = "+ network \(n)"
+            case let .createNetwork(n): what = "+ network \(n.name)"
             case let .createVolume(v): what = "+ volume \(v)"
             case let .pullImage(i): what = "+ pull \(i)"
             case let .buildImage(b): what = "+ build \(b.tag)"

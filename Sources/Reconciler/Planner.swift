@@ -38,8 +38,16 @@ public enum Planner {
                 problems.append("services.\(service): the container name \"\(foreign.name)\" is taken by a container devstack does not manage (\(foreign.id.prefix(12))); devstack will not touch it: rename or remove it yourself")
             }
         }
-        if observed.foreignNetworks.contains(desired.network) {
-            problems.append("network \"\(desired.network)\" exists but devstack did not create it (it has no dev.devstack.env label); devstack will not use or remove it: rename or remove it yourself")
+        for network in desired.networks.keys.sorted() where observed.foreignNetworks.contains(network) || observed.unlabelledNetworks.contains(network) {
+            problems.append("network \"\(network)\" exists but devstack did not create it (it has no dev.devstack.env label); devstack will not use or remove it: rename or remove it yourself, or declare it \"external\"")
+        }
+        for network in desired.externalNetworks where !observed.unlabelledNetworks.contains(network) && !observed.networks.contains(network) {
+            problems.append("external network \"\(network)\" does not exist: devstack uses external networks and never creates them; create it first (docker network create \(network))")
+        }
+        for (network, definition) in desired.networks.sorted(by: { $0.key < $1.key }) {
+            if let hash = observed.networkHashes[network], hash != definition.settingsHash {
+                problems.append("network \"\(network)\" was created with other settings (driver, internal or subnets changed): run devstack down, then apply again, to recreate it")
+            }
         }
         for volume in desired.volumeNames where observed.foreignVolumes.contains(volume) {
             problems.append("volume \"\(volume)\" exists but devstack did not create it (it has no dev.devstack.env label); devstack will not mount or remove it: rename or remove it yourself")
@@ -56,8 +64,8 @@ public enum Planner {
 
         // Shared infrastructure first.
         var infra: [Int] = []
-        if !observed.networks.contains(desired.network) {
-            infra.append(add(.createNetwork(desired.network), service: nil, cause: "no network"))
+        for (network, definition) in desired.networks.sorted(by: { $0.key < $1.key }) where !observed.networks.contains(network) {
+            infra.append(add(.createNetwork(definition), service: nil, cause: "no network"))
         }
         var volumeStep: [String: Int] = [:]
         for volume in desired.volumeNames where !observed.volumes.contains(volume) {
@@ -233,6 +241,7 @@ public enum Planner {
             steps.append(Plan.Step(id: steps.count, action: .remove(containerID: c.id, name: c.name), service: c.service, cause: "down", dependsOn: []))
         }
         for n in observed.networks.sorted() {
+            // Only networks labelled for the environment are observed here: external ones stay.
             steps.append(Plan.Step(id: steps.count, action: .removeNetwork(n), service: nil, cause: "down", dependsOn: removals))
         }
         if removeVolumes {

@@ -34,7 +34,7 @@ public struct Reconciler: Sendable {
 
     public func observe(_ desired: DesiredState) async throws -> ObservedState {
         try await engine.observe(environment: desired.environment, containerNames: desired.workloads.values.map(\.name).sorted(),
-                                 images: desired.imageReferences)
+                                 images: desired.imageReferences, networkNames: desired.networkNamesToCheck)
     }
 
     public func plan(_ desired: DesiredState, observed: ObservedState) throws -> Plan {

@@ -44,3 +44,19 @@ import Testing
         #expect(tracker.failures("web") == 0)
     }
 }
+
+@Suite struct TrailingWaitTests {
+    @Test func waitsNobodyNeedsAreDroppedAndTheOthersKept() {
+        let web = Workload(environment: "e", service: "web", name: "e-web", image: "i", env: [:], ports: [], mounts: [], networks: [],
+                           restart: .no, resources: ResourcesSpec(), labels: [:], healthcheck: nil, initProcess: true)
+        let plan = Plan(environment: "e", steps: [
+            Plan.Step(id: 0, action: .create(web), service: "web", cause: "no existing container", dependsOn: []),
+            Plan.Step(id: 1, action: .waitHealthy(web), service: "web", cause: "dependents need it healthy", dependsOn: [0]),
+            Plan.Step(id: 2, action: .start(containerID: "w"), service: "worker", cause: "container exited (code 1)", dependsOn: [1]),
+            Plan.Step(id: 3, action: .waitHealthy(web), service: "worker", cause: "converge to healthy", dependsOn: [2]),
+        ], problems: [])
+        let trimmed = plan.withoutTrailingWaits()
+        #expect(trimmed.steps.map(\.cause) == ["no existing container", "dependents need it healthy", "container exited (code 1)"])
+        #expect(trimmed.steps.map(\.dependsOn) == [[], [0], [1]])
+    }
+}

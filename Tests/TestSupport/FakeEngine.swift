@@ -38,7 +38,7 @@ public final class FakeEngine: ContainerEngine, @unchecked Sendable {
         return try body()
     }
 
-    public func observe(environment: String, containerNames: [String], images wanted: [String]) async throws -> ObservedState {
+    public func observe(environment: String, containerNames: [String], images wanted: [String], networkNames: [String]) async throws -> ObservedState {
         locked {
             let ours = containers.values.filter { $0.workload.labels[Labels.environment] == environment }.map(observed)
             return ObservedState(containers: ours.sorted { $0.name < $1.name }, foreign: [], networks: networks.sorted(),
@@ -52,7 +52,7 @@ public final class FakeEngine: ContainerEngine, @unchecked Sendable {
                           ports: c.workload.ports.compactMap { p in p.hostPort.map { PublishedPort(hostIP: p.hostIP, hostPort: $0, containerPort: p.containerPort, proto: p.proto) } })
     }
 
-    public func createNetwork(_ name: String, environment: String) async throws { locked { networks.insert(name); calls.append("create-network \(name)") } }
+    public func createNetwork(_ network: NetworkDefinition, environment: String) async throws { locked { networks.insert(network.name); calls.append("create-network \(network.name)") } }
     public func removeNetwork(_ name: String) async throws { locked { networks.remove(name); calls.append("remove-network \(name)") } }
     public func createVolume(_ name: String, environment: String) async throws { locked { volumes.insert(name); calls.append("create-volume \(name)") } }
     public func removeVolume(_ name: String) async throws { locked { volumes.remove(name); calls.append("remove-volume \(name)") } }

@@ -42,7 +42,8 @@ final class ConsoleProgress: ProgressReporter, @unchecked Sendable {
 
     private func subjectName(_ action: Plan.Action) -> String {
         switch action {
-        case let .createNetwork(n), let .removeNetwork(n): return "network \(n)"
+        case let .createNetwork(n): return "network \(n.name)"
+        case let .removeNetwork(n): return "network \(n)"
         case let .createVolume(v), let .removeVolume(v): return "volume \(v)"
         case let .pullImage(i): return "image \(i)"
         case let .buildImage(b): return "image \(b.tag)"
