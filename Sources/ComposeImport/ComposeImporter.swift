@@ -27,29 +27,122 @@ public struct ComposeImporter {
     var warnings: [Diagnostic] = []
     var errors: [Diagnostic] = []
     var file = ""
+    /// The variables compose interpolates with: `.env`, overridden by the environment.
+    var variables: [String: String] = [:]
+    /// Where each key path was written last (file and line), for messages.
+    var locations: [String: (file: String, line: Int, column: Int)] = [:]
 
     /// `projectDirectory` is the folder of the first file; relative paths are resolved against it.
+    /// `environment` is the shell's: it wins over `.env`, as in compose.
     public static func convert(_ sources: [Source], name: String? = nil, projectDirectory: String,
+                               environment: [String: String] = ProcessInfo.processInfo.environment,
                                readFile: @escaping ReadFile = LocalFiles.read) throws(ValidationFailure) -> Result {
         var importer = ComposeImporter(projectDirectory: projectDirectory, readFile: readFile)
         importer.file = sources.first?.display ?? "compose.yaml"
+        importer.variables = try projectVariables(projectDirectory: projectDirectory, environment: environment, readFile: readFile)
         var merged: [String: Any] = [:]
         for source in sources {
             let root: YAMLNode?
             do { root = try YAMLReader.read(source.text, file: source.display) } catch { throw ValidationFailure([error.diagnostic]) }
             guard let root else { continue }
-            guard let document = root.resolved as? [String: Any] else {
+            guard case .mapping = root.value else {
                 throw ValidationFailure([Diagnostic(file: source.display, path: "", message: "expected a mapping with \"services\" at the top level")])
             }
-            merged = ComposeMerge.merge(merged, document)
+            let interpolated = importer.interpolate(root, path: "")
+            guard importer.errors.isEmpty else { throw ValidationFailure(importer.errors) }
+            importer.index(interpolated, path: "")
+            merged = ComposeMerge.merge(merged, interpolated.resolved as? [String: Any] ?? [:])
         }
         let json = importer.environment(merged, name: name)
         guard importer.errors.isEmpty else { throw ValidationFailure(importer.errors) }
         return Result(json: CanonicalJSON.pretty(json) + "\n", warnings: importer.warnings)
     }
 
-    mutating func warn(_ path: String, _ message: String) { warnings.append(Diagnostic(file: file, path: path, message: message)) }
-    mutating func fail(_ path: String, _ message: String) { errors.append(Diagnostic(file: file, path: path, message: message)) }
+    /// `.env` in the project folder (its own variables and the environment's may be used in it),
+    /// with the environment's values winning.
+    static func parseDotEnv(_ text: String, variables: [String: String]) -> Swift.Result<[(key: String, value: String)], DotEnv.Failure> {
+        do { return .success(try DotEnv.parse(text, lookup: { variables[$0] })) } catch { return .failure(error) }
+    }
+
+    static func projectVariables(projectDirectory: String, environment: [String: String], readFile: ReadFile) throws(ValidationFailure) -> [String: String] {
+        var variables: [String: String] = [:]
+        if let text = try? readFile(PathMath.join(projectDirectory, ".env")) {
+            do {
+                for (key, value) in try DotEnv.parse(text, lookup: { environment[$0] }) { variables[key] = value }
+            } catch {
+                throw ValidationFailure([Diagnostic(file: ".env", path: "", message: error.message, line: error.line, column: 1)])
+            }
+        }
+        variables.merge(environment) { _, shell in shell }
+        return variables
+    }
+
+    /// Substitutes variables in every value (never in keys), as compose does before it reads
+    /// types: a scalar that held a variable is a string afterwards, and each field casts it.
+    mutating func interpolate(_ node: YAMLNode, path: String) -> YAMLNode {
+        var out = node
+        switch node.value {
+        case let .scalar(text, plain, tag):
+            guard text.contains("$") else { return node }
+            do {
+                let variables = self.variables
+                var unset: [String] = []
+                let expanded = try ComposeInterpolation.expand(text, lookup: { variables[$0] }, unset: { unset.append($0) })
+                for name in unset {
+                    warnings.append(Diagnostic(file: node.file, path: path, message: "the \"\(name)\" variable is not set: it is an empty string, as in compose",
+                                               line: node.line, column: node.column))
+                }
+                out.value = .scalar(expanded, plain: plain, tag: tag ?? "tag:yaml.org,2002:str")
+            } catch {
+                errors.append(Diagnostic(file: node.file, path: path, message: error.message, line: node.line, column: node.column))
+            }
+        case let .sequence(items):
+            out.value = .sequence(items.enumerated().map { interpolate($1, path: "\(path)[\($0)]") })
+        case let .mapping(pairs):
+            out.value = .mapping(pairs.map { ($0.key, interpolate($0.value, path: path.isEmpty ? $0.key : "\(path).\($0.key)")) })
+        }
+        return out
+    }
+
+    /// Records where each key was written, so a message can name the file and line.
+    mutating func index(_ node: YAMLNode, path: String) {
+        switch node.value {
+        case .scalar: break
+        case let .sequence(items):
+            for (i, item) in items.enumerated() {
+                let p = "\(path)[\(i)]"
+                locations[p] = (item.file, item.line, item.column)
+                index(item, path: p)
+            }
+        case let .mapping(pairs):
+            for (key, value) in pairs {
+                let p = path.isEmpty ? key : "\(path).\(key)"
+                locations[p] = (value.file, value.line, value.column)
+                index(value, path: p)
+            }
+        }
+    }
+
+    /// The file and line a path was written at, or those of its closest parent.
+    func location(_ path: String) -> (file: String, line: Int?, column: Int?) {
+        var p = path
+        while !p.isEmpty {
+            if let found = locations[p] { return (found.file, found.line, found.column) }
+            if p.hasSuffix("]"), let open = p.lastIndex(of: "[") { p = String(p[..<open]); continue }
+            guard let dot = p.lastIndex(of: ".") else { break }
+            p = String(p[..<dot])
+        }
+        return (file, nil, nil)
+    }
+
+    mutating func warn(_ path: String, _ message: String) {
+        let at = location(path)
+        warnings.append(Diagnostic(file: at.file, path: path, message: message, line: at.line, column: at.column))
+    }
+    mutating func fail(_ path: String, _ message: String) {
+        let at = location(path)
+        errors.append(Diagnostic(file: at.file, path: path, message: message, line: at.line, column: at.column))
+    }
 
     // MARK: the top level
 
@@ -57,11 +150,6 @@ public struct ComposeImporter {
         var out: [(String, JSONValue)] = []
         let envName = name ?? (root["name"] as? String).map(Self.sanitize) ?? Self.sanitize(PathMath.components(projectDirectory).last ?? "compose")
         out.append(("name", .string(envName)))
-        // compose reads .env beside the file for interpolation; so do variables.
-        if let dotenv = try? readFile(PathMath.join(projectDirectory, ".env")) {
-            let vars = Self.parseEnvFile(dotenv)
-            if !vars.isEmpty { out.append(("variables", .stringMap(vars))) }
-        }
         var secrets: [(String, JSONValue)] = []
         var configs: [(String, JSONValue)] = []
         for key in root.keys.sorted() {
@@ -96,7 +184,7 @@ public struct ComposeImporter {
                             configs.append((config, .obj([("file", .string(path))])))
                         }
                     } else if let content = body["content"] as? String {
-                        configs.append((config, .obj([("content", .string(Self.interpolation(content)))])))
+                        configs.append((config, .obj([("content", .string(Self.literal(content)))])))
                     } else {
                         warn("configs.\(config)", "only \"file\" and \"content\" configs are supported; ignored")
                     }
@@ -148,7 +236,7 @@ public struct ComposeImporter {
             let value = body[key]!
             let p = "\(path).\(key)"
             switch key {
-            case "image": if let s = value as? String { out.append(("image", .string(Self.interpolation(s)))) }
+            case "image": if let s = value as? String { out.append(("image", .string(Self.literal(s)))) }
             case "build": if let b = build(value, p) { out.append(("build", b)) }
             case "command": if let a = argv(value, p) { out.append(("command", .strings(a))) }
             case "entrypoint": if let a = argv(value, p) { out.append(("entrypoint", .strings(a))) }
@@ -204,7 +292,7 @@ public struct ComposeImporter {
         guard let body = value as? [String: Any] else { fail(path, "expected a path or a mapping"); return nil }
         var out: [(String, JSONValue)] = [("context", .string(body["context"] as? String ?? "."))]
         if let dockerfile = body["dockerfile"] as? String { out.append(("dockerfile", .string(dockerfile))) }
-        if let args = body["args"] { out.append(("args", .stringMap(keyValues(args, "\(path).args", hostFallback: false)))) }
+        if let args = body["args"] { out.append(("args", .stringMap(keyValues(args, "\(path).args", hostFallback: true)))) }
         for key in body.keys.sorted() where !["context", "dockerfile", "args"].contains(key) && !key.hasPrefix("x-") {
             warn("\(path).\(key)", "build option not supported; ignored")
         }
@@ -213,10 +301,10 @@ public struct ComposeImporter {
 
     /// compose splits a string command like a shell would, without running a shell.
     mutating func argv(_ value: Any, _ path: String) -> [String]? {
-        if let items = value as? [Any] { return items.map { Self.interpolation(Self.scalar($0)) } }
+        if let items = value as? [Any] { return items.map { Self.literal(Self.scalar($0)) } }
         guard let text = value as? String else { fail(path, "expected a string or a list"); return nil }
         guard let words = ShellWords.split(text) else { fail(path, "unbalanced quotes in \"\(text)\""); return nil }
-        return words.map(Self.interpolation)
+        return words.map(Self.literal)
     }
 
     /// `KEY=VALUE` lists and mappings (environment, labels, build args). A key without a value
@@ -225,14 +313,19 @@ public struct ComposeImporter {
         var out: [String: String] = [:]
         if let map = value as? [String: Any] {
             for (key, v) in map {
-                out[key] = v is NSNull ? (hostFallback ? "${\(key):-}" : "") : Self.interpolation(Self.scalar(v))
+                if v is NSNull {
+                    // A key without a value takes the environment's, or is left out, as in compose.
+                    if hostFallback, let value = variables[key] { out[key] = Self.literal(value) } else if !hostFallback { out[key] = "" }
+                } else {
+                    out[key] = Self.literal(Self.scalar(v))
+                }
             }
         } else if let items = value as? [Any] {
             for item in items.map(Self.scalar) {
                 if let eq = item.firstIndex(of: "=") {
-                    out[String(item[..<eq])] = Self.interpolation(String(item[item.index(after: eq)...]))
+                    out[String(item[..<eq])] = Self.literal(String(item[item.index(after: eq)...]))
                 } else {
-                    out[item] = hostFallback ? "${\(item):-}" : ""
+                    if hostFallback, let value = variables[item] { out[item] = Self.literal(value) } else if !hostFallback { out[item] = "" }
                 }
             }
         } else {
@@ -253,30 +346,18 @@ public struct ComposeImporter {
             }
             do {
                 // Later files win, as in compose.
-                out.merge(Self.parseEnvFile(try readFile(PathMath.join(projectDirectory, relative)))) { _, new in new }
+                let text = try readFile(PathMath.join(projectDirectory, relative))
+                switch Self.parseDotEnv(text, variables: variables) {
+                case let .success(pairs): for (key, value) in pairs { out[key] = Self.literal(value) }
+                case let .failure(failure): errors.append(Diagnostic(file: relative, path: "", message: failure.message, line: failure.line, column: 1))
+                }
             } catch {
                 if required { fail("\(path)[\(i)]", "cannot read \(relative): \(LocalFiles.reason(error))") }
             }
         }
-        return out.mapValues(Self.interpolation)
-    }
-
-    static func parseEnvFile(_ text: String) -> [String: String] {
-        var out: [String: String] = [:]
-        for raw in text.split(whereSeparator: \.isNewline) {
-            var line = raw.trimmingCharacters(in: .whitespaces)
-            if line.isEmpty || line.hasPrefix("#") { continue }
-            if line.hasPrefix("export ") { line = String(line.dropFirst(7)) }
-            guard let eq = line.firstIndex(of: "=") else { continue }
-            let key = line[..<eq].trimmingCharacters(in: .whitespaces)
-            var value = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
-            if value.count >= 2, let first = value.first, (first == "\"" || first == "'"), value.last == first {
-                value = String(value.dropFirst().dropLast())
-            }
-            out[key] = value
-        }
         return out
     }
+
 
     mutating func port(_ value: Any, _ path: String) -> JSONValue? {
         if let body = value as? [String: Any] {
@@ -293,7 +374,7 @@ public struct ComposeImporter {
         let text = Self.scalar(value)
         if text.split(separator: "/")[0].contains("-") { warn(path, "port ranges are not supported; \"\(text)\" ignored"); return nil }
         if text.hasPrefix("[") { warn(path, "IPv6 host addresses are not supported; \"\(text)\" ignored"); return nil }
-        return .string(Self.interpolation(text))
+        return .string(Self.literal(text))
     }
 
     mutating func mount(_ value: Any, _ path: String) -> JSONValue? {
@@ -319,7 +400,7 @@ public struct ComposeImporter {
         }
         guard ["volume", "bind"].contains(type) else { warn(path, "\(type) mounts are not supported; ignored"); return nil }
         if source.isEmpty { warn(path, "anonymous volumes are not supported; ignored"); return nil }
-        source = Self.interpolation(source)
+        source = Self.literal(source)
         var out: [(String, JSONValue)] = [("type", .string(type)), ("source", .string(source)), ("target", .string(target)), ("readOnly", .bool(readOnly))]
         if type == "bind", source.hasPrefix("/") || source.hasPrefix("~") || source.hasPrefix("$") || PathMath.escapes(source) {
             warn(path, "bind \"\(source)\" is outside the project folder; marked \"outsideProject\": true, review it")
@@ -361,7 +442,7 @@ public struct ComposeImporter {
             warn(path, "a healthcheck without \"test\" uses the image's; devstack needs the command, so it is ignored")
             return nil
         }
-        command = command.map(Self.interpolation)
+        command = command.map(Self.literal)
         var out: [(String, JSONValue)] = [("command", .strings(command))]
         for (key, name) in [("interval", "interval"), ("timeout", "timeout"), ("start_period", "startPeriod")] {
             if let v = body[key] { out.append((name, .string(Self.scalar(v)))) }
@@ -491,26 +572,10 @@ public struct ComposeImporter {
         return String((trimmed.isEmpty ? "compose" : trimmed).prefix(63))
     }
 
-    /// compose's `$VAR` and `${VAR:?message}` become `${VAR}`, the forms devstack interpolates.
-    static func interpolation(_ text: String) -> String {
-        guard text.contains("$") else { return text }
-        var out = ""
-        var rest = Substring(text)
-        while let dollar = rest.firstIndex(of: "$") {
-            out += rest[..<dollar]
-            rest = rest[rest.index(after: dollar)...]
-            if rest.first == "$" { out += "$$"; rest = rest.dropFirst(); continue }
-            if rest.first == "{", let close = rest.firstIndex(of: "}") {
-                var inner = String(rest[rest.index(after: rest.startIndex)..<close])
-                if let q = inner.range(of: ":?") ?? inner.range(of: "?") { inner = String(inner[..<q.lowerBound]) }
-                out += "${\(inner)}"
-                rest = rest[rest.index(after: close)...]
-                continue
-            }
-            let name = rest.prefix { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
-            if name.isEmpty { out += "$$" } else { out += "${\(name)}"; rest = rest.dropFirst(name.count) }
-        }
-        return out + rest
+    /// A value compose has already interpolated, written so that devstack's own interpolation
+    /// leaves it as it is: every `$` becomes `$$`.
+    static func literal(_ text: String) -> String {
+        text.replacingOccurrences(of: "$", with: "$$")
     }
 }
 

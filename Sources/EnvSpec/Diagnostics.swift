@@ -18,7 +18,7 @@ public struct Diagnostic: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        if let line, let column { return "\(file):\(line):\(column): \(message)" }
+        if let line, let column { return path.isEmpty ? "\(file):\(line):\(column): \(message)" : "\(file):\(line):\(column): \(path): \(message)" }
         if path.isEmpty { return "\(file): \(message)" }
         return "\(file): \(path): \(message)"
     }

@@ -8,7 +8,7 @@ let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appen
 /// Converts compose files from the fixtures and loads the result the way `apply` does.
 func importCompose(_ files: [String], in folder: String = fixtures, profiles: Set<String> = []) throws -> (spec: EnvironmentSpec, warnings: [String], json: String) {
     let sources = try files.map { ComposeImporter.Source(display: $0, text: try String(contentsOfFile: "\(folder)/\($0)", encoding: .utf8)) }
-    let result = try ComposeImporter.convert(sources, projectDirectory: folder)
+    let result = try ComposeImporter.convert(sources, projectDirectory: folder, environment: ["HOME": "/home/ada"])
     let root = "\(folder)/\(files[0])"
     let loader = EnvironmentLoader(readFile: { $0 == root ? result.json : try LocalFiles.read($0) }, hostEnvironment: ["HOME": "/home/ada"],
                                    currentDirectory: folder, profiles: profiles)
@@ -22,7 +22,7 @@ func importCompose(_ files: [String], in folder: String = fixtures, profiles: Se
         let db = try #require(spec.services["db"])
         #expect(db.image == "mariadb:10.11", "${DB_TAG:-10.11} from .env")
         #expect(db.restart == .unlessStopped && db.labels["org.example.team"] == "platform", "anchors and merge keys")
-        #expect(db.env["EMPTY_FROM_HOST"] == .literal(""), "a key without a value takes the host's")
+        #expect(db.env["EMPTY_FROM_HOST"] == nil, "a key without a value takes the shell's, and is left out when the shell has none")
         #expect(db.volumes.map(\.source) == ["db-data", "conf/my.cnf"] && db.volumes[1].readOnly)
         #expect(db.healthcheck?.command == ["mysqladmin", "ping", "-h", "localhost"] && db.healthcheck?.retries == 20 && db.healthcheck?.startPeriodMs == 10_000)
         #expect(db.resources.memoryBytes == 512 * 1024 * 1024)
@@ -46,20 +46,21 @@ func importCompose(_ files: [String], in folder: String = fixtures, profiles: Se
         #expect(spec.services["migrate"]?.profiles == ["setup"])
 
         // Everything not carried over is listed, with its path.
-        for expected in ["features.yml: services.db.cap_add: not supported by devstack; ignored",
-                         "features.yml: services.cache.container_name: ignored: devstack names containers ENV-SERVICE",
-                         "features.yml: services.cache.restart: a retry count is not supported",
-                         "features.yml: services.web.ports[3]: port ranges are not supported",
-                         "features.yml: services.web.volumes[2]: anonymous volumes are not supported",
-                         "features.yml: services.web.networks.backend: extra networks are not supported",
-                         "features.yml: services.web.deploy.replicas: deploy option not supported; ignored",
-                         "features.yml: services.migrate.stdin_open: not supported by devstack; ignored",
-                         "features.yml: volumes.static.external: devstack creates its own labelled volume",
-                         "features.yml: networks.backend: extra networks are not supported"] {
-            #expect(warnings.contains { $0.hasPrefix(expected) }, "missing warning: \(expected)\n\(warnings.joined(separator: "\n"))")
+        // Everything not carried over is listed, with its file, line and path.
+        for expected in ["services.db.cap_add: not supported by devstack; ignored",
+                         "services.cache.container_name: ignored: devstack names containers ENV-SERVICE",
+                         "services.cache.restart: a retry count is not supported",
+                         "services.web.ports[3]: port ranges are not supported",
+                         "services.web.volumes[2]: anonymous volumes are not supported",
+                         "services.web.deploy.replicas: deploy option not supported; ignored",
+                         "services.migrate.stdin_open: not supported by devstack; ignored",
+                         "volumes.static.external: devstack creates its own labelled volume"] {
+            #expect(warnings.contains { $0.hasPrefix("features.yml:") && $0.contains(": " + expected) }, "missing warning: \(expected)\n\(warnings.joined(separator: "\n"))")
         }
+        #expect(web.networks == ["default": ServiceNetwork(), "backend": ServiceNetwork()])
+        #expect(spec.networks == ["backend": NetworkSpec()])
         #expect(!warnings.contains { $0.contains("x-notes") || $0.contains("x-defaults") || $0.contains("version") }, "x- extensions and version are ignored quietly")
-        #expect(warnings.count == 10, "\(warnings.joined(separator: "\n"))")
+        #expect(warnings.count == 8, "\(warnings.joined(separator: "\n"))")
     }
 
     @Test func overlaysMergeLikeCompose() throws {
@@ -92,7 +93,8 @@ func importCompose(_ files: [String], in folder: String = fixtures, profiles: Se
                        "services.elasticsearch710.ulimits", "services.chrome.shm_size", "services.lms.volumes[0]: bind \"../edx-platform\""] {
             #expect(warnings.contains { $0.contains(prefix) }, "missing warning for \(prefix)")
         }
-        #expect(warnings.allSatisfy { $0.hasPrefix("docker-compose.yml: ") }, "\(warnings.prefix(3))")
+        // Each warning names the file that says it, overlay or base, and the line.
+        #expect(warnings.allSatisfy { $0.hasPrefix("docker-compose.yml:") || $0.hasPrefix("docker-compose.override.yml:") }, "\(warnings.prefix(3))")
     }
 
     @Test func brokenComposeFilesAreClearErrors() {
@@ -106,13 +108,29 @@ func importCompose(_ files: [String], in folder: String = fixtures, profiles: Se
         #expect(failure("services:\n  ? [a, b]\n  : x\n") == ["c.yml:2:5: a mapping key must be a plain value, not a list"])
         #expect(failure("services: " + String(repeating: "[", count: 10_000)) == ["c.yml:1:138: nesting deeper than 128 levels"])
         #expect(failure("- just\n- a list\n") == ["c.yml: expected a mapping with \"services\" at the top level"])
-        #expect(failure("services:\n  a:\n    image: x\n    depends_on:\n      b: {condition: when_ready}\n") == ["c.yml: services.a.depends_on.b.condition: unknown condition \"when_ready\""])
-        #expect(failure("services:\n  a:\n    image: x\n    command: echo \"unbalanced\n") == ["c.yml: services.a.command: unbalanced quotes in \"echo \"unbalanced\""])
-        #expect(failure("services:\n  a:\n    image: x\n    env_file: ../../etc/passwd\n") == ["c.yml: services.a.env_file[0]: env file \"../../etc/passwd\" is outside the project folder"])
+        #expect(failure("services:\n  a:\n    image: x\n    depends_on:\n      b: {condition: when_ready}\n") == ["c.yml:5:22: services.a.depends_on.b.condition: unknown condition \"when_ready\""])
+        #expect(failure("services:\n  a:\n    image: x\n    command: echo \"unbalanced\n") == ["c.yml:4:14: services.a.command: unbalanced quotes in \"echo \"unbalanced\""])
+        #expect(failure("services:\n  a:\n    image: x\n    env_file: ../../etc/passwd\n") == ["c.yml:4:15: services.a.env_file[0]: env file \"../../etc/passwd\" is outside the project folder"])
+        #expect(failure("services:\n  a:\n    image: ${TAG:?set TAG}\n") == ["c.yml:3:12: services.a.image: required variable TAG is missing a value: set TAG"])
     }
 
-    @Test func interpolationFormsBecomeDevstacks() {
-        #expect(ComposeImporter.interpolation("$HOME/x ${A:-b} ${C:?need C} $$ 5$") == "${HOME}/x ${A:-b} ${C} $$ 5$$")
+    @Test func aWarningNamesTheOverlayThatSaysIt() throws {
+        let base = ComposeImporter.Source(display: "base.yml", text: "services:\n  web:\n    image: x\n")
+        let overlay = ComposeImporter.Source(display: "dev.yml", text: "services:\n  web:\n    shm_size: 1g\n")
+        let result = try ComposeImporter.convert([base, overlay], projectDirectory: "/nowhere", environment: [:], readFile: { _ in throw CocoaError(.fileNoSuchFile) })
+        #expect(result.warnings.map(\.description) == ["dev.yml:3:15: services.web.shm_size: not supported by devstack; ignored"])
+    }
+
+    @Test func interpolationFollowsComposeGo() throws {
+        let vars = ["HOME": "/home/ada", "EMPTY": ""]
+        func expand(_ s: String) throws -> String { try ComposeInterpolation.expand(s, lookup: { vars[$0] }, unset: { _ in }) }
+        #expect(try expand("$HOME/x ${A:-b} $$ 5$") == "/home/ada/x b $ 5$")
+        #expect(try expand("${EMPTY:-d} ${EMPTY-d} ${HOME:+set} ${NOPE+set} ${NOPE:-${HOME}}") == "d  set  /home/ada")
+        #expect(throws: ComposeInterpolation.Failure(message: "required variable C is missing a value: need C")) { try expand("${C:?need C}") }
+        #expect(throws: ComposeInterpolation.Failure(message: "required variable EMPTY is missing a value: set it")) { try expand("${EMPTY:?set it}") }
+        #expect(try expand("${EMPTY?unused}") == "")
+        #expect(throws: ComposeInterpolation.Failure(message: "invalid interpolation format: a \"${\" has no closing \"}\"")) { try expand("${A:-x") }
+        #expect(ComposeImporter.literal("a$b") == "a$$b")
         #expect(ShellWords.split("a 'b c' \"d \\\" e\" f\\ g") == ["a", "b c", "d \" e", "f g"])
         #expect(ComposeImporter.sanitize("My Project.v2") == "my-project-v2")
     }
@@ -203,5 +221,33 @@ func importCompose(_ files: [String], in folder: String = fixtures, profiles: Se
         } catch {
             #expect(error.description == "chain.yml:128:14: nesting deeper than 128 levels (aliases included)")
         }
+    }
+}
+
+@Suite struct DotEnvTests {
+    @Test func quotesCommentsAndVariablesAsComposeReadsThem() throws {
+        let text = """
+            # a comment
+            A=plain value # a comment
+            B='single $A # kept'
+            C="double ${A}\\n#kept"
+            export D=$A-x
+            E: yaml-style
+            F=
+            G
+            H="multi
+            line"
+            """
+        let pairs = try DotEnv.parse(text, lookup: { ["G": "from-shell"][$0] })
+        #expect(pairs.map(\.key) == ["A", "B", "C", "D", "E", "F", "G", "H"])
+        let values = Dictionary(uniqueKeysWithValues: pairs.map { ($0.key, $0.value) })
+        #expect(values["A"] == "plain value")
+        #expect(values["B"] == "single $A # kept")
+        #expect(values["C"] == "double plain value\n#kept")
+        #expect(values["D"] == "plain value-x")
+        #expect(values["E"] == "yaml-style")
+        #expect(values["F"] == "")
+        #expect(values["G"] == "from-shell")
+        #expect(values["H"] == "multi\nline")
     }
 }
