@@ -51,11 +51,141 @@ public struct ComposeImporter {
             let interpolated = importer.interpolate(root, path: "")
             guard importer.errors.isEmpty else { throw ValidationFailure(importer.errors) }
             importer.index(interpolated, path: "")
-            merged = ComposeMerge.merge(merged, interpolated.resolved as? [String: Any] ?? [:])
+            var document = interpolated.resolved as? [String: Any] ?? [:]
+            document = importer.applyExtends(document, file: source.display, directory: projectDirectory)
+            guard importer.errors.isEmpty else { throw ValidationFailure(importer.errors) }
+            merged = ComposeMerge.merge(merged, document)
         }
         let json = importer.environment(merged, name: name)
         guard importer.errors.isEmpty else { throw ValidationFailure(importer.errors) }
         return Result(json: CanonicalJSON.pretty(json) + "\n", warnings: importer.warnings)
+    }
+
+    // MARK: extends
+
+    /// Services with `extends` become their base service merged with what they say themselves,
+    /// by the same rules as overlays. The base may be in this file or another one; relative
+    /// paths in another file are relative to its folder, as in compose.
+    mutating func applyExtends(_ document: [String: Any], file: String, directory: String) -> [String: Any] {
+        guard var services = document["services"] as? [String: Any] else { return document }
+        for name in services.keys.sorted() {
+            guard let body = services[name] as? [String: Any], body["extends"] != nil else { continue }
+            if let resolved = resolveExtends(body, name: name, services: document["services"] as? [String: Any] ?? [:], file: file,
+                                             directory: directory, chain: ["\(file)#\(name)"]) {
+                services[name] = resolved
+            }
+        }
+        var out = document
+        out["services"] = services
+        return out
+    }
+
+    /// Parsed files that services extend, by absolute path.
+    static let maxExtendsDepth = 32
+
+    mutating func resolveExtends(_ body: [String: Any], name: String, services: [String: Any], file: String, directory: String,
+                                 chain: [String]) -> [String: Any]? {
+        let path = "services.\(name).extends"
+        var own = body
+        own.removeValue(forKey: "extends")
+        let base: String, otherFile: String?
+        switch body["extends"] {
+        case let text as String: base = text; otherFile = nil
+        case let spec as [String: Any]:
+            guard let service = spec["service"].map(Self.scalar) else { fail(path, "expected \"service\": the service to extend"); return nil }
+            base = service
+            otherFile = spec["file"].map(Self.scalar)
+            for key in spec.keys.sorted() where key != "service" && key != "file" { warn("\(path).\(key)", "extends option not supported; ignored") }
+        default:
+            fail(path, "expected a service name or {service, file}")
+            return nil
+        }
+        guard chain.count <= Self.maxExtendsDepth else { fail(path, "extends goes deeper than \(Self.maxExtendsDepth) services"); return nil }
+        var baseServices = services
+        var baseFile = file
+        var baseDirectory = directory
+        if let otherFile {
+            let absolute = PathMath.join(directory, otherFile)
+            let workspace = PathMath.directory(of: projectDirectory)
+            guard PathMath.isInside(workspace, absolute) else {
+                fail("\(path).file", "\"\(otherFile)\" is outside the workspace \(workspace): extends reads files of this project and its sibling repositories")
+                return nil
+            }
+            guard let loaded = loadExtendedFile(absolute, display: otherFile, from: path) else { return nil }
+            baseServices = loaded
+            baseFile = otherFile
+            baseDirectory = PathMath.directory(of: absolute)
+        }
+        let key = "\(baseFile)#\(base)"
+        if chain.contains(key) {
+            fail(path, "extends loop: \((chain + [key]).joined(separator: " → "))")
+            return nil
+        }
+        guard var baseBody = baseServices[base] as? [String: Any] else {
+            fail(path, "no service \"\(base)\" to extend in \(baseFile)\(Suggest.didYouMean(base, in: Array(baseServices.keys)))")
+            return nil
+        }
+        if baseBody["extends"] != nil {
+            guard let resolved = resolveExtends(baseBody, name: base, services: baseServices, file: baseFile, directory: baseDirectory, chain: chain + [key]) else { return nil }
+            baseBody = resolved
+        }
+        if baseDirectory != directory { baseBody = Self.rebase(baseBody, from: baseDirectory, to: projectDirectory) }
+        return ComposeMerge.merge(baseBody, own, key: name)
+    }
+
+    /// The services of a file that a service extends: read, interpolated, not indexed.
+    mutating func loadExtendedFile(_ absolute: String, display: String, from path: String) -> [String: Any]? {
+        let text: String
+        do { text = try readFile(absolute) } catch {
+            fail("\(path).file", "cannot read \(display): \(LocalFiles.reason(error))")
+            return nil
+        }
+        let root: YAMLNode?
+        do { root = try YAMLReader.read(text, file: display) } catch {
+            errors.append(error.diagnostic)
+            return nil
+        }
+        guard let root else { return [:] }
+        let interpolated = interpolate(root, path: "")
+        return (interpolated.resolved as? [String: Any])?["services"] as? [String: Any] ?? [:]
+    }
+
+    /// Relative paths of a service written in another folder, made relative to the project.
+    static func rebase(_ body: [String: Any], from: String, to project: String) -> [String: Any] {
+        func move(_ path: String) -> String {
+            guard !path.hasPrefix("/"), !path.hasPrefix("~"), !path.hasPrefix("$") else { return path }
+            return PathMath.relative(from: project, to: PathMath.join(from, path))
+        }
+        var out = body
+        if let build = body["build"] as? String { out["build"] = move(build) }
+        if var build = body["build"] as? [String: Any] {
+            build["context"] = move(build["context"].map(scalar) ?? ".")
+            out["build"] = build
+        }
+        if let files = body["env_file"] {
+            let list = files as? [Any] ?? [files]
+            out["env_file"] = list.map { item -> Any in
+                if let path = item as? String { return move(path) }
+                if var entry = item as? [String: Any], let path = entry["path"].map(scalar) { entry["path"] = move(path); return entry }
+                return item
+            }
+        }
+        if let volumes = body["volumes"] as? [Any] {
+            out["volumes"] = volumes.map { item -> Any in
+                if let text = item as? String, text.hasPrefix(".") {
+                    var parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+                    parts[0] = move(parts[0])
+                    let moved = parts.joined(separator: ":")
+                    return moved.hasPrefix(".") || moved.hasPrefix("/") ? moved : "./" + moved
+                }
+                if var entry = item as? [String: Any], entry["type"].map(scalar) == "bind", let source = entry["source"].map(scalar), !source.hasPrefix("/") {
+                    entry["source"] = move(source)
+                    return entry
+                }
+                return item
+            }
+        }
+        return out
     }
 
     /// `.env` in the project folder (its own variables and the environment's may be used in it),
@@ -64,7 +194,7 @@ public struct ComposeImporter {
         do { return .success(try DotEnv.parse(text, lookup: { variables[$0] })) } catch { return .failure(error) }
     }
 
-    static func projectVariables(projectDirectory: String, environment: [String: String], readFile: ReadFile) throws(ValidationFailure) -> [String: String] {
+    public static func projectVariables(projectDirectory: String, environment: [String: String], readFile: ReadFile) throws(ValidationFailure) -> [String: String] {
         var variables: [String: String] = [:]
         if let text = try? readFile(PathMath.join(projectDirectory, ".env")) {
             do {
@@ -566,7 +696,7 @@ public struct ComposeImporter {
     // MARK: names and strings
 
     /// Lower case, and anything outside `a-z 0-9 - _` becomes "-".
-    static func sanitize(_ name: String) -> String {
+    public static func sanitize(_ name: String) -> String {
         let mapped = name.lowercased().map { c -> Character in (c.isASCII && (c.isLetter || c.isNumber)) || c == "-" || c == "_" ? c : "-" }
         let trimmed = String(mapped).trimmingCharacters(in: CharacterSet(charactersIn: "-_"))
         return String((trimmed.isEmpty ? "compose" : trimmed).prefix(63))

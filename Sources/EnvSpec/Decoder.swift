@@ -703,6 +703,12 @@ public enum PathMath {
         return absolute ? "/" + joined : (joined.isEmpty ? "." : joined)
     }
 
+    /// True when `path` is `folder` or lies inside it (lexically).
+    public static func isInside(_ folder: String, _ path: String) -> Bool {
+        let f = normalize(folder), p = normalize(path)
+        return p == f || p.hasPrefix(f == "/" ? "/" : f + "/")
+    }
+
     public static func escapes(_ relative: String) -> Bool {
         normalize(relative).split(separator: "/").first == ".."
     }

@@ -8,7 +8,9 @@ extension Devstack {
     struct Apply: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Record an environment file as desired state and converge the engine to it.")
 
-        @Argument(help: "The environment file, or a docker compose file (.yml, .yaml).") var file: String
+        @Argument(help: "The environment file, or a docker compose file (.yml, .yaml).") var file: String?
+        @Option(name: [.customShort("f"), .long], help: ArgumentHelp("A compose file (repeatable: later files overlay earlier ones); COMPOSE_FILE when none is given.", valueName: "FILE"))
+        var files: [String] = []
         @Flag(name: .long, help: "Only record the revision; do not touch the engine.") var recordOnly = false
         @Option(name: .shortAndLong, help: "A message for the revision.") var message: String = ""
         @Option(name: .long, help: "Activate a profile (repeatable).") var profile: [String] = []
@@ -18,16 +20,10 @@ extension Devstack {
 
         func run() async throws {
             // Validate before opening the store, so bad input leaves the database untouched.
-            let loaded: LoadedEnvironment
-            if ComposeFiles.isCompose(file) {
-                let converted = try ComposeFiles.convert([file])
-                for warning in converted.warnings { Terminal.warn(warning.description) }
-                loaded = try ComposeFiles.loader([file], json: converted.json, profiles: profile).load(file)
-            } else {
-                loaded = try EnvironmentLoader.cli(profiles: profile).load(file)
-            }
+            let input = EnvironmentInput(positional: file, files: files, profiles: profile)
+            let loaded = try input.load()
             for name in only where loaded.spec.services[name] == nil {
-                throw UserError("\(file): --only \(name): no service named \"\(name)\"\(Suggest.didYouMean(name, in: loaded.spec.serviceNames))", exitCode: 2)
+                throw UserError("\(PathMath.relative(from: FileManager.default.currentDirectoryPath, to: loaded.rootFile)): --only \(name): no service named \"\(name)\"\(Suggest.didYouMean(name, in: loaded.spec.serviceNames))", exitCode: 2)
             }
             let db = try store.open()
             let meta = RevisionMeta.local(message: message, source: .apply, projectDirectory: loaded.projectDirectory)

@@ -11,7 +11,7 @@ extension Devstack {
             discussion: "devstack diff 1 2 compares recorded revisions field by field.")
 
         @Argument(help: "Two revision numbers.") var revisions: [Int] = []
-        @Option(name: [.customShort("f"), .long], help: "Compare this environment file, not the latest revision, with the engine.") var file: String?
+        @Option(name: [.customShort("f"), .long], help: "Compare this environment file (or these compose files, repeatable), not the latest revision, with the engine.") var file: [String] = []
         @Option(name: .long, help: "Activate a profile (repeatable), with --file.") var profile: [String] = []
         @Option(name: .long, help: ArgumentHelp("Compare my state (desired, lock, seeds, snapshots, devstack version) with a teammate's export.", valueName: "BUNDLE"))
         var against: String?
@@ -22,7 +22,7 @@ extension Devstack {
         func run() async throws {
             if let against { return try await againstBundle(against) }
             switch revisions.count {
-            case 2 where file == nil:
+            case 2 where file.isEmpty:
                 let db = try store.openForReading()
                 let env = try db.resolveEnvironment(environment.env)
                 let a = try db.revision(environment: env, number: revisions[0])
@@ -32,7 +32,7 @@ extension Devstack {
                 print(DiffText.render(diff), terminator: "")
                 print(diff.summaryLine)
             case 0:
-                try await PlanDiff(store: store, environment: environment, output: output, file: file, profiles: profile).run()
+                try await PlanDiff(store: store, environment: environment, output: output, files: file, profiles: profile).run()
             default:
                 throw UserError("diff takes two revision numbers (devstack diff 1 2), or none to compare desired with actual state", exitCode: 2)
             }

@@ -7,15 +7,18 @@ extension Devstack {
 
         enum Format: String, ExpressibleByArgument, CaseIterable { case dot, mermaid }
 
-        @Argument(help: "An environment file (the latest recorded revision when left out).") var file: String?
+        @Argument(help: "An environment file or compose file (the latest recorded revision when none is given).") var file: String?
+        @Option(name: [.customShort("f"), .long], help: ArgumentHelp("A compose file (repeatable); COMPOSE_FILE when none is given.", valueName: "FILE"))
+        var files: [String] = []
         @Option(name: .long, help: "dot or mermaid.") var format: Format = .dot
         @OptionGroup var store: StoreOptions
         @OptionGroup var environment: EnvironmentOption
 
         func run() throws {
             let spec: EnvironmentSpec
-            if let file {
-                spec = try EnvironmentLoader.cli().load(file).spec
+            let input = EnvironmentInput(positional: file, files: files, profiles: [])
+            if input.isGiven {
+                spec = try input.load().spec
             } else {
                 let db = try store.openForReading()
                 spec = try db.revision(environment: try db.resolveEnvironment(environment.env)).spec

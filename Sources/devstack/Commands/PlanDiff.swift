@@ -8,7 +8,7 @@ struct PlanDiff {
     var store: StoreOptions
     var environment: EnvironmentOption
     var output: OutputOptions
-    var file: String?
+    var files: [String] = []
     var profiles: [String] = []
 
     struct StepJSON: Encodable {
@@ -28,9 +28,9 @@ struct PlanDiff {
     func run() async throws {
         let stored: StoredRevision
         let db: StateStore
-        if let file {
+        if !files.isEmpty {
             // The file as it would be recorded, without recording it (kubectl diff -f).
-            let loaded = try EnvironmentLoader.cli(profiles: profiles).load(file)
+            let loaded = try EnvironmentInput(positional: nil, files: files, profiles: profiles).load()
             db = FileManager.default.fileExists(atPath: store.path) ? try store.openForReading() : try StateStore.inMemory()
             let next = ((try? db.latestNumber(environment: loaded.spec.name)) ?? nil).map { $0 + 1 } ?? 1
             stored = .draft(loaded.spec, number: next, projectDirectory: loaded.projectDirectory)
@@ -59,6 +59,6 @@ struct PlanDiff {
             }
         }
         for problem in plan.problems { print(Terminal.red("! \(problem)")) }
-        print("\(file ?? "revision \(stored.summary.number)") of \(env): \(plan.summary)")
+        print("\(files.isEmpty ? "revision \(stored.summary.number)" : files.joined(separator: " + ")) of \(env): \(plan.summary)")
     }
 }
