@@ -29,6 +29,10 @@ public struct ComposeImporter {
     var file = ""
     /// The variables compose interpolates with: `.env`, overridden by the environment.
     var variables: [String: String] = [:]
+    /// Top-level volume names: a service may mount only these, as in compose.
+    var declaredVolumes: Set<String> = []
+    /// Services with ports published without a host address: said once per service.
+    var loopbackPorts: Set<String> = []
     /// Where each key path was written last (file and line), for messages.
     var locations: [String: (file: String, line: Int, column: Int)] = [:]
 
@@ -339,6 +343,7 @@ public struct ComposeImporter {
     }
 
     mutating func topLevelVolumes(_ value: Any) {
+        declaredVolumes = Set((value as? [String: Any] ?? [:]).keys)
         for (volume, spec) in (value as? [String: Any] ?? [:]).sorted(by: { $0.key < $1.key }) {
             guard let body = spec as? [String: Any] else { continue }
             if body["external"] as? Bool == true || body["external"] is [String: Any] {
@@ -381,7 +386,7 @@ public struct ComposeImporter {
             case "restart": if let r = restart(value, p) { out.append(("restart", .string(r))) }
             case "profiles": out.append(("profiles", .strings(list(value).map(Self.scalar))))
             case "labels": out.append(("labels", .stringMap(keyValues(value, p, hostFallback: false))))
-            case "init": if let b = value as? Bool { out.append(("init", .bool(b))) }
+            case "init": out.append(("init", .bool(Self.truthy(value))))
             case "mem_limit": resources.append(("memory", .string(Self.scalar(value))))
             case "cpus": resources.append(("cpus", .number(Double(Self.scalar(value)) ?? 1)))
             case "deploy": resources += deployResources(value, p)
@@ -402,6 +407,9 @@ public struct ComposeImporter {
         }
         if !env.isEmpty { out.append(("env", .stringMap(env))) }
         if !resources.isEmpty { out.append(("resources", .obj(resources))) }
+        if loopbackPorts.contains(path) {
+            warn("\(path).ports", "published on 127.0.0.1 only, where compose publishes on every address: write the address (\"0.0.0.0:8000:80\") to publish elsewhere")
+        }
         return .obj(out)
     }
 
@@ -497,25 +505,36 @@ public struct ComposeImporter {
                 guard let port = Int(published) else { warn(path, "port ranges are not supported; ignored"); return nil }
                 out.append(("hostPort", .number(Double(port))))
             }
-            if let ip = body["host_ip"] as? String { out.append(("hostIP", .string(ip))) }
-            if let proto = body["protocol"] as? String { out.append(("protocol", .string(proto))) }
+            if let ip = body["host_ip"].map(Self.scalar) { out.append(("hostIP", .string(ip))) } else { loopbackPorts.insert(servicePath(path)) }
+            if let proto = body["protocol"].map(Self.scalar) { out.append(("protocol", .string(proto))) }
+            if let mode = body["mode"].map(Self.scalar), mode != "ingress" { warn("\(path).mode", "port mode \"\(mode)\" is not supported: published as usual") }
+            for key in body.keys.sorted() where !["target", "published", "host_ip", "protocol", "mode", "name", "app_protocol"].contains(key) && !key.hasPrefix("x-") {
+                warn("\(path).\(key)", "port option not supported; ignored")
+            }
             return .obj(out)
         }
         let text = Self.scalar(value)
         if text.split(separator: "/")[0].contains("-") { warn(path, "port ranges are not supported; \"\(text)\" ignored"); return nil }
         if text.hasPrefix("[") { warn(path, "IPv6 host addresses are not supported; \"\(text)\" ignored"); return nil }
+        if text.split(separator: ":").count < 3 { loopbackPorts.insert(servicePath(path)) }
         return .string(Self.literal(text))
     }
+
+    static let propagationModes: Set<String> = ["shared", "rshared", "slave", "rslave", "private", "rprivate"]
 
     mutating func mount(_ value: Any, _ path: String) -> JSONValue? {
         var type = "volume", source = "", target = "", readOnly = false
         if let body = value as? [String: Any] {
-            type = body["type"] as? String ?? "volume"
-            source = body["source"] as? String ?? ""
-            target = body["target"] as? String ?? ""
-            readOnly = body["read_only"] as? Bool ?? false
-            for key in body.keys.sorted() where !["type", "source", "target", "read_only"].contains(key) {
-                warn("\(path).\(key)", "mount option not supported; ignored")
+            type = body["type"].map(Self.scalar) ?? "volume"
+            source = body["source"].map(Self.scalar) ?? ""
+            target = body["target"].map(Self.scalar) ?? ""
+            readOnly = body["read_only"].map(Self.truthy) ?? false
+            for key in body.keys.sorted() where !["type", "source", "target", "read_only"].contains(key) && !key.hasPrefix("x-") {
+                if let options = body[key] as? [String: Any] {
+                    for option in options.keys.sorted() { warn("\(path).\(key).\(option)", "mount option not supported; ignored") }
+                } else {
+                    warn("\(path).\(key)", "mount option not supported; ignored")
+                }
             }
         } else {
             let parts = Self.scalar(value).split(separator: ":", omittingEmptySubsequences: false).map(String.init)
@@ -523,10 +542,27 @@ public struct ComposeImporter {
                 warn(path, "anonymous volumes are not supported; name it (\"NAME:\(parts[0])\"); ignored")
                 return nil
             }
+            guard parts.count <= 3 else { fail(path, "expected SOURCE:TARGET[:MODE], found \"\(Self.scalar(value))\""); return nil }
             source = parts[0]
             target = parts[1]
-            readOnly = parts.count > 2 && parts[2].split(separator: ",").contains("ro")
             type = source.hasPrefix(".") || source.hasPrefix("/") || source.hasPrefix("~") || source.hasPrefix("$") ? "bind" : "volume"
+            if parts.count == 3 {
+                for mode in parts[2].split(separator: ",").map(String.init) {
+                    switch mode {
+                    case "ro": readOnly = true
+                    case "rw": readOnly = false
+                    case "z", "Z": warn(path, "SELinux relabelling \"\(mode)\" is not supported; the mount is not relabelled")
+                    case "nocopy": warn(path, "\"nocopy\" is not supported: a new volume is filled from the image as usual")
+                    case "cached", "delegated", "consistent": break // macOS-only consistency hints; compose ignores them on Linux too
+                    case _ where Self.propagationModes.contains(mode): warn(path, "bind propagation \"\(mode)\" is not supported; the engine's default applies")
+                    default: fail(path, "invalid mode \"\(mode)\" in \"\(Self.scalar(value))\": expected ro, rw, z, Z, nocopy or a propagation mode")
+                    }
+                }
+            }
+        }
+        if type == "volume", !source.isEmpty, !declaredVolumes.contains(source) {
+            fail(path, "service refers to undefined volume \(source): declare it under the top-level \"volumes\"")
+            return nil
         }
         guard ["volume", "bind"].contains(type) else { warn(path, "\(type) mounts are not supported; ignored"); return nil }
         if source.isEmpty { warn(path, "anonymous volumes are not supported; ignored"); return nil }
@@ -541,9 +577,20 @@ public struct ComposeImporter {
 
     mutating func dependsOn(_ value: Any, _ path: String) -> JSONValue {
         if let names = value as? [Any] { return .strings(names.map(Self.scalar)) }
+        if let name = value as? String { return .strings([name]) }
         var out: [(String, JSONValue)] = []
         for (name, spec) in (value as? [String: Any] ?? [:]).sorted(by: { $0.key < $1.key }) {
-            let condition = (spec as? [String: Any])?["condition"] as? String ?? "service_started"
+            let body = spec as? [String: Any] ?? [:]
+            if let restart = body["restart"], Self.truthy(restart) {
+                warn("\(path).\(name).restart", "restarting this service when \(name) restarts is not supported; ignored")
+            }
+            if let required = body["required"], !Self.truthy(required) {
+                warn("\(path).\(name).required", "an optional dependency is waited for like a required one")
+            }
+            for key in body.keys.sorted() where !["condition", "restart", "required"].contains(key) {
+                warn("\(path).\(name).\(key)", "depends_on option not supported; ignored")
+            }
+            let condition = body["condition"].map(Self.scalar) ?? "service_started"
             switch condition {
             case "service_started": out.append((name, .string("started")))
             case "service_healthy": out.append((name, .string("healthy")))
@@ -556,14 +603,15 @@ public struct ComposeImporter {
 
     mutating func healthcheck(_ value: Any, _ path: String) -> JSONValue? {
         guard let body = value as? [String: Any] else { fail(path, "expected a mapping"); return nil }
-        if body["disable"] as? Bool == true { return nil }
+        let disabled = JSONValue.obj([("disable", .bool(true))])
+        if let flag = body["disable"], Self.truthy(flag) { return disabled }
         var command: [String]
         switch body["test"] {
         case let text as String: command = ["sh", "-c", text]
         case let items as [Any]:
             let words = items.map(Self.scalar)
             switch words.first {
-            case "NONE": return nil
+            case "NONE": return disabled
             case "CMD": command = Array(words.dropFirst())
             case "CMD-SHELL": command = ["sh", "-c", words.dropFirst().joined(separator: " ")]
             default: command = words
@@ -574,10 +622,13 @@ public struct ComposeImporter {
         }
         command = command.map(Self.literal)
         var out: [(String, JSONValue)] = [("command", .strings(command))]
-        for (key, name) in [("interval", "interval"), ("timeout", "timeout"), ("start_period", "startPeriod")] {
-            if let v = body[key] { out.append((name, .string(Self.scalar(v)))) }
+        // The engine's defaults where compose leaves them out (30s, 30s, 3 retries), not devstack's.
+        for (key, name, fallback) in [("interval", "interval", "30s"), ("timeout", "timeout", "30s"), ("start_period", "startPeriod", "0s")] {
+            out.append((name, .string(body[key].map(Self.scalar) ?? fallback)))
         }
-        if let retries = body["retries"].map(Self.scalar).flatMap(Int.init) { out.append(("retries", .number(Double(retries)))) }
+        if let retries = body["retries"] {
+            if let n = Int(Self.scalar(retries)) { out.append(("retries", .number(Double(n)))) } else { fail("\(path).retries", "expected a whole number, found \"\(Self.scalar(retries))\"") }
+        }
         for key in body.keys.sorted() where !["test", "interval", "timeout", "start_period", "retries", "disable"].contains(key) {
             warn("\(path).\(key)", "healthcheck option not supported; ignored")
         }
@@ -598,9 +649,13 @@ public struct ComposeImporter {
     mutating func deployResources(_ value: Any, _ path: String) -> [(String, JSONValue)] {
         let body = value as? [String: Any] ?? [:]
         var out: [(String, JSONValue)] = []
-        let limits = ((body["resources"] as? [String: Any])?["limits"] as? [String: Any]) ?? [:]
+        let resources = body["resources"] as? [String: Any] ?? [:]
+        let limits = resources["limits"] as? [String: Any] ?? [:]
         if let memory = limits["memory"] { out.append(("memory", .string(Self.scalar(memory)))) }
         if let cpus = limits["cpus"].map(Self.scalar).flatMap(Double.init) { out.append(("cpus", .number(cpus))) }
+        for key in limits.keys.sorted() where key != "memory" && key != "cpus" { warn("\(path).resources.limits.\(key)", "resource limit not supported; ignored") }
+        if resources["reservations"] != nil { warn("\(path).resources.reservations", "resource reservations are not supported; ignored") }
+        for key in resources.keys.sorted() where key != "limits" && key != "reservations" { warn("\(path).resources.\(key)", "deploy option not supported; ignored") }
         for key in body.keys.sorted() where key != "resources" { warn("\(path).\(key)", "deploy option not supported; ignored") }
         return out
     }
@@ -674,9 +729,16 @@ public struct ComposeImporter {
         return .obj(out)
     }
 
+    /// `services.web.ports[0]` → `services.web`.
+    func servicePath(_ path: String) -> String {
+        let parts = path.split(separator: ".", maxSplits: 2)
+        return parts.count >= 2 ? "\(parts[0]).\(parts[1])" : path
+    }
+
     static func truthy(_ value: Any) -> Bool {
         if let b = value as? Bool { return b }
-        return ["true", "1"].contains(scalar(value).lowercased())
+        // compose-go casts strings for boolean fields: y, yes, true, on (and their opposites).
+        return ["true", "1", "y", "yes", "on"].contains(scalar(value).lowercased())
     }
 
     mutating func serviceConfigs(_ value: Any, _ path: String) -> JSONValue? {

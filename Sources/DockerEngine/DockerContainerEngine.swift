@@ -198,6 +198,7 @@ public struct DockerContainerEngine: ContainerEngine {
             body["Healthcheck"] = ["Test": ["CMD"] + check.command, "Interval": check.intervalMs * 1_000_000, "Timeout": check.timeoutMs * 1_000_000,
                                    "Retries": check.retries, "StartPeriod": check.startPeriodMs * 1_000_000]
         }
+        if w.healthcheckDisabled { body["Healthcheck"] = ["Test": ["NONE"]] }
         var bindings: [String: [[String: String]]] = [:]
         for p in w.ports {
             bindings["\(p.containerPort)/\(p.proto)", default: []].append(["HostIp": p.hostIP, "HostPort": p.hostPort.map(String.init) ?? ""])

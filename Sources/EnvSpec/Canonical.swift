@@ -134,6 +134,8 @@ extension ServiceSpec {
                 ("startPeriod", .string(DurationText.format(ms: healthcheck.startPeriodMs))),
             ])))
         }
+        // Only when set, so that other services' hashes stay as they were.
+        if healthcheckDisabled { m.append(("healthcheck", .obj([("disable", .bool(true))]))) }
         m.append(("restart", .string(restart.rawValue)))
         var res: [(String, JSONValue)] = []
         if let memory = resources.memoryBytes { res.append(("memory", .number(Double(memory)))) }

@@ -212,7 +212,12 @@ struct SpecDecoder {
                 guard case let .array(items) = value.value else { fail(p, "expected an array of volumes, found \(value.typeName)"); continue }
                 spec.volumes = items.enumerated().compactMap { mount($1, "\(p)[\($0)]") }
             case "dependsOn": spec.dependsOn = dependsOn(value, p)
-            case "healthcheck": spec.healthcheck = healthcheck(value, p)
+            case "healthcheck":
+                if case let .object(members) = value.value, members.count == 1, members[0].key == "disable" {
+                    spec.healthcheckDisabled = bool(members[0].value, Self.join(p, "disable")) ?? false
+                } else {
+                    spec.healthcheck = healthcheck(value, p)
+                }
             case "restart": spec.restart = enumValue(value, p, RestartPolicy.self) ?? .no
             case "resources": spec.resources = resources(value, p)
             case "labels":
@@ -431,7 +436,11 @@ struct SpecDecoder {
     }
 
     mutating func healthcheck(_ node: JSONNode, _ path: String) -> HealthcheckSpec? {
-        guard let members = object(node, path, allowed: ["command", "interval", "timeout", "retries", "startPeriod"]) else { return nil }
+        guard let members = object(node, path, allowed: ["command", "interval", "timeout", "retries", "startPeriod", "disable"]) else { return nil }
+        if members.contains(where: { $0.key == "disable" }) {
+            fail(Self.join(path, "disable"), "\"disable\" stands alone: {\"disable\": true} turns off the image's health check")
+            return nil
+        }
         guard let commandNode = members.first(where: { $0.key == "command" })?.value else {
             fail(path, "expected \"command\": the argument array that exits 0 when the service is healthy")
             return nil

@@ -76,6 +76,8 @@ public struct ServiceSpec: Sendable, Equatable {
     public var volumes: [MountSpec] = []
     public var dependsOn: [String: DependencyCondition] = [:]
     public var healthcheck: HealthcheckSpec?
+    /// `"healthcheck": {"disable": true}`: the image's own health check is turned off.
+    public var healthcheckDisabled: Bool = false
     public var restart: RestartPolicy = .no
     public var resources: ResourcesSpec = ResourcesSpec()
     public var labels: [String: String] = [:]

@@ -113,6 +113,7 @@ public struct DesiredState: Sendable {
                                        healthcheck: service.healthcheck, initProcess: service.initProcess,
                                        files: service.configs.sorted(by: { $0.key < $1.key }).map { WorkloadFile(path: $0.key, contents: spec.configs[$0.value.config] ?? "") })
         }
+        for (name, service) in spec.services where service.healthcheckDisabled { workloads[name]?.healthcheckDisabled = true }
         var desired = DesiredState(spec: spec, revision: revision, workloads: workloads, builds: builds)
         desired.secretValues = Array(secretValues.values)
         desired.networks = networks

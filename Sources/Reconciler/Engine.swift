@@ -140,6 +140,8 @@ public struct Workload: Sendable, Equatable {
     public var resources: ResourcesSpec
     public var labels: [String: String]
     public var healthcheck: HealthcheckSpec?
+    /// The image's own health check is turned off.
+    public var healthcheckDisabled: Bool = false
     public var initProcess: Bool
     /// Config files written into the container after it is created and before it starts.
     public var files: [WorkloadFile] = []
