@@ -758,8 +758,9 @@ public struct ComposeImporter {
     // MARK: names and strings
 
     /// Lower case, and anything outside `a-z 0-9 - _` becomes "-".
+    /// Compose's project-name rule: lower case, and characters outside `a-z 0-9 - _` removed.
     public static func sanitize(_ name: String) -> String {
-        let mapped = name.lowercased().map { c -> Character in (c.isASCII && (c.isLetter || c.isNumber)) || c == "-" || c == "_" ? c : "-" }
+        let mapped = name.lowercased().filter { c in (c.isASCII && (c.isLetter || c.isNumber)) || c == "-" || c == "_" }
         let trimmed = String(mapped).trimmingCharacters(in: CharacterSet(charactersIn: "-_"))
         return String((trimmed.isEmpty ? "compose" : trimmed).prefix(63))
     }

@@ -52,14 +52,33 @@ public struct YAMLNode: Sendable {
         return text
     }
 
-    /// `[-+]?[0-9]+`, `0o[0-7]+`, `0x[0-9a-fA-F]+`; a number too large for Int stays text.
+    /// Integers as yaml.v3 reads them (Go's ParseInt with base 0): decimal, `0x…`, `0o…`,
+    /// `0b…`, a leading `0` for octal, `_` between digits after a prefix; too large for Int: nil.
     static func coreInteger(_ text: String) -> Int? {
-        if text.hasPrefix("0o"), text.count > 2 { return Int(text.dropFirst(2), radix: 8) }
-        if text.hasPrefix("0x"), text.count > 2 { return Int(text.dropFirst(2), radix: 16) }
-        var digits = Substring(text)
-        if digits.first == "-" || digits.first == "+" { digits = digits.dropFirst() }
-        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-        return Int(text.hasPrefix("+") ? String(text.dropFirst()) : text)
+        var body = Substring(text)
+        var negative = false
+        if body.first == "-" || body.first == "+" { negative = body.first == "-"; body = body.dropFirst() }
+        guard let first = body.first, first.isASCII, first.isNumber else { return nil }
+        var radix = 10
+        var digits = body
+        var prefixed = false
+        if body.count > 2, body.hasPrefix("0") {
+            switch body.dropFirst().first {
+            case "x", "X": radix = 16; digits = body.dropFirst(2); prefixed = true
+            case "o", "O": radix = 8; digits = body.dropFirst(2); prefixed = true
+            case "b", "B": radix = 2; digits = body.dropFirst(2); prefixed = true
+            default: break
+            }
+        }
+        if !prefixed, body.count > 1, body.hasPrefix("0") { radix = 8; digits = body.dropFirst() }
+        var cleaned = String(digits)
+        if prefixed || radix == 8 {
+            // Go allows "_" between digits (and right after a base prefix).
+            guard !cleaned.hasSuffix("_"), !cleaned.contains("__") else { return nil }
+            cleaned = cleaned.replacingOccurrences(of: "_", with: "")
+        }
+        guard !cleaned.isEmpty, let magnitude = Int(cleaned, radix: radix) else { return nil }
+        return negative ? -magnitude : magnitude
     }
 
     /// `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`
