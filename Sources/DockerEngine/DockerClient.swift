@@ -19,6 +19,9 @@ public struct DockerClient: Sendable {
         return DockerClient(socketPath: String(host.dropFirst("unix://".count)))
     }
 
+    /// The largest answer this client reads whole.
+    public var bodyLimit = DockerClient.maxBodyBytes
+
     public init(socketPath: String) {
         self.socketPath = socketPath
         self.http = Self.sharedHTTP
@@ -82,10 +85,10 @@ public struct DockerClient: Sendable {
             throw EngineError(.unreachable, "cannot reach the Docker engine at \(endpoint) (\(Self.reason(error))): is dockerd running?")
         }
         do {
-            buffer = try await response.body.collect(upTo: Self.maxBodyBytes)
+            buffer = try await response.body.collect(upTo: bodyLimit)
         } catch is NIOTooManyBytesError {
             let prefix = context.map { "\($0): " } ?? ""
-            throw EngineError(.bodyTooLarge, "\(prefix)the engine's answer to \(method.rawValue) \(path) is over \(Self.maxBodyBytes >> 20) MiB, more than devstack holds in memory")
+            throw EngineError(.bodyTooLarge, "\(prefix)the engine's answer to \(method.rawValue) \(path) is over \(Self.describe(bytes: bodyLimit)), more than devstack holds in memory")
         } catch {
             throw EngineError(.unreachable, "the Docker engine at \(endpoint) stopped answering mid-response (\(Self.reason(error)))")
         }
@@ -100,6 +103,10 @@ public struct DockerClient: Sendable {
             throw EngineError(kind, "\(prefix)\(message.isEmpty ? "engine answered \(status)" : message)")
         }
         return Response(status: status, body: data)
+    }
+
+    static func describe(bytes: Int) -> String {
+        bytes >= 1 << 20 ? "\(bytes >> 20) MiB" : "\(bytes) bytes"
     }
 
     static func reason(_ error: Error) -> String {

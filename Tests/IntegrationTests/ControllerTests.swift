@@ -65,6 +65,47 @@ func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         #expect(events.contains("no existing container"))
     }
 
+    /// Someone killing, stopping or removing a container is not a crash: it comes back at once,
+    /// however often, and no back-off is recorded.
+    @Test func outsideDisruptionsAreHealedAtOnceWithoutBackOff() throws {
+        guard Docker.require() else { return }
+        let f = EngineFixture("outside")
+        defer { f.tearDown() }
+        f.write(webAndWorker)
+        #expect(f.devstack(["apply", f.file]).code == 0)
+        let controller = try BackgroundController(f)
+        defer { _ = controller.stop() }
+        #expect(eventually(10) { controller.output.contains("holds \(f.name)") }, "\(controller.output)")
+        for action in [["kill"], ["stop", "-t", "1"], ["rm", "-f"], ["kill"]] {
+            let before = f.inspect(f.container("worker"), "{{.State.StartedAt}}")
+            Docker.run(action + [f.container("worker")])
+            let healed = eventually(3) {
+                f.inspect(f.container("worker"), "{{.State.Running}}") == "true" && f.inspect(f.container("worker"), "{{.State.StartedAt}}") != before
+            }
+            #expect(healed, "worker was not back within 3 s after docker \(action.joined(separator: " ")): \(controller.output)")
+        }
+        let events = f.devstack(["events", "--json", "-l", "500"]).stdout
+        #expect(!events.contains("\"back-off\""), "a disruption from outside was taken for a crash: \(controller.output)")
+    }
+
+    @Test func downIsRefusedWhileAControllerHoldsTheEnvironment() throws {
+        guard Docker.require() else { return }
+        let f = EngineFixture("downlease")
+        defer { f.tearDown() }
+        f.write(webAndWorker)
+        #expect(f.devstack(["apply", f.file]).code == 0)
+        let controller = try BackgroundController(f)
+        #expect(eventually(10) { controller.output.contains("holds \(f.name)") }, "\(controller.output)")
+        let refused = f.devstack(["down"])
+        #expect(refused.code == 1, "\(refused.output)")
+        #expect(refused.stderr.hasPrefix("devstack: error: cannot run down now: controller "), "\(refused.stderr)")
+        #expect(f.containers() == [f.container("web"), f.container("worker")], "nothing was removed")
+        #expect(controller.stop() == 0)
+        let down = f.devstack(["down"])
+        #expect(down.code == 0, "\(down.output)")
+        #expect(f.containers().isEmpty)
+    }
+
     @Test func anApplyFromAnotherProcessIsConvergedByTheController() throws {
         guard Docker.require() else { return }
         let f = EngineFixture("handoff")
