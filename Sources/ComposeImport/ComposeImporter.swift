@@ -514,7 +514,7 @@ public struct ComposeImporter {
             return .obj(out)
         }
         let text = Self.scalar(value)
-        if text.split(separator: "/")[0].contains("-") { warn(path, "port ranges are not supported; \"\(text)\" ignored"); return nil }
+        if (text.split(separator: "/").first ?? "").contains("-") { warn(path, "port ranges are not supported; \"\(text)\" ignored"); return nil }
         if text.hasPrefix("[") { warn(path, "IPv6 host addresses are not supported; \"\(text)\" ignored"); return nil }
         if text.split(separator: ":").count < 3 { loopbackPorts.insert(servicePath(path)) }
         return .string(Self.literal(text))

@@ -115,6 +115,13 @@ func importCompose(_ files: [String], in folder: String = fixtures, profiles: Se
         #expect(failure("services:\n  a:\n    image: ${TAG:?set TAG}\n") == ["c.yml:3:12: services.a.image: required variable TAG is missing a value: set TAG"])
     }
 
+    /// Found by SignalFuzzTests: an empty port or a lone "/" trapped (index out of range).
+    @Test func anEmptyPortIsPassedOnNotACrash() throws {
+        let source = ComposeImporter.Source(display: "c.yml", text: "services:\n  web:\n    image: x\n    ports: [\"\", \"/\"]\n")
+        let result = try ComposeImporter.convert([source], projectDirectory: "/nowhere", environment: [:], readFile: { _ in throw CocoaError(.fileNoSuchFile) })
+        #expect(result.json.contains("\"ports\": [\n        \"\",\n        \"/\"\n      ]"), "\(result.json)")
+    }
+
     @Test func aWarningNamesTheOverlayThatSaysIt() throws {
         let base = ComposeImporter.Source(display: "base.yml", text: "services:\n  web:\n    image: x\n")
         let overlay = ComposeImporter.Source(display: "dev.yml", text: "services:\n  web:\n    shm_size: 1g\n")

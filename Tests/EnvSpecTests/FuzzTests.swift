@@ -1,24 +1,12 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import EnvSpec
 
 /// Mutated environment files: the loader must never crash, and every rejection must be a clear
 /// message naming a file. CI runs 20,000 cases; `DEVSTACK_FUZZ_CASES=200000 swift test --filter
 /// FuzzTests` runs a longer campaign. A crash kills the test process, so it cannot pass silently.
 @Suite struct FuzzTests {
-    /// SplitMix64: a fixed seed makes every run reproducible.
-    struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { n <= 0 ? 0 : Int(next() % UInt64(n)) }
-    }
-
     static let tokens = ["{", "}", "[", "]", "\"", ":", ",", "null", "true", "-1e999", "1e400", "0.0000001", "\"${", "${X:-", "$$",
                          "\\u0000", "\\ud800", "\u{FEFF}", "é", "🚀", "\"../../etc/passwd\"", "\"/etc/shadow\"", "\"a:b:c:d\"",
                          String(repeating: "[", count: 600), String(repeating: "9", count: 400), "\"\(String(repeating: "x", count: 5000))\"",
@@ -37,30 +25,7 @@ import Testing
         return texts
     }
 
-    static func mutate(_ text: String, _ random: inout Random) -> String {
-        var bytes = Array(text.utf8)
-        for _ in 0...random.below(3) {
-            let at = random.below(bytes.count + 1)
-            switch random.below(6) {
-            case 0 where !bytes.isEmpty: bytes[min(at, bytes.count - 1)] = UInt8(random.below(256))
-            case 1 where !bytes.isEmpty:
-                let end = min(bytes.count, at + 1 + random.below(40))
-                bytes.removeSubrange(min(at, end)..<end)
-            case 2:
-                let end = min(bytes.count, at + random.below(80))
-                bytes.insert(contentsOf: Array(bytes[min(at, end)..<end]), at: min(at, bytes.count))
-            case 3: bytes.insert(contentsOf: Array(tokens[random.below(tokens.count)].utf8), at: min(at, bytes.count))
-            case 4: bytes = Array(bytes.prefix(at))
-            default:
-                // Replace one string literal with a token, keeping the structure plausible.
-                let quotes = bytes.indices.filter { bytes[$0] == UInt8(ascii: "\"") }
-                guard quotes.count >= 2 else { continue }
-                let i = random.below(quotes.count - 1)
-                bytes.replaceSubrange(quotes[i]...quotes[i + 1], with: Array(tokens[random.below(tokens.count)].utf8))
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
+    static func mutate(_ text: String, _ random: inout SplitMix) -> String { Mutation.mutate(text, tokens: tokens, &random) }
 
     static func attempt(_ files: [String: String]) -> Result<EnvironmentSpec, ValidationFailure> {
         do { return .success(try load(files, host: ["LMS_PORT": "18000"]).spec) } catch { return .failure(error) }
@@ -74,7 +39,7 @@ import Testing
         let cases = Int(ProcessInfo.processInfo.environment["DEVSTACK_FUZZ_CASES"] ?? "") ?? 20_000
         let corpus = Self.corpus
         #expect(corpus.count >= 3)
-        var random = Random(state: 0xDE57AC)
+        var random = SplitMix(state: 0xDE57AC)
         var accepted = 0, rejected = 0
         for i in 0..<cases {
             let text = Self.mutate(corpus[i % corpus.count], &random)
@@ -102,7 +67,7 @@ import Testing
     }
 
     @Test func canonicalDecodingOfDamagedStoredTextNeverCrashes() {
-        var random = Random(state: 0xB0DE)
+        var random = SplitMix(state: 0xB0DE)
         let stored = (try? load(["/p/env.json": good]))?.spec.canonicalJSON ?? "{}"
         for _ in 0..<2_000 {
             let text = Self.mutate(stored, &random)

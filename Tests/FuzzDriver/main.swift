@@ -1,6 +1,7 @@
 import ComposeImport
 import EnvSpec
 import Foundation
+import TestSupport
 
 // devstack-fuzz KIND ROOT SEED START COUNT
 //
@@ -9,43 +10,12 @@ import Foundation
 // when a case crashes it, the parent sees the signal, counts it against that case and starts a
 // new child from the next case. So a crash is observed and counted, never assumed away.
 
-struct SplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { n <= 0 ? 0 : Int(next() % UInt64(n)) }
-}
-
 let envTokens = ["{", "}", "[", "]", "\"", ":", ",", "null", "true", "-1e999", "1e400", "\"${", "${X:-", "$$", "\\u0000", "\\ud800",
                  "\u{FEFF}", "\"../../etc/passwd\"", "\"/etc/shadow\"", String(repeating: "[", count: 5000), String(repeating: "9", count: 400),
                  "\"99999999999999999h\"", "\"9999999999999g\"", "\"0.0.0.0:80:80\"", "\"outsideProject\"", "\"fromFile\""]
 let composeTokens = [":", "- ", "{", "}", "[", "]", "&a ", "*a", "<<: *a", "\n  ", "\t", "!!binary ", "!!str ", "'", "\"", "${", "~", "null",
                      "0x1F", "1e999", "---\n", "%YAML 1.2\n", "? ", "? [a, b]\n: c\n", String(repeating: "[", count: 3000),
                      String(repeating: "- ", count: 400), "yes", "22:22", "$$", "${X:?boom}", "extends: web\n", "networks:\n  n:\n    aliases: [a]\n"]
-
-func mutate(_ text: String, tokens: [String], _ random: inout SplitMix) -> String {
-    var bytes = Array(text.utf8)
-    for _ in 0...random.below(4) {
-        let at = random.below(bytes.count + 1)
-        switch random.below(5) {
-        case 0 where !bytes.isEmpty: bytes[min(at, bytes.count - 1)] = UInt8(random.below(256))
-        case 1 where !bytes.isEmpty:
-            let end = min(bytes.count, at + 1 + random.below(40))
-            bytes.removeSubrange(min(at, end)..<end)
-        case 2:
-            let end = min(bytes.count, at + random.below(80))
-            bytes.insert(contentsOf: Array(bytes[min(at, end)..<end]), at: min(at, bytes.count))
-        case 4: bytes = Array(bytes.prefix(at))
-        default: bytes.insert(contentsOf: Array(tokens[random.below(tokens.count)].utf8), at: min(at, bytes.count))
-        }
-    }
-    return String(decoding: bytes, as: UTF8.self)
-}
 
 /// Hostile YAML seeds that once crashed or exhausted YAML readers.
 func hostileYAML() -> [String] {
@@ -95,7 +65,7 @@ for index in start..<(start + count) {
     var random = SplitMix(state: seed &+ UInt64(index) &* 0x100000001B3)
     let base = corpus[index % corpus.count]
     // One case in ten is a corpus file as it is, hostile seeds included.
-    let text = index % 10 == 0 ? base : mutate(base, tokens: kind == "env" ? envTokens : composeTokens, &random)
+    let text = index % 10 == 0 ? base : Mutation.mutate(base, tokens: kind == "env" ? envTokens : composeTokens, &random)
     FileHandle.standardOutput.write(Data("case \(index)\n".utf8))
     switch kind {
     case "self-test":

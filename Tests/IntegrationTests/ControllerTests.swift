@@ -35,6 +35,17 @@ class BackgroundDevstack {
     }
 }
 
+extension BackgroundController {
+    /// Applies web and worker, starts a controller and waits until it holds the environment.
+    static func applied(_ f: EngineFixture) throws -> BackgroundController {
+        f.write(webAndWorker)
+        #expect(f.devstack(["apply", f.file]).code == 0)
+        let controller = try BackgroundController(f)
+        #expect(eventually(10) { controller.output.contains("holds \(f.name)") }, "\(controller.output)")
+        return controller
+    }
+}
+
 /// Polls `condition` until it holds or `seconds` pass.
 func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
@@ -50,11 +61,8 @@ func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         guard Docker.require() else { return }
         let f = EngineFixture("heal")
         defer { f.tearDown() }
-        f.write(webAndWorker)
-        #expect(f.devstack(["apply", f.file]).code == 0)
-        let controller = try BackgroundController(f)
+        let controller = try BackgroundController.applied(f)
         defer { _ = controller.stop() }
-        #expect(eventually(10) { controller.output.contains("holds \(f.name)") }, "\(controller.output)")
 
         Docker.run(["kill", f.container("worker")])
         #expect(eventually(10) { f.inspect(f.container("worker"), "{{.State.Running}}") == "true" }, "worker was not restarted: \(controller.output)")
@@ -71,11 +79,8 @@ func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         guard Docker.require() else { return }
         let f = EngineFixture("outside")
         defer { f.tearDown() }
-        f.write(webAndWorker)
-        #expect(f.devstack(["apply", f.file]).code == 0)
-        let controller = try BackgroundController(f)
+        let controller = try BackgroundController.applied(f)
         defer { _ = controller.stop() }
-        #expect(eventually(10) { controller.output.contains("holds \(f.name)") }, "\(controller.output)")
         for action in [["kill"], ["stop", "-t", "1"], ["rm", "-f"], ["kill"]] {
             let before = f.inspect(f.container("worker"), "{{.State.StartedAt}}")
             Docker.run(action + [f.container("worker")])
@@ -92,10 +97,7 @@ func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         guard Docker.require() else { return }
         let f = EngineFixture("downlease")
         defer { f.tearDown() }
-        f.write(webAndWorker)
-        #expect(f.devstack(["apply", f.file]).code == 0)
-        let controller = try BackgroundController(f)
-        #expect(eventually(10) { controller.output.contains("holds \(f.name)") }, "\(controller.output)")
+        let controller = try BackgroundController.applied(f)
         let refused = f.devstack(["down"])
         #expect(refused.code == 1, "\(refused.output)")
         #expect(refused.stderr.hasPrefix("devstack: error: cannot run down now: controller "), "\(refused.stderr)")
@@ -110,11 +112,8 @@ func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         guard Docker.require() else { return }
         let f = EngineFixture("handoff")
         defer { f.tearDown() }
-        f.write(webAndWorker)
-        #expect(f.devstack(["apply", f.file]).code == 0)
-        let controller = try BackgroundController(f)
+        let controller = try BackgroundController.applied(f)
         defer { _ = controller.stop() }
-        #expect(eventually(10) { controller.output.contains("holds \(f.name)") })
         f.write(webAndWorker.replacingOccurrences(of: "\"MODE\": \"dev\"", with: "\"MODE\": \"prod\""))
         let apply = f.devstack(["apply", f.file, "--timeout", "60"])
         #expect(apply.code == 0, "\(apply.output)")
