@@ -31,6 +31,10 @@ public struct ComposeImporter {
     var variables: [String: String] = [:]
     /// Top-level volume names: a service may mount only these, as in compose.
     var declaredVolumes: Set<String> = []
+    /// Compose names that devstack's naming rule does not allow, and what they became.
+    var serviceNames: [String: String] = [:]
+    var volumeNames: [String: String] = [:]
+    var networkNames: [String: String] = [:]
     /// Services with ports published without a host address: said once per service.
     var loopbackPorts: Set<String> = []
     /// Where each key path was written last (file and line), for messages.
@@ -293,15 +297,24 @@ public struct ComposeImporter {
             case "volumes": topLevelVolumes(value)
             case "networks":
                 var networks: [(String, JSONValue)] = []
-                for (network, spec) in (value as? [String: Any] ?? [:]).sorted(by: { $0.key < $1.key }) {
-                    if let converted = topLevelNetwork(network, spec) { networks.append((network, converted)) }
+                let declared = value as? [String: Any] ?? [:]
+                networkNames = renames(declared.keys.filter { $0 != EnvironmentSpec.defaultNetwork }, section: "networks", what: "network",
+                                       consequence: "services refer to it by that name")
+                for (network, spec) in declared.sorted(by: { $0.key < $1.key }) {
+                    guard let converted = topLevelNetwork(network, spec) else { continue }
+                    networks.append((networkNames[network] ?? network, converted))
                 }
                 if !networks.isEmpty { out.append(("networks", .obj(networks))) }
             case "secrets":
                 for (secret, spec) in (value as? [String: Any] ?? [:]).sorted(by: { $0.key < $1.key }) {
                     let body = spec as? [String: Any] ?? [:]
-                    if let path = body["file"] as? String {
-                        secrets.append((secret, .obj([("fromFile", .string(path))])))
+                    if let path = body["file"].map(Self.scalar) {
+                        if path.hasPrefix("/") || path.hasPrefix("~") || PathMath.escapes(path) {
+                            warn("secrets.\(secret).file", "secret file \"\(path)\" is outside the project folder; marked \"outsideProject\": true, review it")
+                            secrets.append((secret, .obj([("fromFile", .string(path)), ("outsideProject", .bool(true))])))
+                        } else {
+                            secrets.append((secret, .obj([("fromFile", .string(path))])))
+                        }
                     } else if let variable = body["environment"] as? String {
                         secrets.append((secret, .obj([("fromEnv", .string(variable))])))
                     } else {
@@ -334,9 +347,11 @@ public struct ComposeImporter {
             fail("services", "expected a mapping of services")
             return .obj(out)
         }
+        serviceNames = renames(Array(list.keys), section: "services", what: "service",
+                               consequence: "the original name stays reachable as a network alias")
         for (serviceName, body) in list.sorted(by: { $0.key < $1.key }) {
             guard let body = body as? [String: Any] else { fail("services.\(serviceName)", "expected a mapping"); continue }
-            services.append((serviceName, service(body, "services.\(serviceName)")))
+            services.append((serviceNames[serviceName] ?? serviceName, service(body, "services.\(serviceName)", name: serviceName)))
         }
         out.append(("services", .obj(services)))
         return .obj(out)
@@ -344,6 +359,7 @@ public struct ComposeImporter {
 
     mutating func topLevelVolumes(_ value: Any) {
         declaredVolumes = Set((value as? [String: Any] ?? [:]).keys)
+        volumeNames = renames(Array(declaredVolumes), section: "volumes", what: "volume", consequence: "the engine's volume is named after it")
         for (volume, spec) in (value as? [String: Any] ?? [:]).sorted(by: { $0.key < $1.key }) {
             guard let body = spec as? [String: Any] else { continue }
             if body["external"] as? Bool == true || body["external"] is [String: Any] {
@@ -358,15 +374,15 @@ public struct ComposeImporter {
     // MARK: services
 
     static let ignoredWithReason: [String: String] = [
-        "container_name": "devstack names containers ENV-SERVICE",
         "hostname": "services reach each other by service name",
         "expose": "services on the environment network reach each other's ports",
     ]
 
-    mutating func service(_ body: [String: Any], _ path: String) -> JSONValue {
+    mutating func service(_ body: [String: Any], _ path: String, name: String) -> JSONValue {
         var out: [(String, JSONValue)] = []
         var env: [String: String] = [:]
         var resources: [(String, JSONValue)] = []
+        var extraAliases: [String] = []
         for key in body.keys.sorted() {
             let value = body[key]!
             let p = "\(path).\(key)"
@@ -400,6 +416,15 @@ public struct ComposeImporter {
                 }
             case "configs": if let c = serviceConfigs(value, p) { out.append(("configs", c)) }
             case "pull_policy": if let s = value as? String { out.append(("pullPolicy", .string(s == "if_not_present" ? "missing" : s))) }
+            case "container_name":
+                // Other services often reach a container by this name: it stays a DNS name.
+                let containerName = Self.scalar(value)
+                if DNSNames.isValid(containerName) {
+                    extraAliases.append(containerName)
+                    warn(p, "devstack names containers ENV-SERVICE; \"\(containerName)\" is kept as a network alias, so it still resolves")
+                } else {
+                    warn(p, "ignored: devstack names containers ENV-SERVICE")
+                }
             case let other where other.hasPrefix("x-"): break
             default:
                 warn(p, Self.ignoredWithReason[key].map { "ignored: \($0)" } ?? "not supported by devstack; ignored")
@@ -407,10 +432,33 @@ public struct ComposeImporter {
         }
         if !env.isEmpty { out.append(("env", .stringMap(env))) }
         if !resources.isEmpty { out.append(("resources", .obj(resources))) }
+        if serviceNames[name] != nil { extraAliases.insert(name, at: 0) }
+        if !extraAliases.isEmpty { out = Self.addingAliases(extraAliases, to: out) }
         if loopbackPorts.contains(path) {
             warn("\(path).ports", "published on 127.0.0.1 only, where compose publishes on every address: write the address (\"0.0.0.0:8000:80\") to publish elsewhere")
         }
         return .obj(out)
+    }
+
+    /// Adds DNS aliases on every network the service joins (the default one when it names none).
+    static func addingAliases(_ aliases: [String], to service: [(String, JSONValue)]) -> [(String, JSONValue)] {
+        var out = service
+        var networks: [(key: String, value: JSONNode)] = [(EnvironmentSpec.defaultNetwork, JSONNode(.obj([])))]
+        if let index = out.firstIndex(where: { $0.0 == "networks" }), case let .object(members) = out[index].1 {
+            networks = members
+            out.remove(at: index)
+        }
+        networks = networks.map { member in
+            guard case let .object(fields) = member.value.value else { return member }
+            var existing: [String] = []
+            if let node = fields.first(where: { $0.key == "aliases" })?.value, case let .array(items) = node.value {
+                existing = items.compactMap { if case let .string(s) = $0.value { return s } else { return nil } }
+            }
+            let merged = existing + aliases.filter { !existing.contains($0) }
+            return (member.key, JSONNode(.object(fields.filter { $0.key != "aliases" } + [(key: "aliases", value: JSONNode(.strings(merged)))])))
+        }
+        out.append(("networks", .object(networks)))
+        return out
     }
 
     func list(_ value: Any) -> [Any] { value as? [Any] ?? (value is NSNull ? [] : [value]) }
@@ -564,6 +612,7 @@ public struct ComposeImporter {
             fail(path, "service refers to undefined volume \(source): declare it under the top-level \"volumes\"")
             return nil
         }
+        if type == "volume", let renamed = volumeNames[source] { source = renamed }
         guard ["volume", "bind"].contains(type) else { warn(path, "\(type) mounts are not supported; ignored"); return nil }
         if source.isEmpty { warn(path, "anonymous volumes are not supported; ignored"); return nil }
         source = Self.literal(source)
@@ -576,8 +625,8 @@ public struct ComposeImporter {
     }
 
     mutating func dependsOn(_ value: Any, _ path: String) -> JSONValue {
-        if let names = value as? [Any] { return .strings(names.map(Self.scalar)) }
-        if let name = value as? String { return .strings([name]) }
+        if let names = value as? [Any] { return .strings(names.map(Self.scalar).map { serviceNames[$0] ?? $0 }) }
+        if let name = value as? String { return .strings([serviceNames[name] ?? name]) }
         var out: [(String, JSONValue)] = []
         for (name, spec) in (value as? [String: Any] ?? [:]).sorted(by: { $0.key < $1.key }) {
             let body = spec as? [String: Any] ?? [:]
@@ -592,9 +641,9 @@ public struct ComposeImporter {
             }
             let condition = body["condition"].map(Self.scalar) ?? "service_started"
             switch condition {
-            case "service_started": out.append((name, .string("started")))
-            case "service_healthy": out.append((name, .string("healthy")))
-            case "service_completed_successfully": out.append((name, .string("completed")))
+            case "service_started": out.append((serviceNames[name] ?? name, .string("started")))
+            case "service_healthy": out.append((serviceNames[name] ?? name, .string("healthy")))
+            case "service_completed_successfully": out.append((serviceNames[name] ?? name, .string("completed")))
             default: fail("\(path).\(name).condition", "unknown condition \"\(condition)\"")
             }
         }
@@ -663,7 +712,7 @@ public struct ComposeImporter {
     /// `networks: [a, b]` or `networks: {a: {aliases: [...], ipv4_address: ...}}`.
     mutating func serviceNetworks(_ value: Any, _ path: String) -> JSONValue? {
         if let names = value as? [Any] {
-            return .obj(names.map(Self.scalar).map { ($0, .obj([])) })
+            return .obj(names.map(Self.scalar).map { (networkNames[$0] ?? $0, .obj([])) })
         }
         guard let map = value as? [String: Any] else { fail(path, "expected a list or a mapping of networks"); return nil }
         var out: [(String, JSONValue)] = []
@@ -680,7 +729,7 @@ public struct ComposeImporter {
                 default: warn("\(p).\(key)", "network option not supported; ignored")
                 }
             }
-            out.append((name, .obj(fields)))
+            out.append((networkNames[name] ?? name, .obj(fields)))
         }
         return .obj(out)
     }
@@ -727,6 +776,25 @@ public struct ComposeImporter {
             fail(p, "conflicting parameters: an external network cannot set \"internal\", \"driver\" or \"ipam\"")
         }
         return .obj(out)
+    }
+
+    /// Names devstack's rule does not allow (upper case, dots, …) become allowed ones, each with
+    /// a warning that says what it became.
+    mutating func renames(_ names: [String], section: String, what: String, consequence: String) -> [String: String] {
+        var out: [String: String] = [:]
+        var taken = Set(names.filter(Names.isValid))
+        for original in names.sorted() where !Names.isValid(original) {
+            var base = String(original.lowercased().map { c -> Character in (c.isASCII && (c.isLetter || c.isNumber)) || c == "-" || c == "_" ? c : "-" })
+            while let first = base.first, !(first.isASCII && (first.isLetter || first.isNumber)) { base.removeFirst() }
+            base = String((base.isEmpty ? what : base).prefix(60))
+            var candidate = base
+            var n = 2
+            while taken.contains(candidate) { candidate = "\(base)-\(n)"; n += 1 }
+            taken.insert(candidate)
+            out[original] = candidate
+            warn("\(section).\(original)", "\(what) name \"\(original)\" does not follow devstack's naming rule (\(Names.ruleText)): it is \"\(candidate)\" here; \(consequence)")
+        }
+        return out
     }
 
     /// `services.web.ports[0]` → `services.web`.

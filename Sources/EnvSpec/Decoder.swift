@@ -530,9 +530,7 @@ struct SpecDecoder {
         name == EnvironmentSpec.defaultNetwork || self.name(name, path, what: "network")
     }
 
-    static func isDNSName(_ s: String) -> Bool {
-        !s.isEmpty && s.count <= 253 && s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "_") }
-    }
+    static func isDNSName(_ s: String) -> Bool { DNSNames.isValid(s) }
 
     /// A top-level network: `{"name", "external", "internal", "driver", "subnets"}`.
     mutating func network(_ node: JSONNode, _ path: String) -> NetworkSpec? {
@@ -765,5 +763,12 @@ public struct IPv4Subnet: Sendable, Equatable {
         guard let address = Self.address(ip) else { return false }
         let mask: UInt32 = prefix == 0 ? 0 : ~UInt32(0) << (32 - prefix)
         return address & mask == base & mask
+    }
+}
+
+/// Names a container answers to on a network: aliases, and compose's container names kept as aliases.
+public enum DNSNames {
+    public static func isValid(_ s: String) -> Bool {
+        !s.isEmpty && s.count <= 253 && s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "_") }
     }
 }

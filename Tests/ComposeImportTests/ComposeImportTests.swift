@@ -48,7 +48,7 @@ func importCompose(_ files: [String], in folder: String = fixtures, profiles: Se
         // Everything not carried over is listed, with its path.
         // Everything not carried over is listed, with its file, line and path.
         for expected in ["services.db.cap_add: not supported by devstack; ignored",
-                         "services.cache.container_name: ignored: devstack names containers ENV-SERVICE",
+                         "services.cache.container_name: devstack names containers ENV-SERVICE;",
                          "services.cache.restart: a retry count is not supported",
                          "services.web.ports[3]: port ranges are not supported",
                          "services.web.volumes[2]: anonymous volumes are not supported",
