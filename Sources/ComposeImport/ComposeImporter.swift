@@ -61,12 +61,98 @@ public struct ComposeImporter {
             importer.index(interpolated, path: "")
             var document = interpolated.resolved as? [String: Any] ?? [:]
             document = importer.applyExtends(document, file: source.display, directory: projectDirectory)
+            document = importer.applyIncludes(document, file: source.display, directory: projectDirectory, environment: environment, chain: [source.display])
             guard importer.errors.isEmpty else { throw ValidationFailure(importer.errors) }
             merged = ComposeMerge.merge(merged, document)
         }
         let json = importer.environment(merged, name: name)
         guard importer.errors.isEmpty else { throw ValidationFailure(importer.errors) }
         return Result(json: CanonicalJSON.pretty(json) + "\n", warnings: importer.warnings)
+    }
+
+    // MARK: include
+
+    static let resourceSections = ["services", "networks", "volumes", "secrets", "configs"]
+
+    /// Top-level `include`: each entry is loaded as a compose application of its own (its folder
+    /// is its project folder, its `.env` its variables, its own `extends` and `include`
+    /// resolved), and its resources are added to this file's. A resource both define is an
+    /// error, as in compose.
+    mutating func applyIncludes(_ document: [String: Any], file: String, directory: String, environment: [String: String],
+                                chain: [String]) -> [String: Any] {
+        guard let entries = document["include"] else { return document }
+        var out = document
+        out.removeValue(forKey: "include")
+        for (i, entry) in list(entries).enumerated() {
+            let path = "include[\(i)]"
+            var paths: [String] = []
+            var projectDir: String?
+            var envFiles: [String] = []
+            if let text = entry as? String { paths = [text] } else if let body = entry as? [String: Any] {
+                paths = list(body["path"] ?? []).map(Self.scalar)
+                projectDir = body["project_directory"].map(Self.scalar)
+                envFiles = list(body["env_file"] ?? []).map(Self.scalar)
+                for key in body.keys.sorted() where !["path", "project_directory", "env_file"].contains(key) { warn("\(path).\(key)", "include option not supported; ignored") }
+            }
+            guard let first = paths.first else { fail(path, "expected a path or {path, project_directory, env_file}"); continue }
+            let workspace = PathMath.directory(of: projectDirectory)
+            let absolutes = paths.map { PathMath.join(directory, $0) }
+            if let outside = absolutes.first(where: { !PathMath.isInside(workspace, $0) }) {
+                fail(path, "\"\(outside)\" is outside the workspace \(workspace): include reads files of this project and its sibling repositories")
+                continue
+            }
+            if chain.contains(first) || chain.count > 16 {
+                fail(path, "include loop: \((chain + [first]).joined(separator: " → "))")
+                continue
+            }
+            let includedDirectory = projectDir.map { PathMath.join(directory, $0) } ?? PathMath.directory(of: absolutes[0])
+            // The included application's own variables: its .env (or env_file), under the shell's.
+            let savedVariables = variables
+            var ownVariables: [String: String] = [:]
+            for envFile in envFiles.isEmpty ? [".env"] : envFiles {
+                if let text = try? readFile(PathMath.join(envFiles.isEmpty ? includedDirectory : directory, envFile)),
+                   case let .success(pairs) = Self.parseDotEnv(text, variables: environment) {
+                    for (key, value) in pairs { ownVariables[key] = value }
+                }
+            }
+            variables = ownVariables.merging(environment) { _, shell in shell }
+            defer { variables = savedVariables }
+            var included: [String: Any] = [:]
+            for (display, absolute) in zip(paths, absolutes) {
+                let text: String
+                do { text = try readFile(absolute) } catch {
+                    fail(path, "cannot read \(display): \(LocalFiles.reason(error))")
+                    continue
+                }
+                let root: YAMLNode?
+                do { root = try YAMLReader.read(text, file: display) } catch { errors.append(error.diagnostic); continue }
+                guard let root else { continue }
+                var part = interpolate(root, path: "").resolved as? [String: Any] ?? [:]
+                part = applyExtends(part, file: display, directory: includedDirectory)
+                part = applyIncludes(part, file: display, directory: PathMath.directory(of: absolute), environment: environment, chain: chain + [display])
+                included = ComposeMerge.merge(included, part)
+            }
+            // Relative paths of the included application are relative to its own folder.
+            if includedDirectory != projectDirectory, var services = included["services"] as? [String: Any] {
+                for (name, body) in services {
+                    if let body = body as? [String: Any] { services[name] = Self.rebase(body, from: includedDirectory, to: projectDirectory) }
+                }
+                included["services"] = services
+            }
+            for section in Self.resourceSections {
+                guard let resources = included[section] as? [String: Any], !resources.isEmpty else { continue }
+                var mine = out[section] as? [String: Any] ?? [:]
+                for (name, resource) in resources {
+                    if mine[name] != nil {
+                        fail("\(section).\(name)", "\(section.dropLast()) \"\(name)\" is defined both here and in the included \(first): rename one of them")
+                        continue
+                    }
+                    mine[name] = resource
+                }
+                out[section] = mine
+            }
+        }
+        return out
     }
 
     // MARK: extends

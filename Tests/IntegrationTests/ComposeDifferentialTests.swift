@@ -12,7 +12,7 @@ import TestSupport
         print(result.stdout.split(separator: "\n").suffix(20).joined(separator: "\n"))
         #expect(result.code == 0, "\(result.output)")
         let summary = result.stdout.split(separator: "\n").last.map(String.init) ?? ""
-        #expect(summary.hasPrefix("differential: 48 cases, "), "\(summary)")
+        #expect(summary.hasPrefix("differential: 50 cases, "), "\(summary)")
         #expect(summary.hasSuffix(", 0 unexplained"), "\(summary)")
     }
 }
