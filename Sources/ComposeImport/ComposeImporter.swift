@@ -35,6 +35,7 @@ public struct ComposeImporter {
     var serviceNames: [String: String] = [:]
     var volumeNames: [String: String] = [:]
     var networkNames: [String: String] = [:]
+    var configNames: [String: String] = [:]
     /// Services with ports published without a host address: said once per service.
     var loopbackPorts: Set<String> = []
     /// Where each key path was written last (file and line), for messages.
@@ -408,18 +409,21 @@ public struct ComposeImporter {
                     }
                 }
             case "configs":
-                for (config, spec) in (value as? [String: Any] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                let declared = value as? [String: Any] ?? [:]
+                configNames = renames(Array(declared.keys), section: "configs", what: "config", consequence: "services refer to it by that name")
+                for (original, spec) in declared.sorted(by: { $0.key < $1.key }) {
+                    let config = configNames[original] ?? original
                     let body = spec as? [String: Any] ?? [:]
                     if let path = body["file"] as? String {
                         if path.hasPrefix("/") || PathMath.escapes(path) {
-                            fail("configs.\(config).file", "config file \"\(path)\" is outside the project folder")
+                            fail("configs.\(original).file", "config file \"\(path)\" is outside the project folder")
                         } else {
                             configs.append((config, .obj([("file", .string(path))])))
                         }
                     } else if let content = body["content"] as? String {
                         configs.append((config, .obj([("content", .string(Self.literal(content)))])))
                     } else {
-                        warn("configs.\(config)", "only \"file\" and \"content\" configs are supported; ignored")
+                        warn("configs.\(original)", "only \"file\" and \"content\" configs are supported; ignored")
                     }
                 }
             case let other where other.hasPrefix("x-"): break
@@ -899,9 +903,13 @@ public struct ComposeImporter {
         var out: [(String, JSONValue)] = []
         for (i, item) in list(value).enumerated() {
             if let name = item as? String {
-                out.append(("/\(name)", .string(name)))
-            } else if let body = item as? [String: Any], let source = body["source"] as? String {
-                out.append((body["target"] as? String ?? "/\(source)", .string(source)))
+                out.append(("/\(name)", .string(configNames[name] ?? name)))
+            } else if let body = item as? [String: Any], let source = body["source"].map(Self.scalar) {
+                let target = body["target"].map(Self.scalar) ?? "/\(source)"
+                out.append((target.hasPrefix("/") ? target : "/" + target, .string(configNames[source] ?? source)))
+                for key in body.keys.sorted() where key != "source" && key != "target" {
+                    warn("\(path)[\(i)].\(key)", "config option not supported: the file is written with mode 0644, owned by root")
+                }
             } else {
                 fail("\(path)[\(i)]", "expected a config name or {source, target}")
             }
