@@ -44,7 +44,7 @@ let package = Package(
         .executableTarget(name: "StoreBenchmark", dependencies: ["EnvSpec", "StateStore", .product(name: "GRDB", package: "GRDB.swift")]),
         // Runs mutated inputs through the parsers in a child process, so that SignalFuzzTests can
         // observe and count crashes (a crash cannot be counted from inside the process).
-        .executableTarget(name: "devstack-fuzz", dependencies: ["EnvSpec", "ComposeImport", "TestSupport"], path: "Tests/FuzzDriver"),
+        .executableTarget(name: "devstack-fuzz", dependencies: ["EnvSpec", "ComposeImport", "StateStore", "TestSupport"], path: "Tests/FuzzDriver"),
         // Shared by the test targets: the in-memory fake engine and a runner for the built binary.
         .target(name: "TestSupport", dependencies: ["Reconciler", "EnvSpec"], path: "Tests/TestSupport"),
         .testTarget(name: "EnvSpecTests", dependencies: ["EnvSpec", "TestSupport"]),

@@ -1,6 +1,7 @@
 import ComposeImport
 import EnvSpec
 import Foundation
+import StateStore
 import TestSupport
 
 // devstack-fuzz KIND ROOT SEED START COUNT
@@ -50,6 +51,18 @@ case "compose":
     corpus = ["Tests/ComposeImportTests/Fixtures/features.yml", "Tests/ComposeImportTests/Fixtures/base.yml",
               "Tests/ComposeImportTests/Fixtures/override.yml", "Tests/ComposeImportTests/Fixtures/openedx/docker-compose.yml"].compactMap(read)
     corpus += hostileYAML()
+case "bundle":
+    // A real bundle of the example, with a lock, a ledger entry and a snapshot with data.
+    let project = root + "/examples/edx-lite"
+    if let spec = try? EnvironmentLoader(hostEnvironment: [:], currentDirectory: project).load("env.json").spec {
+        var bundle = ExportBundle(revision: .draft(spec, number: 3, projectDirectory: project), exportedBy: "ada", exportedFrom: "laptop")
+        bundle.lock = ["lms": ImageLock(reference: "devstack/busybox:1.36", digest: "devstack/busybox@sha256:" + String(repeating: "a", count: 64))]
+        bundle.seeds = ["schema": .init(checksum: String(repeating: "b", count: 64), status: "succeeded", revision: 3)]
+        let archive = Data([0x1F, 0x8B, 0x08, 0x00, 0x00, 0x00])
+        bundle.snapshots = [SnapshotRecord(name: "seeded", revision: 3, volumes: [.init(volume: "mysql-data", archive: "x", sha256: CanonicalJSON.sha256(archive), bytes: archive.count)])]
+        bundle.archives = ["seeded/mysql-data": archive]
+        corpus = [bundle.text]
+    }
 case "self-test":
     // Proves the counting: every case 7 mod 100 traps, as a force-unwrap of nil would.
     corpus = ["x"]
@@ -65,11 +78,13 @@ for index in start..<(start + count) {
     var random = SplitMix(state: seed &+ UInt64(index) &* 0x100000001B3)
     let base = corpus[index % corpus.count]
     // One case in ten is a corpus file as it is, hostile seeds included.
-    let text = index % 10 == 0 ? base : Mutation.mutate(base, tokens: kind == "env" ? envTokens : composeTokens, &random)
+    let text = index % 10 == 0 ? base : Mutation.mutate(base, tokens: kind == "compose" ? composeTokens : envTokens, &random)
     FileHandle.standardOutput.write(Data("case \(index)\n".utf8))
     switch kind {
     case "self-test":
         if index % 100 == 7 { fatalError("self-test crash at case \(index)") }
+    case "bundle":
+        _ = try? ExportBundle.read(text, file: "b.json")
     case "env":
         let loader = EnvironmentLoader(readFile: { path in path == project + "/env.json" ? text : try LocalFiles.read(path) },
                                        hostEnvironment: ["LMS_PORT": "18000"], currentDirectory: project)
