@@ -124,8 +124,9 @@ public struct SeedRunner: Sendable {
                 let tail = Self.tail(output)
                 try store.finishSeedRun(id: id, succeeded: ok, durationMs: ms, outputTail: tail)
                 if case let .run(cause) = decision.verdict {
-                    try? store.appendEvent(EventRecord(environment: spec.name, revision: desired.revision, service: seed.service, action: "seed \(decision.name)",
-                                                       cause: cause, outcome: ok ? "ok" : "failed", durationMs: ms, detail: ok ? nil : tail))
+                    // The ledger above holds the outcome; the event log must not lose it either.
+                    try store.appendEvent(EventRecord(environment: spec.name, revision: desired.revision, service: seed.service, action: "seed \(decision.name)",
+                                                      cause: cause, outcome: ok ? "ok" : "failed", durationMs: ms, detail: ok ? nil : tail))
                     outcome = SeedOutcome(name: decision.name, status: ok ? "succeeded" : "failed", detail: ok ? cause : (tail.isEmpty ? "failed" : tail), durationMs: ms)
                 } else { continue }
                 if !ok { failed.insert(decision.name) }
@@ -180,7 +181,11 @@ public struct SeedRunner: Sendable {
                 return (true, "copied \(path) into volume \(seed.volume!)")
             case let .snapshot(path, sha256):
                 let source = RestoreSource(volume: seed.volume!, path: PathMath.join(projectDirectory, path), sha256: sha256)
-                let executor = Executor(engine: engine, recordEvent: { try? store.appendEvent($0) })
+                let executor = Executor(engine: engine, recordEvent: { event in
+                    do { try store.appendEvent(event) } catch {
+                        FileHandle.standardError.write(Data("devstack: warning: could not record an event (\(event.action)): \(error)\n".utf8))
+                    }
+                })
                 let outcome = try await SnapshotManager(reconciler).restore([source], label: "seed \(name) (\(path))", desired: desired, executor: executor)
                 guard outcome.converged else { return (false, "loaded \(path) into volume \(seed.volume!), but the services using it did not come back healthy") }
                 return (true, "loaded snapshot \(path) into volume \(seed.volume!)")
