@@ -66,15 +66,17 @@ enum CrossValidation {
         }
 
         // Host ports: the same port and protocol on overlapping addresses can bind only once.
-        var taken: [(ip: String, port: Int, proto: String, path: String)] = []
+        // Grouped by port and protocol, so thousands of ports are checked in linear time.
+        var taken: [String: [(ip: String, path: String)]] = [:]
         for name in names {
             for (i, port) in spec.services[name]!.ports.enumerated() {
                 guard let hostPort = port.hostPort else { continue }
                 let path = "services.\(name).ports[\(i)]"
-                if let clash = taken.first(where: { $0.port == hostPort && $0.proto == port.proto && ($0.ip == port.hostIP || $0.ip == "0.0.0.0" || port.hostIP == "0.0.0.0") }) {
+                let key = "\(hostPort)/\(port.proto)"
+                if let clash = taken[key]?.first(where: { $0.ip == port.hostIP || $0.ip == "0.0.0.0" || port.hostIP == "0.0.0.0" }) {
                     out.append(Diagnostic(file: origin(.service, name), path: path, message: "host port \(hostPort)/\(port.proto) is already published by \(clash.path)"))
                 } else {
-                    taken.append((port.hostIP, hostPort, port.proto, path))
+                    taken[key, default: []].append((port.hostIP, path))
                 }
             }
         }
@@ -100,23 +102,38 @@ enum CrossValidation {
         return out
     }
 
-    /// The first cycle found by depth-first search, as `a, b, a`.
+    /// The first cycle found by depth-first search, as `a, b, a`. Iterative, with an explicit
+    /// stack: a chain of ten thousand dependencies is walked, not a stack overflow.
     static func findCycle(nodes: [String], edges: (String) -> [String]) -> [String]? {
+        let known = Set(nodes)
         var state: [String: Int] = [:] // 1 visiting, 2 done
-        var stack: [String] = []
-        func visit(_ node: String) -> [String]? {
-            state[node] = 1
-            stack.append(node)
-            for next in edges(node) where nodes.contains(next) {
-                if state[next] == 1, let start = stack.firstIndex(of: next) { return Array(stack[start...]) + [next] }
-                if state[next] == nil, let cycle = visit(next) { return cycle }
+        var path: [String] = []
+        var position: [String: Int] = [:]
+        for root in nodes where state[root] == nil {
+            // Each frame: a node and the edges still to follow from it.
+            var frames: [(node: String, next: [String], index: Int)] = [(root, edges(root).filter(known.contains), 0)]
+            state[root] = 1
+            position[root] = path.count
+            path.append(root)
+            while !frames.isEmpty {
+                let top = frames.count - 1
+                guard frames[top].index < frames[top].next.count else {
+                    let done = frames.removeLast().node
+                    state[done] = 2
+                    path.removeLast()
+                    position[done] = nil
+                    continue
+                }
+                let next = frames[top].next[frames[top].index]
+                frames[top].index += 1
+                if state[next] == 1, let start = position[next] { return Array(path[start...]) + [next] }
+                if state[next] == nil {
+                    state[next] = 1
+                    position[next] = path.count
+                    path.append(next)
+                    frames.append((next, edges(next).filter(known.contains), 0))
+                }
             }
-            stack.removeLast()
-            state[node] = 2
-            return nil
-        }
-        for node in nodes where state[node] == nil {
-            if let cycle = visit(node) { return cycle }
         }
         return nil
     }
@@ -124,14 +141,33 @@ enum CrossValidation {
 
 extension EnvironmentSpec {
     /// Services in an order where each comes after what it depends on (ties by name).
+    /// Round by round (what is ready now, by name), in time linear in services and dependencies.
     public var startOrder: [String] {
+        var waiting: [String: Int] = [:]
+        var dependents: [String: [String]] = [:]
+        for (name, service) in services {
+            let deps = service.dependsOn.keys.filter { services[$0] != nil }
+            waiting[name] = deps.count
+            for dep in deps { dependents[dep, default: []].append(name) }
+        }
         var placed: [String] = []
-        var remaining = Set(services.keys)
-        while !remaining.isEmpty {
-            let ready = remaining.filter { name in services[name]!.dependsOn.keys.allSatisfy { !remaining.contains($0) } }.sorted()
-            if ready.isEmpty { placed += remaining.sorted(); break }
+        placed.reserveCapacity(services.count)
+        var ready = waiting.filter { $0.value == 0 }.keys.sorted()
+        while !ready.isEmpty {
             placed += ready
-            remaining.subtract(ready)
+            var next: [String] = []
+            for name in ready {
+                for dependent in dependents[name] ?? [] {
+                    waiting[dependent]! -= 1
+                    if waiting[dependent] == 0 { next.append(dependent) }
+                }
+            }
+            ready = next.sorted()
+        }
+        // A cycle (reported elsewhere) leaves the rest, placed by name.
+        if placed.count < services.count {
+            let done = Set(placed)
+            placed += services.keys.filter { !done.contains($0) }.sorted()
         }
         return placed
     }

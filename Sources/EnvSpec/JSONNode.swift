@@ -142,6 +142,8 @@ public struct JSONParser {
         defer { depth -= 1 }
         index += 1
         var members: [(key: String, value: JSONNode)] = []
+        // Keys seen so far: a duplicate is found in constant time, so a large object stays linear.
+        var seen: Set<String> = []
         skipWhitespace()
         if index < bytes.count && bytes[index] == UInt8(ascii: "}") {
             index += 1
@@ -154,7 +156,7 @@ public struct JSONParser {
             }
             let keyLine = line, keyColumn = column
             let key = try parseString()
-            if members.contains(where: { $0.key == key }) {
+            if !seen.insert(key).inserted {
                 throw JSONSyntaxError(line: keyLine, column: keyColumn, message: "duplicate key \"\(key)\"")
             }
             skipWhitespace()

@@ -232,3 +232,28 @@ let good = """
         #expect(SpecDecoder.checkedMemory("0") == .invalid)
     }
 }
+
+/// Large files: parsing, validation and ordering stay linear (no quadratic steps).
+@Suite struct LargeFileTests {
+    @Test func tenThousandServicesInAChainLoadInOrder() throws {
+        var services: [String] = []
+        for i in 0..<10_000 {
+            services.append("\"s\(i)\": {\"image\": \"x\"\(i > 0 ? ", \"dependsOn\": [\"s\(i - 1)\"]" : ""), \"ports\": [\"\(20_000 + i % 40_000):80\"]}")
+        }
+        let json = "{\"name\": \"big\", \"services\": {" + services.joined(separator: ", ") + "}}"
+        let spec = try load(["/p/env.json": json]).spec
+        #expect(spec.services.count == 10_000)
+        let order = spec.startOrder
+        #expect(order.first == "s0" && order.last == "s9999")
+        #expect(order.count == 10_000)
+    }
+
+    @Test func aCycleAtTheEndOfALongChainIsFound() {
+        var services: [String] = []
+        for i in 0..<5_000 { services.append("\"s\(i)\": {\"image\": \"x\", \"dependsOn\": [\"s\((i + 1) % 5_000)\"]}") }
+        let json = "{\"name\": \"loop\", \"services\": {" + services.joined(separator: ", ") + "}}"
+        let messages = errors(json)
+        #expect(messages.count == 1)
+        #expect(messages.first?.hasPrefix("env.json: services.s0.dependsOn: dependency cycle: s0 → s1 → s2 → ") == true)
+    }
+}
