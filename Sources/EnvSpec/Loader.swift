@@ -352,11 +352,40 @@ public enum LocalFiles {
         return String(cString: resolved)
     }
 
-    public static let read: EnvironmentLoader.ReadFile = { path in
-        try String(contentsOfFile: path, encoding: .utf8)
+    public static let read: EnvironmentLoader.ReadFile = { path in try readText(path) }
+
+    /// Why a file could not be read, in words a user can act on.
+    public struct ReadError: Error, CustomStringConvertible, Sendable {
+        public var reason: String
+        public var description: String { reason }
+    }
+
+    /// The text of a regular file: a folder, a device or a FIFO (`/dev/zero` never ends) is
+    /// refused, and so is a file over `limit` bytes or one that is not UTF-8.
+    public static func readText(_ path: String, limit: Int = 64 << 20) throws -> String {
+        let data = try readData(path, limit: limit)
+        guard let text = String(data: data, encoding: .utf8) else { throw ReadError(reason: "not UTF-8 text") }
+        return text
+    }
+
+    public static func readData(_ path: String, limit: Int) throws -> Data {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw ReadError(reason: String(cString: strerror(errno)).lowercased()) }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: throw ReadError(reason: "it is a folder; expected a file")
+        default: throw ReadError(reason: "not a regular file (a device, a socket or a pipe)")
+        }
+        guard Int(info.st_size) <= limit else { throw ReadError(reason: "\(info.st_size) bytes, over the \(limit >> 20) MiB devstack reads") }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw ReadError(reason: String(cString: strerror(errno)).lowercased()) }
+        defer { try? handle.close() }
+        let data = (try? handle.read(upToCount: limit + 1)) ?? Data()
+        guard data.count <= limit else { throw ReadError(reason: "over the \(limit >> 20) MiB devstack reads") }
+        return data
     }
 
     public static func reason(_ error: Error) -> String {
+        if let read = error as? ReadError { return read.reason }
         let ns = error as NSError
         if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
             return String(cString: strerror(Int32(underlying.code))).lowercased()

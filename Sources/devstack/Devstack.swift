@@ -29,7 +29,12 @@ struct Devstack: AsyncParsableCommand {
             // Usage errors exit 2, like every other invalid input (argument-parser's default is 64).
             let code = exitCode(for: error)
             guard code.rawValue == 64 else { exit(withError: error) }
-            FileHandle.standardError.write(Data((Terminal.escape(fullMessage(for: error), keepNewlines: true) + "\n").utf8))
+            // One `devstack: error:` line, like every other failure, then the usage that helps.
+            var lines = fullMessage(for: error).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            if lines.first?.hasPrefix("Error: ") == true { lines.removeFirst() }
+            let help = lines.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+            Terminal.error(message(for: error))
+            if !help.isEmpty { FileHandle.standardError.write(Data((Terminal.escape(help, keepNewlines: true) + "\n").utf8)) }
             Foundation.exit(2)
         }
     }

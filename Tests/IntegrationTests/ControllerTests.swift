@@ -84,10 +84,12 @@ func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         for action in [["kill"], ["stop", "-t", "1"], ["rm", "-f"], ["kill"]] {
             let before = f.inspect(f.container("worker"), "{{.State.StartedAt}}")
             Docker.run(action + [f.container("worker")])
-            let healed = eventually(3) {
+            // The soak (scripts/soak-controller) measures speed on a quiet machine; here other suites
+            // load the engine, so the bound is generous and "no back-off" is the assertion that matters.
+            let healed = eventually(10) {
                 f.inspect(f.container("worker"), "{{.State.Running}}") == "true" && f.inspect(f.container("worker"), "{{.State.StartedAt}}") != before
             }
-            #expect(healed, "worker was not back within 3 s after docker \(action.joined(separator: " ")): \(controller.output)")
+            #expect(healed, "worker was not back within 10 s after docker \(action.joined(separator: " ")): \(controller.output)")
         }
         let events = f.devstack(["events", "--json", "-l", "500"]).stdout
         #expect(!events.contains("\"back-off\""), "a disruption from outside was taken for a crash: \(controller.output)")

@@ -54,7 +54,7 @@ import TestSupport
         let env = ["DEVSTACK_STATE": dir + "/state.db"]
         let timeout = CLI.devstack(["apply", file, "--timeout", "99999999999999999"], environment: env)
         #expect(timeout.code == 2, "\(timeout.output)")
-        #expect(timeout.stderr.contains("--timeout must be a whole number from 1 to 31536000, found 99999999999999999"), "\(timeout.stderr)")
+        #expect(timeout.stderr.hasPrefix("devstack: error: --timeout must be a whole number from 1 to 31536000, found 99999999999999999\nUsage: devstack apply"), "\(timeout.stderr)")
         let notANumber = CLI.devstack(["history", "--limit", "many"], environment: env)
         #expect(notANumber.code == 2, "\(notANumber.output)")
         #expect(!FileManager.default.fileExists(atPath: dir + "/state.db"), "a refused command created no database")
@@ -69,6 +69,20 @@ import TestSupport
         let result = CLI.devstack(["apply", file, "--record-only", "-m", "first"], environment: ["DEVSTACK_STATE": state])
         #expect(result.code == 0, "\(result.output)")
         return state
+    }
+
+    @Test(arguments: [
+        (["logs", "--since", "garbage"], "devstack: error: --since expects an RFC 3339 time (2026-11-27T10:00:00Z) or unix seconds, found \"garbage\""),
+        (["validate", "/dev/zero"], "devstack: error: /dev/zero: cannot read the file: not a regular file (a device, a socket or a pipe)"),
+        (["validate", "/etc"], "devstack: error: /etc: cannot read the file: it is a folder; expected a file"),
+        (["import", "/dev/null"], "devstack: error: /dev/null: cannot read the bundle: not a regular file (a device, a socket or a pipe)"),
+    ])
+    func oddInputsAreOneClearLineWithExitCode2(arguments: [String], expected: String) {
+        let dir = project()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = CLI.devstack(arguments, environment: ["DEVSTACK_STATE": dir + "/state.db"])
+        #expect(result.code == 2, "\(result.output)")
+        #expect(result.stderr.split(separator: "\n").first.map(String.init) == expected, "\(result.stderr)")
     }
 
     @Test func exportToADeviceWritesThroughAndLeavesTheDevice() throws {

@@ -43,7 +43,7 @@ extension Devstack {
 extension Devstack.Diff {
     func againstBundle(_ path: String) async throws {
         let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+        do { text = try LocalFiles.readText(path, limit: 2 << 30) } catch {
             throw UserError("\(path): cannot read the bundle: \(LocalFiles.reason(error))", exitCode: 2)
         }
         let (bundle, _) = try ExportBundle.read(text, file: path)

@@ -38,7 +38,7 @@ extension Devstack {
 
         func run() throws {
             let text: String
-            do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
+            do { text = try LocalFiles.readText(file, limit: 2 << 30) } catch {
                 throw UserError("\(file): cannot read the bundle: \(LocalFiles.reason(error))", exitCode: 2)
             }
             var (bundle, provenance) = try ExportBundle.read(text, file: file)

@@ -45,7 +45,7 @@ enum ComposeFiles {
 
     static func convert(_ files: [String], name: String? = nil) throws -> ComposeImporter.Result {
         let sources = try files.map { file -> ComposeImporter.Source in
-            do { return ComposeImporter.Source(display: file, text: try String(contentsOfFile: file, encoding: .utf8)) } catch {
+            do { return ComposeImporter.Source(display: file, text: try LocalFiles.readText(file)) } catch {
                 throw ValidationFailure([Diagnostic(file: file, path: "", message: "cannot read the file: \(LocalFiles.reason(error))")])
             }
         }

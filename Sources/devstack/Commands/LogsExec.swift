@@ -13,7 +13,12 @@ extension Devstack {
         @Option(name: .long, help: "Only the last N lines of each service.") var tail: Int?
         @Option(name: .long, help: "Only output since this time (RFC 3339 or unix seconds).") var since: String?
 
-        mutating func validate() throws { if let tail { try NumericOption.check(tail, "--tail", 0...Int(Int32.max)) } }
+        mutating func validate() throws {
+            if let tail { try NumericOption.check(tail, "--tail", 0...Int(Int32.max)) }
+            if let since, Timestamp.parse(since) == nil, Double(since) == nil {
+                throw ValidationError("--since expects an RFC 3339 time (2026-11-27T10:00:00Z) or unix seconds, found \"\(since)\"")
+            }
+        }
         @OptionGroup var store: StoreOptions
         @OptionGroup var environment: EnvironmentOption
 
