@@ -370,18 +370,26 @@ public enum LocalFiles {
 
     public static func readData(_ path: String, limit: Int) throws -> Data {
         var info = stat()
-        guard stat(path, &info) == 0 else { throw ReadError(reason: String(cString: strerror(errno)).lowercased()) }
+        guard stat(path, &info) == 0 else { throw ReadError(reason: errorText(errno)) }
         switch info.st_mode & S_IFMT {
         case S_IFREG: break
         case S_IFDIR: throw ReadError(reason: "it is a folder; expected a file")
         default: throw ReadError(reason: "not a regular file (a device, a socket or a pipe)")
         }
         guard Int(info.st_size) <= limit else { throw ReadError(reason: "\(info.st_size) bytes, over the \(limit >> 20) MiB devstack reads") }
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw ReadError(reason: String(cString: strerror(errno)).lowercased()) }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw ReadError(reason: errorText(errno)) }
         defer { try? handle.close() }
         let data = (try? handle.read(upToCount: limit + 1)) ?? Data()
         guard data.count <= limit else { throw ReadError(reason: "over the \(limit >> 20) MiB devstack reads") }
         return data
+    }
+
+    static func errorText(_ code: Int32) -> String {
+        switch code {
+        case ENOENT: return "no such file"
+        case EACCES: return "permission denied"
+        default: return String(cString: strerror(code)).lowercased()
+        }
     }
 
     public static func reason(_ error: Error) -> String {
