@@ -276,7 +276,8 @@ import TestSupport
             return out
         }
         let before = snapshot()
-        for command in [["history"], ["history", "--json"], ["show"], ["show", "1", "--json"], ["events"], ["doctor"], ["snapshot", "list"], ["graph"]] {
+        for command in [["history"], ["history", "--json"], ["show"], ["show", "1", "--json"], ["events"], ["doctor"], ["snapshot", "list"], ["graph"],
+                        ["status"], ["status", "--json"], ["diff"]] {
             let result = CLI.devstack(command, environment: env)
             #expect(result.code == 0, "\(command): \(result.output)")
         }
