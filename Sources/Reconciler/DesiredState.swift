@@ -99,7 +99,7 @@ public struct DesiredState: Sendable {
             for (key, membership) in joined {
                 let engineName = networkName(key, spec: spec)
                 let declared = spec.networks[key] ?? NetworkSpec()
-                if declared.external { externals.insert(engineName) } else {
+                if declared.external { externals.insert(engineName) } else if networks[engineName] == nil {
                     networks[engineName] = NetworkDefinition(name: engineName, driver: declared.driver ?? "bridge", isInternal: declared.isInternal, subnets: declared.subnets)
                 }
                 var aliases = [name]
