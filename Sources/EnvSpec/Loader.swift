@@ -135,7 +135,7 @@ public struct EnvironmentLoader: Sendable {
             case let .file(relative):
                 let absolute = PathMath.join(rootDir, relative)
                 let rule = ProjectRule(rootDir: rootDir, workspace: workspace, realPath: realPath)
-                let allowed = ProjectRule.contains(rootDir, absolute) ? rootDir : workspace
+                let allowed = PathMath.isInside(rootDir, absolute) ? rootDir : workspace
                 if let real = rule.escapingRealPath(absolute, allowed: allowed) {
                     diagnostics.append(Diagnostic(file: entry.file, path: "configs.\(configName).file",
                                                   message: "config file \"\(relative)\" resolves to \(real), outside \(allowed): the project rule applies to where a symlink points"))
@@ -291,7 +291,7 @@ struct ProjectRule {
         var out: [Diagnostic] = []
         func checkFile(_ relative: String, _ kind: Kind, _ name: String, _ path: String, what: String) {
             let absolute = PathMath.join(rootDir, relative)
-            let allowed = Self.contains(rootDir, absolute) ? rootDir : workspace
+            let allowed = PathMath.isInside(rootDir, absolute) ? rootDir : workspace
             if let real = escapingRealPath(absolute, allowed: allowed) {
                 out.append(Diagnostic(file: origin(kind, name), path: path,
                                       message: "\(what) \"\(relative)\" resolves to \(real), outside \(allowed == rootDir ? "the project folder" : "the workspace") \(allowed): the project rule applies to where a symlink points"))
@@ -324,7 +324,7 @@ struct ProjectRule {
     func escapingRealPath(_ absolute: String, allowed: String) -> String? {
         let realAllowed = realPath(allowed) ?? allowed
         let real = resolveExisting(absolute)
-        return Self.contains(realAllowed, real) ? nil : real
+        return PathMath.isInside(realAllowed, real) ? nil : real
     }
 
     func resolveExisting(_ absolute: String) -> String {
@@ -336,11 +336,6 @@ struct ProjectRule {
             tail.append(PathMath.components(head).last ?? "")
             head = PathMath.directory(of: head)
         }
-    }
-
-    static func contains(_ folder: String, _ path: String) -> Bool {
-        let f = PathMath.normalize(folder), p = PathMath.normalize(path)
-        return p == f || p.hasPrefix(f == "/" ? "/" : f + "/")
     }
 }
 

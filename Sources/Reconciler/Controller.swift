@@ -169,9 +169,7 @@ public final class EnvironmentController: @unchecked Sendable {
     func passExecutor() -> Executor {
         let store = self.store
         return Executor(engine: reconciler.engine, maxParallel: settings.maxParallel, progress: progress,
-                        recordEvent: { [log] event in
-                            do { try store.appendEvent(event) } catch { log("could not record an event (\(event.action) \(event.service ?? "")): \(error)") }
-                        }, deadline: .now + .seconds(settings.passTimeoutSeconds))
+                        recordEvent: Reconciler.recordingEvents(to: store, warn: log), deadline: .now + .seconds(settings.passTimeoutSeconds))
     }
 
     /// One level-based reconcile; the answer decides when to look again.
@@ -271,7 +269,7 @@ public final class EnvironmentController: @unchecked Sendable {
 
     /// Writes an event; a failure to write is said in the controller's log, never dropped.
     func record(_ event: EventRecord) {
-        do { try store.appendEvent(event) } catch { log("could not record an event (\(event.action) \(event.service ?? "")): \(error)") }
+        Reconciler.recordingEvents(to: store, warn: log)(event)
     }
 
     func schedule(after delay: Duration, reason: String) { schedule(at: .now + delay, reason: reason) }

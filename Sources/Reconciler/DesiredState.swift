@@ -156,6 +156,6 @@ public struct DesiredState: Sendable {
 enum SecretDigest {
     static func label(_ text: String, key: String) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: SymmetricKey(data: Data(key.utf8)))
-        return mac.prefix(16).map { String(format: "%02x", $0) }.joined()
+        return CanonicalJSON.hex(mac.prefix(16))
     }
 }

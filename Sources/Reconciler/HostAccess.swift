@@ -46,11 +46,9 @@ public struct LocalHost: HostAccess {
     /// Checked again when the file is read, not only when the environment was validated: a
     /// symlink swapped in between still cannot lead out of the project folder.
     static func checkStaysInside(_ full: String, projectDirectory: String) throws {
-        let project = PathMath.normalize(projectDirectory)
-        guard full == project || full.hasPrefix(project == "/" ? "/" : project + "/") else { return }
-        guard let real = LocalFiles.realPath(full) else { return }
-        let realProject = LocalFiles.realPath(project) ?? project
-        guard real == realProject || real.hasPrefix(realProject == "/" ? "/" : realProject + "/") else {
+        guard PathMath.isInside(projectDirectory, full), let real = LocalFiles.realPath(full) else { return }
+        let realProject = LocalFiles.realPath(projectDirectory) ?? projectDirectory
+        guard PathMath.isInside(realProject, real) else {
             throw HostError("\(full) resolves to \(real), outside the project folder \(realProject): refused")
         }
     }

@@ -44,6 +44,14 @@ public struct Reconciler: Sendable {
                                            portIsFree: { host.isPortFree(hostIP: $0, port: $1, proto: $2) }))
     }
 
+    /// An executor's event sink that writes to the store; a failed write is reported through
+    /// `warn`, never swallowed.
+    public static func recordingEvents(to store: StateStore, warn: @escaping @Sendable (String) -> Void) -> @Sendable (EventRecord) -> Void {
+        { event in
+            do { try store.appendEvent(event) } catch { warn("could not record an event (\(event.action) \(event.service ?? "")): \(error)") }
+        }
+    }
+
     public struct Outcome: Sendable {
         public var plan: Plan
         public var report: ExecutionReport

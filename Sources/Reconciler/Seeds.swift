@@ -181,10 +181,8 @@ public struct SeedRunner: Sendable {
                 return (true, "copied \(path) into volume \(seed.volume!)")
             case let .snapshot(path, sha256):
                 let source = RestoreSource(volume: seed.volume!, path: PathMath.join(projectDirectory, path), sha256: sha256)
-                let executor = Executor(engine: engine, recordEvent: { event in
-                    do { try store.appendEvent(event) } catch {
-                        FileHandle.standardError.write(Data("devstack: warning: could not record an event (\(event.action)): \(error)\n".utf8))
-                    }
+                let executor = Executor(engine: engine, recordEvent: Reconciler.recordingEvents(to: store) { warning in
+                    FileHandle.standardError.write(Data("devstack: warning: \(warning)\n".utf8))
                 })
                 let outcome = try await SnapshotManager(reconciler).restore([source], label: "seed \(name) (\(path))", desired: desired, executor: executor)
                 guard outcome.converged else { return (false, "loaded \(path) into volume \(seed.volume!), but the services using it did not come back healthy") }

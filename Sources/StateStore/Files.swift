@@ -1,3 +1,4 @@
+import EnvSpec
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -30,7 +31,7 @@ public enum Files {
             }
             return
         }
-        let parent = directory(of: path)
+        let parent = PathMath.directory(of: path)
         if parent != path { try createPrivateFolder(parent) }
         if mkdir(path, privateFolderMode) != 0 && errno != EEXIST { throw WriteError(path: path, reason: errnoText()) }
         _ = chmod(path, privateFolderMode)
@@ -72,7 +73,7 @@ public enum Files {
             switch target.st_mode & S_IFMT {
             case S_IFREG:
                 // Replace the file the link points to, so the link stays a link.
-                guard let real = realPath(path) else { throw WriteError(path: path, reason: "cannot resolve the symlink") }
+                guard let real = LocalFiles.realPath(path) else { throw WriteError(path: path, reason: "cannot resolve the symlink") }
                 return try replaceAtomically(real, data: data, mode: target.st_mode & 0o7777, owner: (target.st_uid, target.st_gid))
             case S_IFDIR:
                 throw WriteError(path: path, reason: "it is a symlink to a folder; name a file")
@@ -83,13 +84,6 @@ public enum Files {
             // A device or a FIFO (such as /dev/null or a pipe): written to, never replaced.
             return try writeThrough(path, data: data)
         }
-    }
-
-    /// The canonical absolute path with every symlink resolved, or nil when it does not exist.
-    public static func realPath(_ path: String) -> String? {
-        guard let resolved = realpath(path, nil) else { return nil }
-        defer { free(resolved) }
-        return String(cString: resolved)
     }
 
     /// True when `path` is a regular file (not following a symlink).
@@ -108,8 +102,8 @@ public enum Files {
     }
 
     static func replaceAtomically(_ path: String, data: Data, mode: mode_t, owner: (uid_t, gid_t)?) throws(WriteError) {
-        let folder = directory(of: path)
-        let temporary = "\(folder)/.\(baseName(path)).devstack-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let folder = PathMath.directory(of: path)
+        let temporary = "\(folder)/.\(PathMath.components(path).last ?? "output").devstack-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw WriteError(path: path, reason: errnoText()) }
         var committed = false
@@ -155,16 +149,6 @@ public enum Files {
     static func isDirectoryFollowingLinks(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
-    }
-
-    static func directory(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        let dir = String(path[..<slash])
-        return dir.isEmpty ? "/" : dir
-    }
-
-    static func baseName(_ path: String) -> String {
-        path.split(separator: "/").last.map(String.init) ?? path
     }
 
     static func errnoText() -> String { String(cString: strerror(errno)).lowercased() }

@@ -31,10 +31,7 @@ public final class StateStore: Sendable {
         }
         // Processes opening the same database take turns: creating it, switching it to WAL and
         // migrating are not covered by SQLite's busy timeout.
-        // A device, a FIFO or a folder is never opened as a database (and never renamed or repaired).
-        if FileManager.default.fileExists(atPath: path), !Files.isRegularFile(Files.realPath(path) ?? path) {
-            throw .cannotOpen(location: path, reason: "not a regular file; --state names a database file")
-        }
+        if FileManager.default.fileExists(atPath: path) { try refuseUnlessRegular(path) }
         let opening = OpeningLock(path + ".lock")
         defer { opening.release() }
         do {
@@ -57,9 +54,7 @@ public final class StateStore: Sendable {
     /// first (that is a write, and it takes a backup), as any open would.
     public static func openReadOnly(path: String, migrations: [Migration] = Migration.embedded) throws(StoreError) -> StateStore {
         guard FileManager.default.fileExists(atPath: path) else { throw .empty }
-        if !Files.isRegularFile(Files.realPath(path) ?? path) {
-            throw .cannotOpen(location: path, reason: "not a regular file; --state names a database file")
-        }
+        try refuseUnlessRegular(path)
         do {
             try checkHeader(path)
             var config = configuration()
@@ -106,6 +101,13 @@ public final class StateStore: Sendable {
             if try db.tableExists("schema_migrations") { try Migrator.verify(db, migrations: migrations, location: path) }
         }
         try probe.close()
+    }
+
+    /// A device, a FIFO or a folder is never opened as a database (and never renamed or repaired).
+    static func refuseUnlessRegular(_ path: String) throws(StoreError) {
+        guard Files.isRegularFile(LocalFiles.realPath(path) ?? path) else {
+            throw .cannotOpen(location: path, reason: "not a regular file; --state names a database file")
+        }
     }
 
     /// A file that exists but is not SQLite is refused before SQLite gets a chance to touch it.

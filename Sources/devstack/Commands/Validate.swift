@@ -15,7 +15,7 @@ extension Devstack {
             let loaded: LoadedEnvironment
             do { loaded = try EnvironmentInput(positional: file, files: files, profiles: profile).load() } catch let failure as ValidationFailure {
                 guard output.json else { throw failure }
-                try JSONOutput.print(ValidationProblems(valid: false, problems: failure.diagnostics.map(Problem.init)))
+                try JSONOutput.print(ValidationProblems(valid: false, problems: failure.diagnostics))
                 throw ExitCode(2)
             }
             if output.json {
@@ -30,18 +30,7 @@ extension Devstack {
 
     struct ValidationProblems: Encodable {
         var valid: Bool
-        var problems: [Problem]
-    }
-
-    struct Problem: Encodable {
-        var file: String
-        var path: String
-        var message: String
-        var line: Int?
-        var column: Int?
-        init(_ d: Diagnostic) {
-            file = d.file; path = d.path; message = d.message; line = d.line; column = d.column
-        }
+        var problems: [Diagnostic]
     }
 
     struct ValidationReport: Encodable {
@@ -49,6 +38,19 @@ extension Devstack {
         var specHash: String
         var services: [String: String]
         var files: [String]
+    }
+}
+
+/// `{file, path, message, line, column}` in `validate --json`.
+extension Diagnostic: Encodable {
+    enum CodingKeys: String, CodingKey { case file, path, message, line, column }
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(file, forKey: .file)
+        try c.encode(path, forKey: .path)
+        try c.encode(message, forKey: .message)
+        try c.encodeIfPresent(line, forKey: .line)
+        try c.encodeIfPresent(column, forKey: .column)
     }
 }
 

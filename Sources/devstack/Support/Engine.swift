@@ -21,9 +21,7 @@ extension Executor {
     /// An executor that prints progress and writes every step to the store's event log.
     static func cli(engine: any ContainerEngine, store: StateStore, timeoutSeconds: Int?, parallel: Int, quiet: Bool = false) -> Executor {
         Executor(engine: engine, maxParallel: parallel, progress: quiet ? SilentProgress() : ConsoleProgress(),
-                 recordEvent: { event in
-                     do { try store.appendEvent(event) } catch { Terminal.warn("could not record an event: \(error)") }
-                 },
+                 recordEvent: Reconciler.recordingEvents(to: store) { Terminal.warn($0) },
                  deadline: timeoutSeconds.map { ContinuousClock.now + .seconds($0) })
     }
 }
