@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "devstack",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "devstack", targets: ["devstack"]),
     ],
@@ -13,14 +13,20 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/pointfreeco/swift-clocks.git", from: "1.0.0"),
     ],
     targets: [
-        // Pure model of an environment: parsing, validation, canonical form, hashing. No I/O beyond
-        // the file loader passed in.
+        // The dependency picture (docs/architecture.md): CLI → Application → (StateStore,
+        // DockerEngine, Reconciler) → EnvSpec. The core (EnvSpec, Reconciler) links nothing that
+        // does I/O; the Docker adapter does not link GRDB; SQL lives only in StateStore.
+        //
+        // The environment model: parsing, validation, canonical form, hashing, and the value types
+        // of recorded state. File access is injected.
         .target(name: "EnvSpec", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // SQLite: migrations, revisions, events.
         .target(name: "StateStore", dependencies: ["EnvSpec", .product(name: "GRDB", package: "GRDB.swift")]),
-        // Docker Engine API client over the unix socket; the live ContainerEngine.
+        // Docker Engine API client over the unix socket; the live ContainerEngine. Knows the core's
+        // engine protocol only.
         .target(name: "DockerEngine", dependencies: [
             "Reconciler",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -33,11 +39,15 @@ let package = Package(
         .systemLibrary(name: "CLibYAML", path: "Sources/CLibYAML", providers: [.apt(["libyaml-dev"])]),
         // The system zlib, for gzip-compressed snapshot archives.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
-        // observe → plan (pure) → execute.
-        .target(name: "Reconciler", dependencies: ["EnvSpec", "StateStore", "CZlib", .product(name: "Crypto", package: "swift-crypto")]),
-        // The CLI: thin commands over the libraries.
+        // The core: observe → plan (pure) → execute, and the controller, against protocols
+        // (engine, records, leases, timeline). Imports no store.
+        .target(name: "Reconciler", dependencies: ["EnvSpec", "CZlib", .product(name: "Crypto", package: "swift-crypto")]),
+        // The application layer: one type per use case, wiring the store, the engine and the
+        // host; the CLI and the dashboard both call it.
+        .target(name: "Application", dependencies: ["EnvSpec", "StateStore", "Reconciler", "DockerEngine", "ComposeImport"]),
+        // The CLI: argument parsing and rendering over the application layer.
         .executableTarget(name: "devstack", dependencies: [
-            "EnvSpec", "StateStore", "Reconciler", "DockerEngine", "ComposeImport",
+            "Application", "EnvSpec", "Reconciler", "ComposeImport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Fills a store with many revisions and times the CLI against it: scripts/bench-store.
@@ -50,9 +60,10 @@ let package = Package(
         .testTarget(name: "EnvSpecTests", dependencies: ["EnvSpec", "TestSupport"]),
         .testTarget(name: "ComposeImportTests", dependencies: ["ComposeImport", "EnvSpec"], exclude: ["Fixtures"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "EnvSpec"]),
-        .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "EnvSpec", "StateStore", "TestSupport"]),
+        .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "EnvSpec", "StateStore", "Application", "TestSupport",
+                                                            .product(name: "Clocks", package: "swift-clocks")]),
         // End-to-end: the built binary, and the real dockerd.
-        .testTarget(name: "IntegrationTests", dependencies: ["DockerEngine", "Reconciler", "EnvSpec", "StateStore", "TestSupport"],
+        .testTarget(name: "IntegrationTests", dependencies: ["DockerEngine", "Reconciler", "EnvSpec", "StateStore", "Application", "TestSupport"],
                     exclude: ["Fixtures"]),
     ]
 )

@@ -156,7 +156,7 @@ public struct DockerContainerEngine: ContainerEngine {
     }
 
     public func buildImage(_ build: ImageBuild) async throws -> String {
-        let archive = try Tar.archive(directory: build.contextDirectory)
+        let archive = try ContextArchive.make(directory: build.contextDirectory)
         let args = String(decoding: try JSONSerialization.data(withJSONObject: build.args), as: UTF8.self)
         let response = try await client.request(.POST, "/build", query: [("t", build.tag), ("dockerfile", build.dockerfile), ("buildargs", args), ("rm", "1")],
                                                 body: archive, contentType: "application/x-tar", timeout: .minutes(60), context: "build \(build.tag)")

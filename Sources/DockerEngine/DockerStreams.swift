@@ -144,3 +144,4 @@ extension DockerContainerEngine: EngineEventSource {
         }
     }
 }
+extension DockerContainerEngine: ContainerStreams {}

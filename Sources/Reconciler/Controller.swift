@@ -1,10 +1,10 @@
 import EnvSpec
 import Foundation
-import StateStore
+import Synchronization
 
 public struct ControllerSettings: Sendable {
     public var resync: Duration = .seconds(30)
-    public var leaseTTL: TimeInterval = 15
+    public var leaseTTL: Double = 15
     public var heartbeat: Duration = .seconds(5)
     public var revisionPoll: Duration = .milliseconds(500)
     /// Engine events arriving close together make one pass.
@@ -12,6 +12,10 @@ public struct ControllerSettings: Sendable {
     public var crashLoop = CrashLoopTracker()
     public var passTimeoutSeconds = 300
     public var maxParallel = 8
+    /// How long to wait before retrying after a transient failure.
+    public var retry: Duration = .seconds(2)
+    /// How often to try again for a lease held by someone else (`--wait`).
+    public var leaseRetry: Duration = .seconds(1)
     public init() {}
 }
 
@@ -23,102 +27,178 @@ public struct LeaseHeldError: Error, CustomStringConvertible, Sendable {
     }
 }
 
-public struct LeaseLostError: Error, CustomStringConvertible, Sendable {
+public struct LeaseLostError: Error, CustomStringConvertible, Sendable, Equatable {
     public var environment: String
     public var description: String { "lost the lease on \"\(environment)\" (was it unlocked?): stopping" }
+}
+
+/// Why the controller looks at the environment again.
+public enum ControllerTrigger: Sendable, Equatable, CustomStringConvertible {
+    case start
+    case resync
+    case newRevision
+    /// An engine event about a service's container (`die`, `stop`, …).
+    case engineEvent(service: String?, action: String)
+    case eventStreamReconnected
+    case backOffOver
+    case retry(String)
+
+    public var description: String {
+        switch self {
+        case .start: return "start"
+        case .resync: return "resync"
+        case .newRevision: return "new revision"
+        case let .engineEvent(service, action): return "\(service ?? "container") \(action)"
+        case .eventStreamReconnected: return "event stream reconnected"
+        case .backOffOver: return "back-off over"
+        case let .retry(why): return why
+        }
+    }
+}
+
+/// What the controller did, for its log and for tests that follow it step by step.
+public enum ControllerEvent: Sendable, Equatable {
+    case holdingLease
+    /// One pass ended: what triggered it, how many steps ran, how many services are held back.
+    case passFinished(ControllerTrigger, stepsRun: Int, held: Int)
+    case stopped
 }
 
 /// The long-running loop: level-based reconciles on engine events, new revisions and a periodic
 /// resync, while holding the environment's lease. Crash loops back off; terminal problems wait
 /// for a new revision instead of being retried.
-public final class EnvironmentController: @unchecked Sendable {
-    public let reconciler: Reconciler
-    public let environment: String
-    public let holderID: String
-    public var settings: ControllerSettings
+///
+/// An actor: its state (the crash-loop tracker, the last terminal message) is touched only on
+/// it. Every timer (heartbeat, resync, revision poll, back-off wake-ups) is a child task of
+/// `run`, so nothing outlives it; every wait is on the injected timeline.
+public actor EnvironmentController {
+    public nonisolated let reconciler: Reconciler
+    public nonisolated let environment: String
+    public nonisolated let holderID: String
+    public nonisolated let settings: ControllerSettings
+    let leases: any LeaseKeeping
+    let interrupted: any InterruptedWork
+    let timeline: any Timeline
     let progress: any ProgressReporter
     let log: @Sendable (String) -> Void
+    let observer: @Sendable (ControllerEvent) -> Void
 
-    private let lock = NSLock()
-    private var stopping = false
     private var crashLoop: CrashLoopTracker
     private var lastTerminal: String?
-    private var trigger: AsyncStream<String>.Continuation?
+    private nonisolated let stopRequested = Mutex(false)
+    private nonisolated let triggers: AsyncStream<ControllerTrigger>
+    private nonisolated let trigger: AsyncStream<ControllerTrigger>.Continuation
+    private nonisolated let wakeUps: AsyncStream<(Duration, ControllerTrigger)>
+    private nonisolated let wakeUp: AsyncStream<(Duration, ControllerTrigger)>.Continuation
 
-    public init(reconciler: Reconciler, environment: String, holderID: String, settings: ControllerSettings = ControllerSettings(),
-                progress: any ProgressReporter = SilentProgress(), log: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(reconciler: Reconciler, leases: any LeaseKeeping, interrupted: any InterruptedWork = NoInterruptedWork(),
+                environment: String, holderID: String, settings: ControllerSettings = ControllerSettings(),
+                timeline: any Timeline = .system, progress: any ProgressReporter = SilentProgress(),
+                log: @escaping @Sendable (String) -> Void = { _ in }, observer: @escaping @Sendable (ControllerEvent) -> Void = { _ in }) {
         self.reconciler = reconciler
+        self.leases = leases
+        self.interrupted = interrupted
         self.environment = environment
         self.holderID = holderID
         self.settings = settings
+        self.timeline = timeline
         self.crashLoop = settings.crashLoop
         self.progress = progress
         self.log = log
+        self.observer = observer
+        // One pending trigger is enough: a pass looks at everything.
+        (triggers, trigger) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+        (wakeUps, wakeUp) = AsyncStream.makeStream()
     }
 
-    var store: StateStore { reconciler.store }
+    var records: any ReconcileRecords { reconciler.records }
 
-    /// Finish the pass under way, release the lease, return from `run`.
-    public func requestStop() {
-        lock.withLock { stopping = true }
-        poke("stop")
+    /// Finish the pass under way, release the lease, return from `run`. Safe from any thread,
+    /// a signal handler's task included.
+    public nonisolated func requestStop() {
+        stopRequested.withLock { $0 = true }
+        trigger.yield(.retry("stop"))
     }
 
-    var isStopping: Bool { lock.withLock { stopping } }
+    nonisolated var isStopping: Bool { stopRequested.withLock { $0 } }
 
-    func poke(_ reason: String) { _ = lock.withLock { trigger }?.yield(reason) }
+    nonisolated func poke(_ reason: ControllerTrigger) { trigger.yield(reason) }
 
     public func run(waitForLease: Bool = false) async throws {
         while true {
-            switch try store.acquireLease(environment: environment, holder: "controller", holderID: holderID, ttl: settings.leaseTTL, isAbandoned: LeaseHolder.isGone) {
+            switch try leases.acquire(environment: environment, holder: .controller, holderID: holderID, ttl: settings.leaseTTL) {
             case .acquired: break
             case let .heldBy(lease):
                 guard waitForLease, !isStopping else { throw LeaseHeldError(lease: lease) }
-                try await Task.sleep(for: .seconds(1))
+                try await timeline.sleep(for: settings.leaseRetry)
                 continue
             }
             break
         }
-        defer { try? store.releaseLease(environment: environment, holderID: holderID) }
+        defer { try? leases.release(environment: environment, holderID: holderID) }
         log("controller \(holderID) holds \(environment); watching engine events, new revisions, and resyncing every \(settings.resync)")
+        observer(.holdingLease)
+        poke(.start)
 
-        let (triggers, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        lock.withLock { trigger = continuation }
-        continuation.yield("start")
-
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.heartbeat() }
-            group.addTask { await self.watchEngineEvents() }
-            group.addTask { await self.watchRevisions() }
-            group.addTask {
-                while !Task.isCancelled {
-                    try await Task.sleep(for: self.settings.resync)
-                    self.poke("resync")
-                }
-            }
-            group.addTask {
-                for await _ in triggers {
-                    if self.isStopping { break }
-                    try? await Task.sleep(for: self.settings.debounce)
-                    if self.isStopping { break }
-                    await self.pass()
-                }
-            }
-            // The first task to finish (the pass loop on stop, or a lost lease) ends the controller.
+        enum Ending: Sendable { case passLoopEnded, other }
+        try await withThrowingTaskGroup(of: Ending.self) { group in
+            group.addTask { try await self.heartbeat(); return .other }
+            group.addTask { await self.watchEngineEvents(); return .other }
+            group.addTask { try await self.watchRevisions(); return .other }
+            group.addTask { try await self.resyncEvery(); return .other }
+            group.addTask { await self.runWakeUps(); return .other }
+            group.addTask { await self.passLoop(); return .passLoopEnded }
             defer { group.cancelAll() }
-            try await group.next()
+            // The pass loop ends on stop; a lost lease ends the controller with its error.
+            while let ending = try await group.next() {
+                if ending == .passLoopEnded { break }
+            }
         }
         log("controller stopped; lease on \(environment) released")
+        observer(.stopped)
+    }
+
+    func passLoop() async {
+        for await reason in triggers {
+            if isStopping { return }
+            if settings.debounce > .zero { try? await timeline.sleep(for: settings.debounce) }
+            if isStopping { return }
+            await pass(reason)
+        }
+    }
+
+    func resyncEvery() async throws {
+        while true {
+            try await timeline.sleep(for: settings.resync)
+            poke(.resync)
+        }
     }
 
     func heartbeat() async throws {
-        while !Task.isCancelled {
-            try await Task.sleep(for: settings.heartbeat)
-            guard try store.renewLease(environment: environment, holderID: holderID, ttl: settings.leaseTTL) else {
+        while true {
+            try await timeline.sleep(for: settings.heartbeat)
+            guard try leases.renew(environment: environment, holderID: holderID, ttl: settings.leaseTTL) else {
                 throw LeaseLostError(environment: environment)
             }
         }
     }
+
+    /// Back-off and retry wake-ups, each a child of this task: none outlives the controller.
+    func runWakeUps() async {
+        let timeline = self.timeline
+        await withDiscardingTaskGroup { timers in
+            for await (moment, reason) in wakeUps {
+                timers.addTask { [self] in
+                    guard (try? await timeline.sleep(until: moment)) != nil else { return }
+                    poke(reason)
+                }
+            }
+        }
+    }
+
+    nonisolated func schedule(after delay: Duration, _ reason: ControllerTrigger) { schedule(at: timeline.now + delay, reason) }
+
+    nonisolated func schedule(at moment: Duration, _ reason: ControllerTrigger) { wakeUp.yield((moment, reason)) }
 
     func watchEngineEvents() async {
         guard let source = reconciler.engine as? any EngineEventSource else { return }
@@ -130,67 +210,57 @@ public final class EnvironmentController: @unchecked Sendable {
                 for try await event in source.events(environment: environment, since: since) {
                     delay = .milliseconds(500)
                     since = Date().timeIntervalSince1970 - 1
-                    if let service = event.service, Self.isOutsideDisruption(event.action) {
-                        lock.withLock { crashLoop.forgive(service) }
-                    }
-                    if ["die", "destroy", "stop", "kill", "oom", "health_status: unhealthy", "pause"].contains(event.action) {
-                        poke("\(event.service ?? "container") \(event.action)")
-                    }
+                    let action = EngineEvent.Action(event.action)
+                    if let service = event.service, action.isOutsideDisruption { crashLoop.forgive(service) }
+                    if action.needsAPass { poke(.engineEvent(service: event.service, action: event.action)) }
                 }
             } catch {
                 log("engine event stream interrupted (\(error)); reconnecting in \(delay)")
             }
-            try? await Task.sleep(for: delay)
+            guard (try? await timeline.sleep(for: delay)) != nil else { return }
             delay = min(delay * 2, .seconds(30))
-            poke("event stream reconnected")
+            poke(.eventStreamReconnected)
         }
     }
 
-    /// `kill` (with its signal), `stop` and `destroy` come from a request to the engine's API: a
-    /// person or a script, not the program crashing. A container that exits on its own sends only
-    /// `die`, and the kernel's OOM killer sends `oom`; those count towards a crash loop.
-    static func isOutsideDisruption(_ action: String) -> Bool {
-        action == "kill" || action == "stop" || action == "destroy"
-    }
-
-    func watchRevisions() async {
-        var seen = try? store.latestNumber(environment: environment)
-        while !Task.isCancelled {
-            try? await Task.sleep(for: settings.revisionPoll)
-            let now = try? store.latestNumber(environment: environment)
+    func watchRevisions() async throws {
+        var seen = try? records.latestRevisionNumber(of: environment)
+        while true {
+            try await timeline.sleep(for: settings.revisionPoll)
+            let now = try? records.latestRevisionNumber(of: environment)
             if now != seen {
                 seen = now
-                poke("new revision")
+                poke(.newRevision)
             }
         }
     }
 
     /// An executor for one pass, recording its steps as events.
     func passExecutor() -> Executor {
-        let store = self.store
-        return Executor(engine: reconciler.engine, maxParallel: settings.maxParallel, progress: progress,
-                        recordEvent: Reconciler.recordingEvents(to: store, warn: log), deadline: .now + .seconds(settings.passTimeoutSeconds))
+        Executor(engine: reconciler.engine, maxParallel: settings.maxParallel, progress: progress,
+                 recordEvent: records.sink(warn: log), timeline: timeline, timeout: .seconds(settings.passTimeoutSeconds))
     }
 
     /// One level-based reconcile; the answer decides when to look again.
-    func pass() async {
+    func pass(_ reason: ControllerTrigger) async {
+        var stepsRun = 0
+        var heldCount = 0
+        defer { observer(.passFinished(reason, stepsRun: stepsRun, held: heldCount)) }
         let revision: StoredRevision
-        let desired: DesiredState
         let plan: Plan
         do {
-            revision = try store.revision(environment: environment)
-            desired = try reconciler.desiredState(revision)
+            revision = try records.currentRevision(of: environment)
+            let desired = try reconciler.desiredState(revision)
             // A restore cut short is finished before anything else uses its volumes.
-            if try store.pendingRestore(environment: environment) != nil {
-                let resumed = try await SnapshotManager(reconciler).resumeInterrupted(desired: desired, executor: passExecutor())
-                log("finished an interrupted restore of \(resumed ?? "a snapshot")")
+            if let resumed = try await interrupted.resume(desired: desired, executor: passExecutor()) {
+                log("finished an interrupted restore of \(resumed)")
             }
             let observed = try await reconciler.observe(desired)
             plan = try reconciler.plan(desired, observed: observed)
             try recordConditions(desired: desired, observed: observed, plan: plan)
         } catch let error as EngineError where error.isTransient {
             log("engine unavailable: \(error.message); retrying")
-            schedule(after: .seconds(2), reason: "retry")
+            schedule(after: settings.retry, .retry("engine unavailable"))
             return
         } catch {
             terminal("\(error)", revision: nil)
@@ -200,103 +270,87 @@ public final class EnvironmentController: @unchecked Sendable {
             terminal(plan.problems.joined(separator: "; "), revision: revision.summary.number)
             return
         }
-        lock.withLock { lastTerminal = nil }
+        lastTerminal = nil
 
         // Crash loops: hold back services that keep dying, and say so once per hold.
-        let now = ContinuousClock.now
+        let now = timeline.now
         var held: Set<String> = []
-        var wake: ContinuousClock.Instant?
-        for step in plan.steps where !step.action.isWait {
-            guard let service = step.service, isRestart(step.action) else { continue }
-            let admission = lock.withLock { crashLoop.admit(service, now: now) }
-            if case let .hold(until, failures, delay, isNew) = admission {
-                held.insert(service)
-                wake = min(wake ?? until, until)
-                if isNew {
-                    let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
-                    record(EventRecord(environment: environment, revision: revision.summary.number, service: service,
-                                       action: "back-off", cause: "crash loop: \(step.cause)",
-                                       outcome: "delayed", durationMs: Int(seconds * 1000),
-                                       detail: "restart \(failures) held for \(String(format: "%g", seconds))s"))
-                    log("\(service): crash loop (\(failures) in a row); next start in \(String(format: "%g", seconds))s")
-                }
+        var wake: Duration?
+        for step in plan.steps where !step.action.isWait && step.action.startsAContainer {
+            guard let service = step.service else { continue }
+            guard case let .hold(until, failures, delay, isNew) = crashLoop.admit(service, now: now) else { continue }
+            held.insert(service)
+            wake = min(wake ?? until, until)
+            if isNew {
+                let seconds = Double(delay.milliseconds) / 1000
+                record(EventRecord(environment: environment, revision: revision.summary.number, service: service,
+                                   action: EventAction.backOff.rawValue, cause: "crash loop: \(step.cause)",
+                                   outcome: EventOutcome.delayed.rawValue, durationMs: delay.milliseconds,
+                                   detail: "restart \(failures) held for \(String(format: "%g", seconds))s"))
+                log("\(service): crash loop (\(failures) in a row); next start in \(String(format: "%g", seconds))s")
             }
         }
-        if let wake { schedule(at: wake, reason: "back-off over") }
+        heldCount = held.count
+        if let wake { schedule(at: wake, .backOffOver) }
         let runnable = plan.without(services: held).withoutTrailingWaits()
         if runnable.isEmpty {
             if held.isEmpty {
-                do { try store.markConverged(environment: environment, revision: revision.summary.number) } catch {
+                do { try records.markConverged(environment: environment, revision: revision.summary.number) } catch {
                     log("could not record that revision \(revision.summary.number) is converged: \(error)")
-                    schedule(after: .seconds(2), reason: "retry recording")
+                    schedule(after: settings.retry, .retry("retry recording"))
                 }
             }
             return
         }
         let executor = passExecutor()
         let applyID: Int64
-        do { applyID = try store.beginApply(environment: environment, revision: revision.summary.number) } catch {
+        do { applyID = try records.applyStarted(environment: environment, revision: revision.summary.number) } catch {
             // Nothing is changed that could not be recorded.
             log("could not record the start of a pass: \(error); retrying")
-            schedule(after: .seconds(2), reason: "retry recording")
+            schedule(after: settings.retry, .retry("retry recording"))
             return
         }
         let report = await executor.run(runnable, revision: revision.summary.number)
-        do { try store.finishApply(id: applyID, converged: report.succeeded && held.isEmpty, images: [:]) } catch {
+        stepsRun = report.outcomes.count
+        do { try records.applyFinished(id: applyID, converged: report.succeeded && held.isEmpty, images: [:]) } catch {
             log("could not record the end of a pass: \(error)")
         }
-        if !report.succeeded { schedule(after: .seconds(2), reason: "retry after failure") }
-    }
-
-    func isRestart(_ action: Plan.Action) -> Bool {
-        switch action {
-        case .start, .create: return true
-        default: return false
-        }
+        if !report.succeeded { schedule(after: settings.retry, .retry("retry after failure")) }
     }
 
     /// Not worth retrying until something changes: recorded once, then the controller waits.
     func terminal(_ message: String, revision: Int?) {
-        let isNew = lock.withLock { () -> Bool in
-            defer { lastTerminal = message }
-            return lastTerminal != message
-        }
-        guard isNew else { return }
+        guard lastTerminal != message else { return }
+        lastTerminal = message
         log("cannot converge \(environment): \(message)")
-        record(EventRecord(environment: environment, revision: revision, service: nil, action: "reconcile",
-                           cause: "terminal error; waiting for a new revision", outcome: "failed", detail: message))
+        record(EventRecord(environment: environment, revision: revision, service: nil, action: EventAction.reconcile.rawValue,
+                           cause: "terminal error; waiting for a new revision", outcome: EventOutcome.failed.rawValue, detail: message))
     }
 
     /// Writes an event; a failure to write is said in the controller's log, never dropped.
     func record(_ event: EventRecord) {
-        Reconciler.recordingEvents(to: store, warn: log)(event)
-    }
-
-    func schedule(after delay: Duration, reason: String) { schedule(at: .now + delay, reason: reason) }
-
-    func schedule(at instant: ContinuousClock.Instant, reason: String) {
-        Task { [weak self] in
-            try? await Task.sleep(until: instant)
-            self?.poke(reason)
-        }
+        records.sink(warn: log)(event)
     }
 
     func recordConditions(desired: DesiredState, observed: ObservedState, plan: Plan) throws {
-        let now = ContinuousClock.now
+        let now = timeline.now
         var conditions: [ServiceCondition] = []
         for name in desired.spec.serviceNames {
             let container = observed.containers.first { $0.service == name }
-            let hasCheck = desired.spec.services[name]?.healthcheck != nil
-            let ready = container?.state == .running && (!hasCheck || container?.health == .healthy || container?.health == .starting)
-            let pending = plan.steps.first { $0.service == name && !$0.action.isWait }
-            let held = lock.withLock { crashLoop.isHeld(name, now: now) }
-            let failures = lock.withLock { crashLoop.failures(name) }
-            conditions.append(ServiceCondition(service: name, condition: "Ready", status: ready,
-                                               reason: ready ? "running" : (container?.state.label ?? "no container")))
-            conditions.append(ServiceCondition(service: name, condition: "Progressing", status: pending != nil, reason: pending?.cause ?? "up to date"))
-            conditions.append(ServiceCondition(service: name, condition: "Degraded", status: held || failures > 0,
-                                               reason: failures > 0 ? "crash loop: \(failures) restarts in a row" : "none"))
+            conditions += ServiceConditions.derive(service: name, container: container, health: container?.health ?? .none,
+                                                   pendingCause: ServiceConditions.pendingCause(name, in: plan),
+                                                   crashLoopFailures: crashLoop.failures(name), held: crashLoop.isHeld(name, now: now))
         }
-        try store.setConditions(environment: environment, conditions)
+        try records.setConditions(environment: environment, conditions)
+    }
+}
+
+extension Plan.Action {
+    /// Creating or starting a container: what a crash loop holds back.
+    public var startsAContainer: Bool {
+        switch self {
+        case .start, .create: return true
+        default: return false
+        }
     }
 }

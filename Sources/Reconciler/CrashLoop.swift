@@ -1,5 +1,6 @@
 /// Decides when a crashing service may be started again: capped exponential back-off, reset
-/// once the service has stayed up. Pure bookkeeping; the controller supplies the clock.
+/// once the service has stayed up. Pure bookkeeping; times are moments on the controller's
+/// timeline.
 public struct CrashLoopTracker: Sendable {
     public var base: Duration
     public var cap: Duration
@@ -8,8 +9,8 @@ public struct CrashLoopTracker: Sendable {
 
     struct Entry {
         var failures = 0
-        var lastStart: ContinuousClock.Instant?
-        var holdUntil: ContinuousClock.Instant?
+        var lastStart: Duration?
+        var holdUntil: Duration?
     }
     var entries: [String: Entry] = [:]
 
@@ -22,10 +23,10 @@ public struct CrashLoopTracker: Sendable {
     public enum Admission: Sendable, Equatable {
         case go
         /// Hold the start until `until`; `isNew` is true the first time this hold is reported.
-        case hold(until: ContinuousClock.Instant, failures: Int, delay: Duration, isNew: Bool)
+        case hold(until: Duration, failures: Int, delay: Duration, isNew: Bool)
     }
 
-    public mutating func admit(_ service: String, now: ContinuousClock.Instant) -> Admission {
+    public mutating func admit(_ service: String, now: Duration) -> Admission {
         var entry = entries[service] ?? Entry()
         defer { entries[service] = entry }
         if let hold = entry.holdUntil {
@@ -54,7 +55,7 @@ public struct CrashLoopTracker: Sendable {
     }
 
     /// The service is held back right now.
-    public func isHeld(_ service: String, now: ContinuousClock.Instant) -> Bool {
+    public func isHeld(_ service: String, now: Duration) -> Bool {
         entries[service]?.holdUntil.map { now < $0 } ?? false
     }
 

@@ -1,7 +1,7 @@
 import Crypto
 import EnvSpec
 import Foundation
-import StateStore
+
 
 /// A revision made concrete for one machine: engine names, image references, resolved secrets.
 public struct DesiredState: Sendable {

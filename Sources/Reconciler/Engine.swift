@@ -110,6 +110,8 @@ public struct ObservedState: Sendable, Equatable {
     public var unlabelledNetworks: [String] = []
     /// The settings digest devstack put on each network it created (`dev.devstack.network-hash`).
     public var networkHashes: [String: String] = [:]
+    /// Host ports the desired state publishes that a process outside this environment holds.
+    public var busyHostPorts: Set<HostPort> = []
 
     public init(containers: [ObservedContainer] = [], foreign: [ObservedContainer] = [], networks: [String] = [], volumes: [String] = [], images: [String: String] = [:]) {
         self.containers = containers
@@ -117,6 +119,18 @@ public struct ObservedState: Sendable, Equatable {
         self.networks = networks
         self.volumes = volumes
         self.images = images
+    }
+}
+
+/// A port on the host: where a published port binds.
+public struct HostPort: Sendable, Hashable {
+    public var hostIP: String
+    public var port: Int
+    public var proto: String
+    public init(hostIP: String, port: Int, proto: String) {
+        self.hostIP = hostIP
+        self.port = port
+        self.proto = proto
     }
 }
 
@@ -304,9 +318,52 @@ public struct EngineEvent: Sendable, Equatable {
     }
 }
 
+extension EngineEvent {
+    /// A container event's action, as the controller reads it. Unknown actions are kept.
+    public enum Action: Sendable, Equatable {
+        case die, destroy, stop, kill, oom, pause, unhealthy
+        case other(String)
+
+        public init(_ raw: String) {
+            switch raw {
+            case "die": self = .die
+            case "destroy": self = .destroy
+            case "stop": self = .stop
+            case "kill": self = .kill
+            case "oom": self = .oom
+            case "pause": self = .pause
+            case "health_status: unhealthy": self = .unhealthy
+            default: self = .other(raw)
+            }
+        }
+
+        /// `kill` (with its signal), `stop` and `destroy` come from a request to the engine's
+        /// API: a person or a script, not the program crashing. A container that exits on its
+        /// own sends only `die`, and the kernel's OOM killer sends `oom`; those count towards a
+        /// crash loop.
+        public var isOutsideDisruption: Bool { self == .kill || self == .stop || self == .destroy }
+
+        /// The container may no longer be as desired: look again.
+        public var needsAPass: Bool { if case .other = self { return false } else { return true } }
+    }
+}
+
 /// A live feed of container events for one environment; the controller reacts to it.
 public protocol EngineEventSource: Sendable {
     /// Events from `since` on (replayed by the engine), so nothing that happens while the
     /// subscription is being set up is missed.
     func events(environment: String, since: Double?) -> AsyncThrowingStream<EngineEvent, Error>
+}
+
+/// A chunk of a container's output: `stream` 1 is stdout, 2 is stderr.
+public typealias OutputFrame = (stream: UInt8, payload: Data)
+
+/// Output and interactive work on an engine's containers: `logs` and `exec`. Part of the engine
+/// seam, so a second engine implementation needs nothing from the front ends.
+public protocol ContainerStreams: Sendable {
+    /// Follows or dumps a container's output. `since`: unix seconds.
+    func logs(_ container: String, follow: Bool, tail: Int?, since: String?) -> AsyncThrowingStream<OutputFrame, Error>
+    /// Runs a command and streams its output; the exit code comes from `execExitCode` afterwards.
+    func execStream(_ container: String, command: [String], workingDir: String?) async throws -> (id: String, output: AsyncThrowingStream<OutputFrame, Error>)
+    func execExitCode(_ id: String) async throws -> Int
 }

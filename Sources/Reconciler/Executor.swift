@@ -1,6 +1,6 @@
 import EnvSpec
 import Foundation
-import StateStore
+
 
 public enum StepOutcome: Sendable, Equatable {
     case succeeded
@@ -50,17 +50,23 @@ public struct Executor: Sendable {
     public var maxParallel: Int
     public var progress: any ProgressReporter
     public var recordEvent: @Sendable (EventRecord) -> Void
-    public var deadline: ContinuousClock.Instant?
+    /// Health probes, retries and the deadline run on this timeline.
+    public var timeline: any Timeline
+    /// The moment on `timeline` after which waits give up.
+    public var deadline: Duration?
     /// Seconds a container gets to stop before it is killed.
     public var stopTimeout: Int
 
+    /// `timeout` counts from now.
     public init(engine: any ContainerEngine, maxParallel: Int = 8, progress: any ProgressReporter = SilentProgress(),
-                recordEvent: @escaping @Sendable (EventRecord) -> Void = { _ in }, deadline: ContinuousClock.Instant? = nil, stopTimeout: Int = 10) {
+                recordEvent: @escaping @Sendable (EventRecord) -> Void = { _ in }, timeline: any Timeline = .system,
+                timeout: Duration? = nil, stopTimeout: Int = 10) {
         self.engine = engine
         self.maxParallel = max(1, maxParallel)
         self.progress = progress
         self.recordEvent = recordEvent
-        self.deadline = deadline
+        self.timeline = timeline
+        self.deadline = timeout.map { timeline.now + $0 }
         self.stopTimeout = stopTimeout
     }
 
@@ -94,9 +100,9 @@ public struct Executor: Sendable {
                         pending.remove(id)
                         progress.report(step, .started)
                         group.addTask {
-                            let start = ContinuousClock.now
+                            let start = self.timeline.now
                             let (outcome, containerID) = await self.execute(step, environment: plan.environment)
-                            let ms = Int((ContinuousClock.now - start) / .milliseconds(1))
+                            let ms = (self.timeline.now - start).milliseconds
                             return (id, outcome, ms, containerID)
                         }
                     }
@@ -120,9 +126,9 @@ public struct Executor: Sendable {
     func record(_ step: Plan.Step, plan: Plan, revision: Int?, outcome: StepOutcome, durationMs: Int) {
         let (result, detail): (String, String?) = {
             switch outcome {
-            case .succeeded: return ("ok", nil)
-            case let .failed(m): return ("failed", m)
-            case let .skipped(m): return ("skipped", m)
+            case .succeeded: return (EventOutcome.ok.rawValue, nil)
+            case let .failed(m): return (EventOutcome.failed.rawValue, m)
+            case let .skipped(m): return (EventOutcome.skipped.rawValue, m)
             }
         }()
         recordEvent(EventRecord(environment: plan.environment, revision: revision, service: step.service, action: step.action.verb,
@@ -197,20 +203,20 @@ public struct Executor: Sendable {
             } catch let error as EngineError where error.kind == .notFound {
                 return
             } catch let error as EngineError where error.message.contains("active endpoints") && attempt < 7 {
-                try await Task.sleep(for: delay)
+                try await timeline.sleep(for: delay)
                 delay = min(delay * 2, .seconds(2))
             }
         }
     }
 
-    var timedOut: Bool { deadline.map { ContinuousClock.now >= $0 } ?? false }
+    var timedOut: Bool { deadline.map { timeline.now >= $0 } ?? false }
 
     /// Probes readiness from the moment the container starts, instead of waiting out the engine's
     /// first health interval: the health command runs at once, then with a short back-off.
     func waitHealthy(_ workload: Workload) async throws -> StepOutcome {
         guard let check = workload.healthcheck else { return .succeeded }
         let budgetMs = check.startPeriodMs + check.intervalMs * check.retries + check.timeoutMs
-        let ownDeadline = ContinuousClock.now + .milliseconds(budgetMs)
+        let ownDeadline = timeline.now + .milliseconds(budgetMs)
         var delay = Duration.milliseconds(50)
         var lastOutput = ""
         while true {
@@ -227,11 +233,11 @@ public struct Executor: Sendable {
                     lastOutput = result.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last.map(String.init) ?? "exit code \(result.exitCode)"
                 }
             }
-            if ContinuousClock.now >= ownDeadline || timedOut {
+            if timeline.now >= ownDeadline || timedOut {
                 let seconds = Double(budgetMs) / 1000
                 return .failed("not healthy after \(timedOut ? "the apply timeout" : "\(seconds)s") (health check \(check.command.joined(separator: " "))\(lastOutput.isEmpty ? "" : ": \(lastOutput)"))")
             }
-            try await Task.sleep(for: delay)
+            try await timeline.sleep(for: delay)
             delay = min(delay * 2, .milliseconds(min(check.intervalMs, 1000)))
         }
     }
@@ -244,7 +250,7 @@ public struct Executor: Sendable {
                 return code == 0 ? .succeeded : .failed("exited with code \(code)")
             }
             if timedOut { return .failed("did not complete before the apply timeout") }
-            try await Task.sleep(for: delay)
+            try await timeline.sleep(for: delay)
             delay = min(delay * 2, .seconds(1))
         }
     }

@@ -7,15 +7,25 @@ public enum Planner {
         public var observed: ObservedState
         /// Specs of hashes seen on running containers, so a recreate can name the fields that changed.
         public var knownSpecs: [String: ServiceSpec]
-        /// Host ports currently free, asked only for ports our own containers do not hold.
-        public var portIsFree: @Sendable (String, Int, String) -> Bool
 
-        public init(desired: DesiredState, observed: ObservedState, knownSpecs: [String: ServiceSpec] = [:],
-                    portIsFree: @escaping @Sendable (String, Int, String) -> Bool = { _, _, _ in true }) {
+        public init(desired: DesiredState, observed: ObservedState, knownSpecs: [String: ServiceSpec] = [:]) {
             self.desired = desired
             self.observed = observed
             self.knownSpecs = knownSpecs
-            self.portIsFree = portIsFree
+        }
+    }
+
+    /// The host ports the desired state publishes that this environment's containers do not hold
+    /// already: observation asks the host which of them are taken.
+    public static func hostPortsToProbe(desired: DesiredState, observed: ObservedState) -> [HostPort] {
+        let ours = Set(observed.containers.flatMap { $0.ports.map { HostPort(hostIP: $0.hostIP, port: $0.hostPort, proto: $0.proto) } })
+        var seen: Set<HostPort> = []
+        return desired.workloads.keys.sorted().flatMap { name in
+            desired.workloads[name]!.ports.compactMap { port -> HostPort? in
+                guard let hostPort = port.hostPort else { return nil }
+                let key = HostPort(hostIP: port.hostIP, port: hostPort, proto: port.proto)
+                return ours.contains(key) || !seen.insert(key).inserted ? nil : key
+            }
         }
     }
 
@@ -95,8 +105,6 @@ public enum Planner {
             for (dependency, condition) in service.dependsOn { neededConditions[dependency, default: []].insert(condition) }
         }
 
-        // Ports held by this environment's containers are ours to release.
-        let ourPorts = Set(observed.containers.flatMap { $0.ports.map { "\($0.hostIP):\($0.hostPort)/\($0.proto)" } })
 
         var containerStep: [String: Int] = [:]
         var readyStep: [String: [DependencyCondition: Int]] = [:]
@@ -155,8 +163,8 @@ public enum Planner {
 
             if touched {
                 for (i, port) in workload.ports.enumerated() {
-                    guard let hostPort = port.hostPort, !ourPorts.contains("\(port.hostIP):\(hostPort)/\(port.proto)") else { continue }
-                    if !inputs.portIsFree(port.hostIP, hostPort, port.proto) {
+                    guard let hostPort = port.hostPort else { continue }
+                    if observed.busyHostPorts.contains(HostPort(hostIP: port.hostIP, port: hostPort, proto: port.proto)) {
                         problems.append("services.\(name).ports[\(i)]: host port \(port.hostIP):\(hostPort)/\(port.proto) is already in use by a process devstack does not manage: stop it, or change the port")
                     }
                 }

@@ -1,25 +1,23 @@
 import EnvSpec
-import Foundation
-import StateStore
 
-/// observe → plan → execute for one environment, recording what it does in the store.
+/// observe → plan → execute for one environment, recording what it does through `records`.
 public struct Reconciler: Sendable {
     public var engine: any ContainerEngine
-    public var store: StateStore
+    public var records: any ReconcileRecords
     public var host: any HostAccess
 
-    public init(engine: any ContainerEngine, store: StateStore, host: any HostAccess) {
+    public init(engine: any ContainerEngine, records: any ReconcileRecords, host: any HostAccess) {
         self.engine = engine
-        self.store = store
+        self.records = records
         self.host = host
     }
 
     public func desiredState(_ revision: StoredRevision, locks: [String: ImageLock] = [:]) throws -> DesiredState {
-        let projectDirectory = revision.summary.projectDirectory ?? FileManager.default.currentDirectoryPath
+        let projectDirectory = revision.summary.projectDirectory ?? host.workingDirectory
         return try DesiredState.resolve(spec: revision.spec, revision: revision.summary.number, projectDirectory: projectDirectory,
                                         readSecret: { try host.readSecret($0, projectDirectory: projectDirectory) },
                                         contextHash: { try host.contextHash($0) }, locks: locks,
-                                        secretKey: try store.secretKey())
+                                        secretKey: try records.secretLabelKey())
     }
 
     /// The digests the desired state's registry images resolve to on this engine now.
@@ -32,24 +30,19 @@ public struct Reconciler: Sendable {
         return out
     }
 
+    /// Everything the planner needs, gathered here: the engine's objects, and which of the host
+    /// ports the desired state publishes are taken by something other than our own containers.
     public func observe(_ desired: DesiredState) async throws -> ObservedState {
-        try await engine.observe(environment: desired.environment, containerNames: desired.workloads.values.map(\.name).sorted(),
-                                 images: desired.imageReferences, networkNames: desired.networkNamesToCheck)
+        var observed = try await engine.observe(environment: desired.environment, containerNames: desired.workloads.values.map(\.name).sorted(),
+                                                images: desired.imageReferences, networkNames: desired.networkNamesToCheck)
+        observed.busyHostPorts = Set(Planner.hostPortsToProbe(desired: desired, observed: observed)
+            .filter { !host.isPortFree(hostIP: $0.hostIP, port: $0.port, proto: $0.proto) })
+        return observed
     }
 
     public func plan(_ desired: DesiredState, observed: ObservedState) throws -> Plan {
-        let known = try store.serviceSpecs(hashes: observed.containers.compactMap(\.specHash))
-        let host = self.host
-        return Planner.plan(Planner.Inputs(desired: desired, observed: observed, knownSpecs: known,
-                                           portIsFree: { host.isPortFree(hostIP: $0, port: $1, proto: $2) }))
-    }
-
-    /// An executor's event sink that writes to the store; a failed write is reported through
-    /// `warn`, never swallowed.
-    public static func recordingEvents(to store: StateStore, warn: @escaping @Sendable (String) -> Void) -> @Sendable (EventRecord) -> Void {
-        { event in
-            do { try store.appendEvent(event) } catch { warn("could not record an event (\(event.action) \(event.service ?? "")): \(error)") }
-        }
+        let known = try records.recordedServiceSpecs(hashes: observed.containers.compactMap(\.specHash))
+        return Planner.plan(Planner.Inputs(desired: desired, observed: observed, knownSpecs: known))
     }
 
     public struct Outcome: Sendable {
@@ -78,17 +71,17 @@ public struct Reconciler: Sendable {
         }
         if plan.isEmpty {
             // Nothing to do, but a new revision that matches what runs is now what is applied.
-            try store.markConverged(environment: desired.environment, revision: desired.revision)
+            try records.markConverged(environment: desired.environment, revision: desired.revision)
             return Outcome(plan: plan, report: ExecutionReport(), desired: desired)
         }
-        let applyID = try store.beginApply(environment: desired.environment, revision: desired.revision)
+        let applyID = try records.applyStarted(environment: desired.environment, revision: desired.revision)
         let report = await executor.run(plan, revision: desired.revision)
         // The images now behind each service, for reproducibility.
         var images: [String: String] = [:]
         if let after = try? await observe(desired) {
             for c in after.containers { if let s = c.service { images[s] = c.imageID } }
         }
-        try store.finishApply(id: applyID, converged: report.succeeded, images: images)
+        try records.applyFinished(id: applyID, converged: report.succeeded, images: images)
         return Outcome(plan: plan, report: report, desired: desired)
     }
 

@@ -101,21 +101,19 @@ public enum Tar {
         return names
     }
 
-    public static func archive(directory: String) throws -> Data {
+    /// One entry of an archive built from a folder.
+    public enum Entry: Sendable {
+        case directory(path: String, mode: Int)
+        case file(path: String, contents: Data, mode: Int)
+    }
+
+    /// An archive of folder entries, in the order given.
+    public static func archive(_ entries: [Entry]) throws -> Data {
         var out = Data()
-        let fm = FileManager.default
-        guard let walker = fm.enumerator(atPath: directory) else { return Data(count: 1024) }
-        var entries: [String] = []
-        for case let relative as String in walker { entries.append(relative) }
-        for relative in entries.sorted() {
-            let full = directory + "/" + relative
-            let attributes = try fm.attributesOfItem(atPath: full)
-            let type = attributes[.type] as? FileAttributeType
-            let mode = (attributes[.posixPermissions] as? Int) ?? 0o644
-            if type == .typeDirectory {
-                try header(into: &out, name: relative + "/", size: 0, mode: mode, type: "5")
-            } else if type == .typeRegular {
-                try appendFile(into: &out, name: relative, contents: fm.contents(atPath: full) ?? Data(), mode: mode)
+        for entry in entries {
+            switch entry {
+            case let .directory(path, mode): try header(into: &out, name: path + "/", size: 0, mode: mode, type: "5")
+            case let .file(path, contents, mode): try appendFile(into: &out, name: path, contents: contents, mode: mode)
             }
         }
         out.append(Data(count: 1024))

@@ -1,5 +1,5 @@
 import EnvSpec
-import StateStore
+
 
 /// "Why does it work on your machine?": my desired and applied state against a teammate's
 /// export, one line per difference. Pure; the command gathers both sides.
@@ -7,10 +7,10 @@ public enum TeammateDiff {
     public struct Side: Sendable {
         public var spec: EnvironmentSpec
         public var lock: [String: ImageLock]
-        public var seeds: [String: ExportBundle.SeedState]
+        public var seeds: [String: SeedState]
         public var snapshots: [SnapshotRecord]
         public var devstackVersion: String
-        public init(spec: EnvironmentSpec, lock: [String: ImageLock], seeds: [String: ExportBundle.SeedState], snapshots: [SnapshotRecord], devstackVersion: String) {
+        public init(spec: EnvironmentSpec, lock: [String: ImageLock], seeds: [String: SeedState], snapshots: [SnapshotRecord], devstackVersion: String) {
             self.spec = spec
             self.lock = lock
             self.seeds = seeds

@@ -10,17 +10,7 @@ public struct ExportBundle: Sendable {
     /// still read; for them, `provenanceVerified` is false and import says so.
     public static let readableVersions = 1...3
 
-    /// A seed's last run as the exporting machine's ledger has it.
-    public struct SeedState: Sendable, Equatable {
-        public var checksum: String
-        public var status: String
-        public var revision: Int?
-        public init(checksum: String, status: String, revision: Int?) {
-            self.checksum = checksum
-            self.status = status
-            self.revision = revision
-        }
-    }
+    public typealias SeedState = EnvSpec.SeedState
 
     public var revision: RevisionSummary
     public var spec: EnvironmentSpec

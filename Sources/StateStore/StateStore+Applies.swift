@@ -2,15 +2,6 @@ import EnvSpec
 import Foundation
 import GRDB
 
-public struct ApplyRecord: Sendable, Equatable, Codable {
-    public var id: Int64
-    public var environment: String
-    public var revision: Int
-    public var startedAt: String
-    public var finishedAt: String?
-    public var outcome: String
-    public var images: [String: String]
-}
 
 extension StateStore {
     public func beginApply(environment: String, revision: Int) throws(StoreError) -> Int64 {

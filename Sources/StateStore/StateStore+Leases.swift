@@ -1,23 +1,8 @@
+import EnvSpec
 import Foundation
 import GRDB
 
-/// Who holds an environment: a controller, or an apply that runs without one.
-public struct Lease: Sendable, Equatable, Codable {
-    public var environment: String
-    public var holder: String
-    public var holderID: String
-    public var acquiredAt: String
-    public var heartbeatAt: String
-    public var expiresAt: Double
 
-    public var isExpired: Bool { expiresAt < Date().timeIntervalSince1970 }
-}
-
-public enum LeaseOutcome: Sendable, Equatable {
-    case acquired
-    /// Someone else holds a live lease.
-    case heldBy(Lease)
-}
 
 extension StateStore {
     /// Takes the lease when it is free, expired, already ours, or held by a process that
@@ -84,21 +69,6 @@ extension StateStore {
     }
 }
 
-public struct ServiceCondition: Sendable, Equatable, Codable {
-    public var service: String
-    public var condition: String
-    public var status: Bool
-    public var reason: String
-    public var since: String
-
-    public init(service: String, condition: String, status: Bool, reason: String, since: String = Timestamp.now()) {
-        self.service = service
-        self.condition = condition
-        self.status = status
-        self.reason = reason
-        self.since = since
-    }
-}
 
 extension StateStore {
     /// Writes conditions; `since` changes only when the status or reason does.

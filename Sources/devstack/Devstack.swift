@@ -1,7 +1,7 @@
 import ArgumentParser
 import EnvSpec
 import Foundation
-import StateStore
+import Application
 
 @main
 struct Devstack: AsyncParsableCommand {
@@ -103,7 +103,7 @@ extension ValidationFailure: UserFacingError {
 
 extension StoreError: UserFacingError {}
 
-extension Files.WriteError: UserFacingError {}
+extension FileWriteError: UserFacingError {}
 
 extension ExportBundle.ImportError: UserFacingError {
     var exitCode: Int32 { 2 }

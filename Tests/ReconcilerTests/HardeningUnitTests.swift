@@ -1,3 +1,4 @@
+import Application
 import EnvSpec
 import Foundation
 import Testing
@@ -27,16 +28,16 @@ import Testing
 
 @Suite struct OutsideDisruptionTests {
     @Test func aKilledStoppedOrRemovedContainerIsNotACrash() {
-        #expect(EnvironmentController.isOutsideDisruption("kill"))
-        #expect(EnvironmentController.isOutsideDisruption("stop"))
-        #expect(EnvironmentController.isOutsideDisruption("destroy"))
-        #expect(!EnvironmentController.isOutsideDisruption("die"))
-        #expect(!EnvironmentController.isOutsideDisruption("oom"))
+        #expect(EngineEvent.Action("kill").isOutsideDisruption)
+        #expect(EngineEvent.Action("stop").isOutsideDisruption)
+        #expect(EngineEvent.Action("destroy").isOutsideDisruption)
+        #expect(!EngineEvent.Action("die").isOutsideDisruption)
+        #expect(!EngineEvent.Action("oom").isOutsideDisruption)
     }
 
     @Test func forgivingAServiceLetsItStartAtOnceAfterAHold() {
         var tracker = CrashLoopTracker(base: .seconds(1), cap: .seconds(60), stableAfter: .seconds(10))
-        let start = ContinuousClock.now
+        let start = Duration.seconds(100)
         #expect(tracker.admit("web", now: start) == .go)
         guard case .hold = tracker.admit("web", now: start + .milliseconds(500)) else { Issue.record("a quick second start is a crash"); return }
         tracker.forgive("web")

@@ -20,8 +20,9 @@ let shop = """
 
 func plan(_ json: String = shop, engine: FakeEngine, host: FakeHost = FakeHost(), revision: Int = 1, known: [String: ServiceSpec] = [:]) async throws -> Plan {
     let desired = try SpecBuilder.desired(json, revision: revision)
-    let observed = try await engine.observe(environment: desired.environment, containerNames: desired.workloads.values.map(\.name), images: desired.imageReferences)
-    return Planner.plan(Planner.Inputs(desired: desired, observed: observed, knownSpecs: known, portIsFree: { host.isPortFree(hostIP: $0, port: $1, proto: $2) }))
+    var observed = try await engine.observe(environment: desired.environment, containerNames: desired.workloads.values.map(\.name), images: desired.imageReferences)
+    observed.busyHostPorts = Set(Planner.hostPortsToProbe(desired: desired, observed: observed).filter { !host.isPortFree(hostIP: $0.hostIP, port: $0.port, proto: $0.proto) })
+    return Planner.plan(Planner.Inputs(desired: desired, observed: observed, knownSpecs: known))
 }
 
 func converge(_ json: String = shop, engine: FakeEngine, revision: Int = 1) async throws -> ExecutionReport {

@@ -1,3 +1,4 @@
+import Application
 import EnvSpec
 import Foundation
 import StateStore
@@ -70,23 +71,23 @@ let seeded = """
 
     @Test func seedsFeedTheirFileThroughStdinAndAreRecorded() async throws {
         let (engine, store, desired, host) = try await setUp()
-        let runner = SeedRunner(engine: engine, store: store, host: host)
+        let runner = SeedRunner(Reconciler(engine: engine, records: store, host: host), store: store)
         let first = try await runner.run(desired, projectDirectory: "/project")
-        #expect(first.map(\.status) == ["succeeded", "succeeded", "succeeded"])
+        #expect(first.map(\.status) == [.succeeded, .succeeded, .succeeded])
         #expect(engine.execs.first { $0.command.contains("mysql") }?.command == ["sh", "-c", "exec \"$@\" < /tmp/devstack-seed-schema", "devstack-seed", "mysql"])
         #expect(engine.archives.contains { $0.container == "shop-db" && $0.path == "/tmp" && $0.entries == ["devstack-seed-schema"] })
         #expect(engine.archives.contains { $0.path == "/devstack-volume" && $0.entries == ["logo.txt"] })
         let second = try await runner.run(desired, projectDirectory: "/project")
-        #expect(second.map(\.status) == ["skipped", "skipped", "skipped"])
+        #expect(second.map(\.status) == [.skipped, .skipped, .skipped])
         #expect(try store.seedLedger(environment: "shop")["data"]?.status == "succeeded")
     }
 
     @Test func aFailedSeedBlocksOnlyWhatRunsAfterIt() async throws {
         let (engine, store, desired, host) = try await setUp()
         engine.execExitCodes = ["mysql": 1]
-        let outcomes = try await SeedRunner(engine: engine, store: store, host: host).run(desired, projectDirectory: "/project")
+        let outcomes = try await SeedRunner(Reconciler(engine: engine, records: store, host: host), store: store).run(desired, projectDirectory: "/project")
         let byName = Dictionary(uniqueKeysWithValues: outcomes.map { ($0.name, $0.status) })
-        #expect(byName == ["assets": "succeeded", "schema": "failed", "data": "blocked"])
+        #expect(byName == ["assets": .succeeded, "schema": .failed, "data": .blocked])
         #expect(try store.seedLedger(environment: "shop")["schema"]?.status == "failed")
     }
 }

@@ -20,6 +20,7 @@ public struct FakeHost: HostAccess {
     public func contextHash(_ directory: String) throws -> String { CanonicalJSON.sha256(directory) }
     public func isPortFree(hostIP: String, port: Int, proto: String) -> Bool { !busyPorts.contains(port) }
     public var files: [String: String] = [:]
+    public var workingDirectory: String { "/project" }
     public func readProjectFile(_ path: String, projectDirectory: String) throws -> Data {
         guard let text = files[path] else { throw HostError("cannot read \(path)") }
         return Data(text.utf8)

@@ -1,8 +1,7 @@
+import Application
 import ArgumentParser
 import EnvSpec
 import Foundation
-import Reconciler
-import StateStore
 
 extension Devstack {
     struct Apply: AsyncParsableCommand {
@@ -20,23 +19,12 @@ extension Devstack {
 
         func run() async throws {
             // Validate before opening the store, so bad input leaves the database untouched.
-            let input = EnvironmentInput(positional: file, files: files, profiles: profile)
-            let loaded = try input.load()
+            let loaded = try EnvironmentInput(positional: file, files: files, profiles: profile).load()
             for name in only where loaded.spec.services[name] == nil {
                 throw UserError("\(PathMath.relative(from: FileManager.default.currentDirectoryPath, to: loaded.rootFile)): --only \(name): no service named \"\(name)\"\(Suggest.didYouMean(name, in: loaded.spec.serviceNames))", exitCode: 2)
             }
-            let db = try store.open()
-            let meta = RevisionMeta.local(message: message, source: .apply, projectDirectory: loaded.projectDirectory)
-            let outcome = try db.record(loaded.spec, meta: meta)
-            switch outcome {
-            case let .recorded(s): print("recorded revision \(s.number) of \(s.environment) (\(s.changes.isEmpty ? "no service changes" : s.changes))")
-            case let .unchanged(s): print("no changes: revision \(s.number) of \(s.environment) is current")
-            }
-            FaultInjection.reach(.afterRecord)
-            if recordOnly { return }
-            let closure = only.isEmpty ? nil : loaded.spec.dependencyClosure(of: Set(only))
-            if let closure { print("only \(closure.sorted().joined(separator: ", ")) (--only \(only.joined(separator: ", ")) and what it depends on)") }
-            try await ApplyRun(store: db, environment: loaded.spec.name, revision: outcome.summary.number, options: converge, only: closure).run()
+            try await ApplyUseCase.run(workspace: try store.open(), spec: loaded.spec, projectDirectory: loaded.projectDirectory, message: message,
+                                       only: only, recordOnly: recordOnly, settings: converge.settings, sink: Output.sink())
         }
     }
 }

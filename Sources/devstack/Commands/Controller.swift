@@ -1,11 +1,7 @@
+import Application
 import ArgumentParser
 import Foundation
 import Reconciler
-import StateStore
-
-extension LeaseHeldError: UserFacingError {}
-extension LeaseLostError: UserFacingError {}
-
 
 extension Devstack {
     struct Controller: AsyncParsableCommand {
@@ -20,13 +16,10 @@ extension Devstack {
         mutating func validate() throws { try NumericOption.check(resync, "--resync", 1...NumericOption.maxSeconds) }
 
         func run() async throws {
-            let db = try store.openExisting()
-            let env = try db.resolveEnvironment(environment.env)
-            var settings = ControllerSettings()
-            settings.resync = .seconds(max(1, resync))
-            let controller = EnvironmentController(reconciler: try EngineFactory.reconciler(store: db), environment: env, holderID: LeaseHolder.id(),
-                                                   settings: settings, progress: ConsoleProgress(live: false),
-                                                   log: { line in print("controller: \(line)"); Terminal.flush() })
+            let workspace = try store.openExisting()
+            let controller = try ControllerUseCase.make(workspace: workspace, environment: try workspace.environment(environment.env),
+                                                        resync: .seconds(resync), sink: Output.sink(progress: ConsoleProgress(live: false)),
+                                                        log: { line in print("controller: \(line)"); Terminal.flush() })
             // SIGINT and SIGTERM finish the pass under way and release the lease.
             let signals = [SIGINT, SIGTERM].map { signalNumber -> DispatchSourceSignal in
                 signal(signalNumber, SIG_IGN)
@@ -47,13 +40,10 @@ extension Devstack {
         @OptionGroup var environment: EnvironmentOption
 
         func run() throws {
-            let db = try store.openExisting()
-            let env = try db.resolveEnvironment(environment.env)
-            if let lease = try db.breakLease(environment: env) {
-                print("removed the lease on \(env) held by \(lease.holder) \(lease.holderID) since \(lease.acquiredAt)")
-            } else {
-                print("\(env) was not locked")
-            }
+            let workspace = try store.openExisting()
+            let env = try workspace.environment(environment.env)
+            guard let lease = try workspace.breakLease(environment: env) else { return print("\(env) was not locked") }
+            print("removed the lease on \(env) held by \(lease.holder) \(lease.holderID) since \(lease.acquiredAt)")
         }
     }
 }

@@ -1,6 +1,6 @@
 import ArgumentParser
 import EnvSpec
-import StateStore
+import Application
 import Foundation
 import Reconciler
 
@@ -42,51 +42,14 @@ extension Devstack {
 
 extension Devstack.Diff {
     func againstBundle(_ path: String) async throws {
-        let text: String
-        do { text = try LocalFiles.readText(path, limit: 2 << 30) } catch {
-            throw UserError("\(path): cannot read the bundle: \(LocalFiles.reason(error))", exitCode: 2)
-        }
-        let (bundle, _) = try ExportBundle.read(text, file: path)
-        let db = try store.openForReading()
-        let env = try db.resolveEnvironment(environment.env ?? bundle.spec.name)
-        let stored = try db.revision(environment: env)
-        // What runs here now, when the engine answers; what was recorded otherwise.
-        var lock = try BundleContents.lock(stored, store: db)
-        if let reconciler = try? EngineFactory.reconciler(store: db), let desired = try? reconciler.desiredState(stored) {
-            let running = await reconciler.currentLocks(desired)
-            if !running.isEmpty { lock = running }
-        }
-        let mine = TeammateDiff.Side(spec: stored.spec, lock: lock,
-                                     seeds: try BundleContents.seeds(stored, store: db),
-                                     snapshots: try db.snapshots(environment: env), devstackVersion: DevstackVersion.current)
-        let theirs = TeammateDiff.Side(spec: bundle.spec, lock: bundle.lock, seeds: bundle.seeds, snapshots: bundle.snapshots, devstackVersion: bundle.devstackVersion)
-        let differences = TeammateDiff.compare(mine: mine, theirs: theirs)
+        let (bundle, _) = try SharingUseCases.read(path)
+        let workspace = try store.openForReading()
+        let (env, revision, differences) = try await SharingUseCases.compare(workspace: workspace, environment: environment.env, bundle: bundle,
+                                                                              version: DevstackVersion.current)
         if output.json { return try JSONOutput.print(differences) }
-        print(Terminal.dim("mine: \(env) revision \(stored.summary.number) in \(db.location)"))
+        print(Terminal.dim("mine: \(env) revision \(revision) in \(workspace.location)"))
         print(Terminal.dim("theirs: \(path): revision \(bundle.revision.number) by \(bundle.revision.author)@\(bundle.revision.host), exported \(Devstack.History.time(bundle.exportedAt))"))
         for difference in differences { print(difference.line) }
         print(differences.isEmpty ? "no differences" : "\(differences.count) difference(s)")
-    }
-}
-
-enum DiffText {
-    static func render(_ diff: SpecDiff) -> String {
-        var out = ""
-        for entry in diff.entries {
-            switch entry.kind {
-            case .added: out += Terminal.green("+ \(entry.section) \(entry.name)") + "\n"
-            case .removed: out += Terminal.red("- \(entry.section) \(entry.name)") + "\n"
-            case .changed:
-                out += Terminal.yellow("~ \(entry.section) \(entry.name)") + "\n"
-                for field in entry.fields {
-                    switch field.kind {
-                    case .added: out += Terminal.green("    + \(field.path): \(field.new ?? "")") + "\n"
-                    case .removed: out += Terminal.red("    - \(field.path): \(field.old ?? "")") + "\n"
-                    case .changed: out += Terminal.yellow("    ~ \(field.path): \(field.old ?? "") → \(field.new ?? "")") + "\n"
-                    }
-                }
-            }
-        }
-        return out
     }
 }

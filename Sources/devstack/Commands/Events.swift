@@ -1,7 +1,7 @@
 import ArgumentParser
 import EnvSpec
 import Foundation
-import StateStore
+import Application
 
 extension Devstack {
     struct Events: AsyncParsableCommand {

@@ -1,6 +1,6 @@
 import ArgumentParser
 import EnvSpec
-import StateStore
+import Application
 
 extension Devstack {
     struct History: ParsableCommand {

@@ -2,7 +2,7 @@ import ArgumentParser
 import ComposeImport
 import EnvSpec
 import Foundation
-import StateStore
+import Application
 
 extension Devstack {
     struct ImportCompose: ParsableCommand {
@@ -25,7 +25,7 @@ extension Devstack {
             // Validate as devstack will read it: from beside the compose file.
             _ = try ComposeFiles.loader(files, json: converted.json, profiles: profile).load(files[0])
             if output == "-" { return print(converted.json, terminator: "") }
-            try Files.writeOutput(Data(converted.json.utf8), to: output)
+            try OutputFile.write(Data(converted.json.utf8), to: output)
             FileHandle.standardError.write(Data("wrote \(output) from \(files.joined(separator: " + ")) (\(converted.warnings.count) warning(s))\n".utf8))
         }
     }

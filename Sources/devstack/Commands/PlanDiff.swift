@@ -1,7 +1,7 @@
 import EnvSpec
 import Foundation
 import Reconciler
-import StateStore
+import Application
 
 /// `devstack diff` with no revisions: the plan apply would carry out, printed and not executed.
 struct PlanDiff {
@@ -26,23 +26,11 @@ struct PlanDiff {
     }
 
     func run() async throws {
-        let stored: StoredRevision
-        let db: StateStore
-        if !files.isEmpty {
-            // The file as it would be recorded, without recording it (kubectl diff -f).
-            let loaded = try EnvironmentInput(positional: nil, files: files, profiles: profiles).load()
-            db = FileManager.default.fileExists(atPath: store.path) ? try store.openForReading() : try StateStore.inMemory()
-            let next = ((try? db.latestNumber(environment: loaded.spec.name)) ?? nil).map { $0 + 1 } ?? 1
-            stored = .draft(loaded.spec, number: next, projectDirectory: loaded.projectDirectory)
-        } else {
-            db = try store.openForReading()
-            stored = try db.revision(environment: try db.resolveEnvironment(environment.env))
-        }
+        let loaded = files.isEmpty ? nil : try EnvironmentInput(positional: nil, files: files, profiles: profiles).load()
+        // With files: the file as it would be recorded, without recording it (kubectl diff -f).
+        let (stored, plan) = try await PlanUseCase.run(statePath: store.path, environment: environment.env,
+                                                       draft: loaded.map { ($0.spec, $0.projectDirectory) })
         let env = stored.spec.name
-        let reconciler = try EngineFactory.reconciler(store: db)
-        let desired = try reconciler.desiredState(stored)
-        let observed = try await reconciler.observe(desired)
-        let plan = try reconciler.plan(desired, observed: observed)
         let changes = plan.steps.filter { !$0.action.isWait }
         if output.json {
             return try JSONOutput.print(Report(environment: env, revision: stored.summary.number,

@@ -1,7 +1,7 @@
 import ArgumentParser
 import EnvSpec
 import Foundation
-import StateStore
+import Application
 
 /// Where the state database lives: --state, then DEVSTACK_STATE, then the XDG default.
 struct StoreOptions: ParsableArguments {
@@ -18,16 +18,13 @@ struct StoreOptions: ParsableArguments {
     }
 
     /// Opens the database for writing, creating it on first use.
-    func open() throws -> StateStore { try StateStore.open(path: path) }
+    func open() throws -> Workspace { try Workspace.open(path: path, access: .write) }
 
     /// Opens an existing database read-only: a read command never creates or changes one.
-    func openForReading() throws -> StateStore { try StateStore.openReadOnly(path: path) }
+    func openForReading() throws -> Workspace { try Workspace.open(path: path, access: .read) }
 
-    /// Opens an existing database; a read command never creates one.
-    func openExisting() throws -> StateStore {
-        guard FileManager.default.fileExists(atPath: path) else { throw StoreError.empty }
-        return try StateStore.open(path: path)
-    }
+    /// Opens an existing database for writing; never creates one.
+    func openExisting() throws -> Workspace { try Workspace.open(path: path, access: .existing) }
 }
 
 struct EnvironmentOption: ParsableArguments {

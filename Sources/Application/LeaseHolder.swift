@@ -1,5 +1,5 @@
 import Foundation
-import StateStore
+import EnvSpec
 
 /// Who holds a lease, as "pid N on HOST", and whether that process is gone: a devstack killed
 /// mid-apply must not block the next one until its lease expires.

@@ -1,5 +1,6 @@
 import EnvSpec
 import Foundation
+import Reconciler
 import StateStore
 
 public enum SnapshotError: Error, CustomStringConvertible, Sendable {
@@ -31,11 +32,15 @@ public enum SnapshotError: Error, CustomStringConvertible, Sendable {
 
 /// Saves named volumes as gzip-compressed tar archives beside the store, and restores them.
 /// Saving and restoring stop the services that use the volumes, so what is copied is at rest.
-public struct SnapshotManager: Sendable {
+public struct SnapshotManager: InterruptedWork {
     public let reconciler: Reconciler
-    public var directory: String { reconciler.store.snapshotsDirectory }
+    public let catalog: any SnapshotCatalog
+    public var directory: String { catalog.snapshotsDirectory }
 
-    public init(_ reconciler: Reconciler) { self.reconciler = reconciler }
+    public init(_ reconciler: Reconciler, catalog: any SnapshotCatalog) {
+        self.reconciler = reconciler
+        self.catalog = catalog
+    }
 
     /// The volumes a snapshot covers: one, those of one service, or all of the environment's.
     public static func volumes(in spec: EnvironmentSpec, service: String?, volume: String?) throws -> [String] {
@@ -56,7 +61,7 @@ public struct SnapshotManager: Sendable {
 
     public func save(name: String, volumes: [String], desired: DesiredState, executor: Executor) async throws -> SnapshotRecord {
         guard Names.isValid(name) else { throw SnapshotError.badName(name) }
-        if try reconciler.store.snapshots(environment: desired.environment).contains(where: { $0.name == name }) {
+        if try catalog.snapshots(environment: desired.environment).contains(where: { $0.name == name }) {
             throw StoreError.snapshotExists(environment: desired.environment, name: name)
         }
         let observed = try await reconciler.observe(desired)
@@ -76,7 +81,7 @@ public struct SnapshotManager: Sendable {
                 try Files.writePrivate(compressed, to: PathMath.join(directory, relative))
                 saved.append(SnapshotRecord.Volume(volume: volume, archive: relative, sha256: CanonicalJSON.sha256(compressed), bytes: compressed.count))
             }
-            try reconciler.store.recordSnapshot(environment: desired.environment, SnapshotRecord(name: name, revision: desired.revision, volumes: saved))
+            try catalog.recordSnapshot(environment: desired.environment, SnapshotRecord(name: name, revision: desired.revision, volumes: saved))
         } catch {
             // Nothing half-saved stays behind, and the services come back either way.
             try? FileManager.default.removeItem(atPath: PathMath.join(directory, folder))
@@ -127,7 +132,7 @@ public struct SnapshotManager: Sendable {
         let access = VolumeAccess(engine: reconciler.engine, desired: desired)
         let observed = try await reconciler.observe(desired)
         try await stopUsers(of: Array(archives.keys), access: access, observed: observed, remove: true, stopTimeout: executor.stopTimeout)
-        try reconciler.store.beginRestore(environment: desired.environment, label: label, sources: sources)
+        try catalog.beginRestore(environment: desired.environment, label: label, sources: sources)
         for (volume, tar) in archives.sorted(by: { $0.key < $1.key }) {
             let engineName = Naming.volume(desired.environment, volume)
             do { try await reconciler.engine.removeVolume(engineName) } catch let error as EngineError where error.kind == .notFound {}
@@ -135,14 +140,14 @@ public struct SnapshotManager: Sendable {
             FaultInjection.reach(.midRestore, volume)
             try await access.write(volume, archive: tar, purpose: "restore")
         }
-        try reconciler.store.finishRestore(environment: desired.environment)
+        try catalog.finishRestore(environment: desired.environment)
         return try await reconciler.converge(desired, executor: executor)
     }
 
     /// Finishes a restore that was cut short, before anything else uses the volumes. Returns
     /// what was restored, or nil when nothing was pending.
-    public func resumeInterrupted(desired: DesiredState, executor: Executor) async throws -> String? {
-        guard let pending = try reconciler.store.pendingRestore(environment: desired.environment) else { return nil }
+    public func resume(desired: DesiredState, executor: Executor) async throws -> String? {
+        guard let pending = try catalog.pendingRestore(environment: desired.environment) else { return nil }
         _ = try await restore(pending.sources, label: pending.label, desired: desired, executor: executor)
         return pending.label
     }
@@ -163,4 +168,14 @@ public struct SnapshotManager: Sendable {
         try store.removeSnapshot(environment: environment, name: name)
         try? FileManager.default.removeItem(atPath: PathMath.join(store.snapshotsDirectory, "\(environment)/\(name)"))
     }
+}
+
+/// Where snapshots are recorded, and the journal of a restore under way.
+public protocol SnapshotCatalog: Sendable {
+    var snapshotsDirectory: String { get }
+    func snapshots(environment: String) throws -> [SnapshotRecord]
+    func recordSnapshot(environment: String, _ snapshot: SnapshotRecord) throws
+    func beginRestore(environment: String, label: String, sources: [RestoreSource]) throws
+    func finishRestore(environment: String) throws
+    func pendingRestore(environment: String) throws -> PendingRestore?
 }

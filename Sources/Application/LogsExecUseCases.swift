@@ -1,0 +1,67 @@
+import EnvSpec
+import Foundation
+import Reconciler
+import StateStore
+
+/// `logs` and `exec`: output and commands of an environment's containers, through the engine seam.
+public enum LogsUseCase {
+    /// One whole line of a service's output, secrets masked.
+    public typealias LineSink = @Sendable (_ service: String, _ line: String) -> Void
+
+    public static func services(workspace: Workspace, environment env: String, requested: [String]) throws -> [String] {
+        let spec = try workspace.store.revision(environment: env).spec
+        let names = requested.isEmpty ? spec.serviceNames : requested
+        for name in names where spec.services[name] == nil {
+            throw UseCaseError("no service named \"\(name)\" in \(env)", invalidInput: true)
+        }
+        return names
+    }
+
+    /// Streams each service's output as whole lines, masking the values of the environment's
+    /// secrets. A service without a container says so in one line.
+    public static func run(workspace: Workspace, environment env: String, services names: [String], follow: Bool, tail: Int?, since: String?,
+                           line: @escaping LineSink) async throws {
+        let stored = try workspace.store.revision(environment: env)
+        let mask = SecretMask(spec: stored.spec, projectDirectory: stored.summary.projectDirectory ?? FileManager.default.currentDirectoryPath, host: LocalHost())
+        let engine = try Workspace.liveEngine()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for name in names {
+                group.addTask {
+                    do {
+                        var pending: [UInt8: Data] = [:]
+                        for try await frame in engine.logs(Naming.container(env, name), follow: follow, tail: tail, since: since) {
+                            var buffer = pending[frame.stream, default: Data()] + frame.payload
+                            while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                                line(name, mask.apply(String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)))
+                                buffer = Data(buffer[(newline + 1)...])
+                            }
+                            pending[frame.stream] = buffer
+                        }
+                        for rest in pending.values where !rest.isEmpty { line(name, mask.apply(String(decoding: rest, as: UTF8.self))) }
+                    } catch let error as EngineError where error.kind == .notFound {
+                        line(name, "(no container)")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+}
+
+public enum ExecUseCase {
+    /// The container of a service the environment declares.
+    public static func container(workspace: Workspace, environment env: String, service: String) throws -> String {
+        guard try workspace.store.revision(environment: env).spec.services[service] != nil else {
+            throw UseCaseError("no service named \"\(service)\" in \(env)", invalidInput: true)
+        }
+        return Naming.container(env, service)
+    }
+
+    /// Runs a command without a terminal, streaming its output; returns its exit code.
+    public static func run(container: String, command: [String], workingDir: String?, output: @escaping @Sendable (OutputFrame) -> Void) async throws -> Int {
+        let engine = try Workspace.liveEngine()
+        let (id, frames) = try await engine.execStream(container, command: command, workingDir: workingDir)
+        for try await frame in frames { output(frame) }
+        return try await engine.execExitCode(id)
+    }
+}

@@ -1,0 +1,130 @@
+import DockerEngine
+import EnvSpec
+import Foundation
+import Reconciler
+import StateStore
+
+/// What a use case tells whoever runs it, as it goes: the CLI prints it, the dashboard streams it.
+public enum ProgressEvent: Sendable {
+    /// A plan step started or finished.
+    case step(Plan.Step, StepPhase)
+    /// A seed ran, was skipped, failed or was blocked.
+    case seed(SeedOutcome)
+    /// A sentence for the person: what happened, at what weight.
+    case note(Note)
+    /// bisect tested a revision: good, bad or skipped, with the test's exit code or the reason.
+    case tested(revision: Int, verdict: BisectSearch.Verdict, detail: String)
+}
+
+public struct Note: Sendable, Equatable {
+    public enum Weight: Sendable, Equatable {
+        case info
+        /// `headline` is the part to stand out (green on a terminal), `rest` follows it.
+        case success(rest: String)
+        case warning
+        case error
+        /// Meta information for stderr (headers, consent lists), never data.
+        case aside
+    }
+    public var text: String
+    public var weight: Weight
+    public init(_ text: String, _ weight: Weight = .info) {
+        self.text = text
+        self.weight = weight
+    }
+}
+
+public typealias ProgressSink = @Sendable (ProgressEvent) -> Void
+
+extension ProgressEvent {
+    public static func info(_ text: String) -> ProgressEvent { .note(Note(text)) }
+    public static func success(_ headline: String, _ rest: String = "") -> ProgressEvent { .note(Note(headline, .success(rest: rest))) }
+    public static func warning(_ text: String) -> ProgressEvent { .note(Note(text, .warning)) }
+    public static func error(_ text: String) -> ProgressEvent { .note(Note(text, .error)) }
+    public static func aside(_ text: String) -> ProgressEvent { .note(Note(text, .aside)) }
+}
+
+/// A use case failed in a way the person can act on. `details` come before the message (one
+/// line each); `invalidInput` marks a refusal of what was given (exit code 2) rather than a
+/// failure of the operation (exit code 1).
+public struct UseCaseError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public var details: [String]
+    public var invalidInput: Bool
+    public init(_ message: String, details: [String] = [], invalidInput: Bool = false) {
+        self.message = message
+        self.details = details
+        self.invalidInput = invalidInput
+    }
+    public var description: String { message }
+}
+
+/// The state database and the engine this process works with: where every use case starts.
+public struct Workspace: Sendable {
+    public let store: StateStore
+    public let path: String
+
+    public enum Access: Sendable {
+        /// Create the database on first use.
+        case write
+        /// An existing database, for writing.
+        case existing
+        /// An existing database, read-only: its bytes stay as they are.
+        case read
+    }
+
+    public init(store: StateStore, path: String) {
+        self.store = store
+        self.path = path
+    }
+
+    public static func open(path: String, access: Access) throws -> Workspace {
+        switch access {
+        case .write: return Workspace(store: try StateStore.open(path: path), path: path)
+        case .read: return Workspace(store: try StateStore.openReadOnly(path: path), path: path)
+        case .existing:
+            guard FileManager.default.fileExists(atPath: path) else { throw StoreError.empty }
+            return Workspace(store: try StateStore.open(path: path), path: path)
+        }
+    }
+
+    /// The environment a command acts on: the one named, or the only one there is.
+    public func environment(_ requested: String?) throws -> String { try store.resolveEnvironment(requested) }
+
+    /// The live engine, from DOCKER_HOST or the default socket.
+    public static func liveEngine() throws -> DockerContainerEngine {
+        DockerContainerEngine(client: try DockerClient.fromEnvironment())
+    }
+
+    public func reconciler() throws -> Reconciler {
+        Reconciler(engine: try Self.liveEngine(), records: store, host: LocalHost())
+    }
+
+    public var leases: StoreLeases { StoreLeases(store) }
+
+    /// An executor that reports its steps to `sink` and writes each to the event log.
+    public func executor(_ reconciler: Reconciler, timeoutSeconds: Int?, parallel: Int, sink: @escaping ProgressSink, quiet: Bool = false) -> Executor {
+        Executor(engine: reconciler.engine, maxParallel: parallel, progress: quiet ? SilentProgress() : SinkProgress(sink: sink),
+                 recordEvent: store.sink { sink(.warning($0)) }, timeout: timeoutSeconds.map { .seconds($0) })
+    }
+
+    /// Runs work that must not overlap an apply, a seed run or a controller: it refuses at once,
+    /// rather than waiting, when another process holds the environment.
+    public func exclusively<T: Sendable>(_ environment: String, as holder: LeaseHolderKind, _ body: () async throws -> T) async throws -> T {
+        let holderID = LeaseHolder.id()
+        switch try leases.acquire(environment: environment, holder: holder, holderID: holderID, ttl: 3600) {
+        case let .heldBy(lease):
+            throw UseCaseError("cannot run \(holder.rawValue) now: \(lease.holder) \(lease.holderID) holds \(environment) since \(lease.acquiredAt); "
+                + "nothing was changed. Try again when it has finished (devstack unlock --env \(environment) if that process is gone)")
+        case .acquired:
+            defer { try? leases.release(environment: environment, holderID: holderID) }
+            return try await body()
+        }
+    }
+}
+
+/// Plan steps as progress events.
+struct SinkProgress: ProgressReporter {
+    let sink: ProgressSink
+    func report(_ step: Plan.Step, _ phase: StepPhase) { sink(.step(step, phase)) }
+}

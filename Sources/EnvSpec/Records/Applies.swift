@@ -1,0 +1,21 @@
+import Foundation
+
+public struct ApplyRecord: Sendable, Equatable, Codable {
+    public var id: Int64
+    public var environment: String
+    public var revision: Int
+    public var startedAt: String
+    public var finishedAt: String?
+    public var outcome: String
+    public var images: [String: String]
+
+    public init(id: Int64, environment: String, revision: Int, startedAt: String, finishedAt: String?, outcome: String, images: [String: String]) {
+        self.id = id
+        self.environment = environment
+        self.revision = revision
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.outcome = outcome
+        self.images = images
+    }
+}

@@ -1,0 +1,46 @@
+import Application
+import Foundation
+import Reconciler
+
+extension UseCaseError: UserFacingError {
+    var lines: [String] { details + [message] }
+    var exitCode: Int32 { invalidInput ? 2 : 1 }
+}
+
+/// Renders a use case's progress events on the terminal.
+enum Output {
+    /// Steps as live lines (or one line per transition when not a terminal), seeds and notes.
+    static func sink(quietSteps: Bool = false, progress: ConsoleProgress = ConsoleProgress()) -> ProgressSink {
+        { event in
+            switch event {
+            case let .step(step, phase): if !quietSteps { progress.report(step, phase) }
+            case let .seed(outcome): print(seedLine(outcome)); Terminal.flush()
+            case let .note(note): render(note)
+            case let .tested(revision, verdict, detail):
+                let label = verdict == .good ? Terminal.green("good") : verdict == .bad ? Terminal.red("bad") : Terminal.yellow("skipped")
+                print(verdict == .skip && !detail.hasPrefix("exit") ? "revision \(revision): \(label), \(detail)" : "revision \(revision): \(label) (\(detail))")
+                Terminal.flush()
+            }
+        }
+    }
+
+    static func render(_ note: Note) {
+        switch note.weight {
+        case .info: print(note.text)
+        case let .success(rest): print(Terminal.green(note.text) + rest)
+        case .warning: Terminal.warn(note.text)
+        case .error: Terminal.error(note.text)
+        case .aside: Terminal.note(note.text)
+        }
+        Terminal.flush()
+    }
+
+    static func seedLine(_ outcome: SeedOutcome) -> String {
+        let time = outcome.durationMs > 0 ? String(format: " %.1fs", Double(outcome.durationMs) / 1000) : ""
+        switch outcome.status {
+        case .succeeded: return "seed \(outcome.name): " + Terminal.green("ran") + "\(time) (\(outcome.detail))"
+        case .skipped: return "seed \(outcome.name): " + Terminal.dim("skipped, \(outcome.detail)")
+        case .failed, .blocked: return "seed \(outcome.name): " + Terminal.red("\(outcome.status.rawValue)") + "\(time): \(outcome.detail)"
+        }
+    }
+}

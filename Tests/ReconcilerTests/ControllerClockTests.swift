@@ -1,0 +1,184 @@
+import Application
+import Clocks
+import EnvSpec
+import Foundation
+import StateStore
+import Synchronization
+import Testing
+import TestSupport
+@testable import Reconciler
+
+/// A lease store in memory that says what happened to the lease, in order.
+final class FakeLeases: LeaseKeeping {
+    enum Operation: Sendable, Equatable { case acquired, renewed, refused, released }
+    private let refusing = Mutex(false)
+    let operations: AsyncStream<Operation>
+    private let report: AsyncStream<Operation>.Continuation
+
+    init() { (operations, report) = AsyncStream.makeStream() }
+
+    /// From now on the lease is someone else's: renewals fail.
+    func lose() { refusing.withLock { $0 = true } }
+
+    func acquire(environment: String, holder: LeaseHolderKind, holderID: String, ttl: Double) throws -> LeaseOutcome {
+        report.yield(.acquired)
+        return .acquired
+    }
+
+    func renew(environment: String, holderID: String, ttl: Double) throws -> Bool {
+        let kept = !refusing.withLock { $0 }
+        report.yield(kept ? .renewed : .refused)
+        return kept
+    }
+
+    func release(environment: String, holderID: String) throws { report.yield(.released) }
+}
+
+/// The controller on a test clock: every timer it has (resync, heartbeat, revision poll,
+/// back-off) moves only when the test advances the clock, so each test runs in milliseconds and
+/// waits for what the controller reports, never for time to pass.
+@Suite(.timeLimit(.minutes(1))) struct ControllerClockTests {
+    struct Harness {
+        let store: StateStore
+        let engine: FakeEngine
+        let clock: TestClock<Duration>
+        let leases: FakeLeases
+        let controller: EnvironmentController
+        var reports: AsyncStream<ControllerEvent>.Iterator
+        let running: Task<Void, Error>
+
+        mutating func next() async -> ControllerEvent? { await reports.next() }
+
+        func stop() async throws {
+            controller.requestStop()
+            try await running.value
+        }
+    }
+
+    func start(_ json: String = shop) async throws -> Harness {
+        let store = try StateStore.inMemory()
+        _ = try store.record(try SpecBuilder.parse(json), meta: RevisionMeta(author: "t", host: "h", source: .apply))
+        let engine = FakeEngine(images: ["busybox": "sha256:b1"])
+        let clock = TestClock<Duration>()
+        let leases = FakeLeases()
+        var settings = ControllerSettings()
+        settings.debounce = .zero
+        settings.resync = .seconds(30)
+        settings.heartbeat = .seconds(5)
+        settings.revisionPoll = .milliseconds(500)
+        settings.crashLoop = CrashLoopTracker(base: .seconds(1), cap: .seconds(8), stableAfter: .seconds(10))
+        let (reports, report) = AsyncStream<ControllerEvent>.makeStream()
+        let controller = EnvironmentController(reconciler: Reconciler(engine: engine, records: store, host: FakeHost()), leases: leases,
+                                               environment: "shop", holderID: "test", settings: settings, timeline: ClockTimeline(clock),
+                                               observer: { report.yield($0) })
+        let running = Task { try await controller.run() }
+        return Harness(store: store, engine: engine, clock: clock, leases: leases, controller: controller,
+                       reports: reports.makeAsyncIterator(), running: running)
+    }
+
+    @Test func theFirstPassConvergesAndResyncAndANewRevisionEachMakeAPass() async throws {
+        var h = try await start()
+        #expect(await h.next() == .holdingLease)
+        // network, volume, four containers, db's health wait and migrate's completion: web's own
+        // health wait is dropped, as nothing needs it.
+        #expect(await h.next() == .passFinished(.start, stepsRun: 8, held: 0))
+        #expect(h.engine.containers.values.map(\.workload.service).sorted() == ["cache", "db", "migrate", "web"])
+
+        await h.clock.advance(by: .seconds(30))
+        #expect(await h.next() == .passFinished(.resync, stepsRun: 0, held: 0))
+
+        let changed = shop.replacingOccurrences(of: "\"cache\": { \"image\": \"busybox\" }", with: "\"cache\": { \"image\": \"busybox\", \"env\": { \"SIZE\": \"2\" } }")
+        _ = try h.store.record(try SpecBuilder.parse(changed), meta: RevisionMeta(author: "t", host: "h", source: .apply))
+        await h.clock.advance(by: .milliseconds(500))
+        #expect(await h.next() == .passFinished(.newRevision, stepsRun: 1, held: 0))
+        #expect(h.engine.calls.suffix(3) == ["remove cache", "create cache", "start cache"])
+        #expect(try h.store.lastApply(environment: "shop", convergedOnly: true)?.revision == 2)
+
+        try await h.stop()
+        #expect(await h.next() == .stopped)
+    }
+
+    @Test func aCrashLoopBacksOffOnTheClockAndAStopIsForgiven() async throws {
+        var h = try await start()
+        #expect(await h.next() == .holdingLease)
+        #expect(await h.next() == .passFinished(.start, stepsRun: 8, held: 0))
+
+        // It dies at once after starting: held for the base delay, then started again.
+        h.engine.kill("cache")
+        h.engine.emit(EngineEvent(action: "die", service: "cache", containerID: "c0001"))
+        #expect(await h.next() == .passFinished(.engineEvent(service: "cache", action: "die"), stepsRun: 0, held: 1))
+        let backOff = try h.store.events(environment: "shop").filter { $0.action == "back-off" }
+        #expect(backOff.map(\.detail) == ["restart 1 held for 1s"])
+        await h.clock.advance(by: .seconds(1))
+        #expect(await h.next() == .passFinished(.backOffOver, stepsRun: 1, held: 0))
+
+        // Again at once: the delay doubles.
+        h.engine.kill("cache")
+        h.engine.emit(EngineEvent(action: "die", service: "cache", containerID: "c0001"))
+        #expect(await h.next() == .passFinished(.engineEvent(service: "cache", action: "die"), stepsRun: 0, held: 1))
+        await h.clock.advance(by: .seconds(1))
+        await h.clock.advance(by: .seconds(1))
+        #expect(await h.next() == .passFinished(.backOffOver, stepsRun: 1, held: 0))
+        #expect(try h.store.events(environment: "shop").filter { $0.action == "back-off" }.map(\.detail)
+                == ["restart 1 held for 1s", "restart 2 held for 2s"])
+
+        // Someone stops it through the API: not a crash, so it comes back at once.
+        h.engine.kill("cache", code: 0)
+        h.engine.emit(EngineEvent(action: "stop", service: "cache", containerID: "c0001"))
+        #expect(await h.next() == .passFinished(.engineEvent(service: "cache", action: "stop"), stepsRun: 1, held: 0))
+        try await h.stop()
+    }
+
+    @Test func theLeaseIsRenewedEveryHeartbeatAndLosingItStopsTheController() async throws {
+        var h = try await start()
+        var leases = h.leases.operations.makeAsyncIterator()
+        #expect(await leases.next() == .acquired)
+        #expect(await h.next() == .holdingLease)
+        #expect(await h.next() == .passFinished(.start, stepsRun: 8, held: 0))
+
+        await h.clock.advance(by: .seconds(5))
+        #expect(await leases.next() == .renewed)
+        await h.clock.advance(by: .seconds(5))
+        #expect(await leases.next() == .renewed)
+
+        h.leases.lose()
+        await h.clock.advance(by: .seconds(5))
+        #expect(await leases.next() == .refused)
+        await #expect(throws: LeaseLostError(environment: "shop")) { try await h.running.value }
+        #expect(await leases.next() == .released)
+    }
+}
+
+/// Health waits on a clock that jumps: a ten-minute health check budget times out in
+/// milliseconds, with the message a person would see.
+@Suite(.timeLimit(.minutes(1))) struct HealthWaitClockTests {
+    static let slow = """
+    {
+      "name": "slow",
+      "services": {
+        "db": { "image": "busybox", "healthcheck": { "command": ["check"], "interval": "10m", "timeout": "1s", "retries": 1 } },
+        "web": { "image": "busybox", "dependsOn": { "db": "healthy" } }
+      }
+    }
+    """
+
+    @Test func aServiceThatNeverBecomesHealthyFailsAfterItsBudget() async throws {
+        let engine = FakeEngine(images: ["busybox": "sha256:b1"])
+        engine.unhealthy = ["db"]
+        let p = try await plan(Self.slow, engine: engine)
+        let report = await Executor(engine: engine, timeline: ClockTimeline(ImmediateClock())).run(p, revision: 1)
+        let wait = p.steps.first { $0.service == "db" && $0.action.isWait }!
+        #expect(report.outcomes[wait.id] == .failed("not healthy after 601.0s (health check check: not ready)"))
+        let web = p.steps.first { $0.service == "web" }!
+        #expect(report.outcomes[web.id] == .skipped("db did not become ready"))
+    }
+
+    @Test func theApplyTimeoutCutsAHealthWaitShort() async throws {
+        let engine = FakeEngine(images: ["busybox": "sha256:b1"])
+        engine.unhealthy = ["db"]
+        let p = try await plan(Self.slow, engine: engine)
+        let report = await Executor(engine: engine, timeline: ClockTimeline(ImmediateClock()), timeout: .seconds(60)).run(p, revision: 1)
+        let wait = p.steps.first { $0.service == "db" && $0.action.isWait }!
+        #expect(report.outcomes[wait.id] == .failed("not healthy after the apply timeout (health check check: not ready)"))
+    }
+}
