@@ -23,8 +23,11 @@ let package = Package(
         // The environment model: parsing, validation, canonical form, hashing, and the value types
         // of recorded state. File access is injected.
         .target(name: "EnvSpec", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // This machine's files, read with care (regular files, size limits, real paths), and the
+        // live environment loader.
+        .target(name: "HostFiles", dependencies: ["EnvSpec"]),
         // SQLite: migrations, revisions, events.
-        .target(name: "StateStore", dependencies: ["EnvSpec", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "StateStore", dependencies: ["EnvSpec", "HostFiles", .product(name: "GRDB", package: "GRDB.swift")]),
         // Docker Engine API client over the unix socket; the live ContainerEngine. Knows the core's
         // engine protocol only.
         .target(name: "DockerEngine", dependencies: [
@@ -35,7 +38,7 @@ let package = Package(
         ]),
         // docker compose files → environment files, with a warning for everything not carried over.
         // YAML through the system libyaml's event parser: no recursion, bounded, never a crash.
-        .target(name: "ComposeImport", dependencies: ["EnvSpec", "CLibYAML"]),
+        .target(name: "ComposeImport", dependencies: ["EnvSpec", "HostFiles", "CLibYAML"]),
         .systemLibrary(name: "CLibYAML", path: "Sources/CLibYAML", providers: [.apt(["libyaml-dev"])]),
         // The system zlib, for gzip-compressed snapshot archives.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
@@ -44,21 +47,21 @@ let package = Package(
         .target(name: "Reconciler", dependencies: ["EnvSpec", "CZlib", .product(name: "Crypto", package: "swift-crypto")]),
         // The application layer: one type per use case, wiring the store, the engine and the
         // host; the CLI and the dashboard both call it.
-        .target(name: "Application", dependencies: ["EnvSpec", "StateStore", "Reconciler", "DockerEngine", "ComposeImport"]),
+        .target(name: "Application", dependencies: ["EnvSpec", "HostFiles", "StateStore", "Reconciler", "DockerEngine", "ComposeImport"]),
         // The CLI: argument parsing and rendering over the application layer.
         .executableTarget(name: "devstack", dependencies: [
-            "Application", "EnvSpec", "Reconciler", "ComposeImport",
+            "Application", "EnvSpec", "HostFiles", "Reconciler", "ComposeImport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Fills a store with many revisions and times the CLI against it: scripts/bench-store.
         .executableTarget(name: "StoreBenchmark", dependencies: ["EnvSpec", "StateStore", .product(name: "GRDB", package: "GRDB.swift")]),
         // Runs mutated inputs through the parsers in a child process, so that SignalFuzzTests can
         // observe and count crashes (a crash cannot be counted from inside the process).
-        .executableTarget(name: "devstack-fuzz", dependencies: ["EnvSpec", "ComposeImport", "StateStore", "TestSupport"], path: "Tests/FuzzDriver"),
+        .executableTarget(name: "devstack-fuzz", dependencies: ["EnvSpec", "HostFiles", "ComposeImport", "StateStore", "TestSupport"], path: "Tests/FuzzDriver"),
         // Shared by the test targets: the in-memory fake engine and a runner for the built binary.
         .target(name: "TestSupport", dependencies: ["Reconciler", "EnvSpec"], path: "Tests/TestSupport"),
         .testTarget(name: "EnvSpecTests", dependencies: ["EnvSpec", "TestSupport"]),
-        .testTarget(name: "ComposeImportTests", dependencies: ["ComposeImport", "EnvSpec"], exclude: ["Fixtures"]),
+        .testTarget(name: "ComposeImportTests", dependencies: ["ComposeImport", "EnvSpec", "HostFiles"], exclude: ["Fixtures"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "EnvSpec"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "EnvSpec", "StateStore", "Application", "TestSupport",
                                                             .product(name: "Clocks", package: "swift-clocks")]),

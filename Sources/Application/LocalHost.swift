@@ -1,3 +1,4 @@
+import HostFiles
 import EnvSpec
 import Foundation
 import Reconciler

@@ -1,3 +1,5 @@
+import Foundation
+
 /// One problem with an environment file, phrased so that a user can act on it:
 /// `env.json: services.lms.dependsOn.mysq: no service named "mysq" (did you mean "mysql"?)`.
 public struct Diagnostic: Sendable, Equatable, CustomStringConvertible {
@@ -76,4 +78,26 @@ public enum Names {
     }
 
     public static let ruleText = "use 1 to 63 lower-case letters, digits, '-' or '_', starting with a letter or digit"
+}
+
+/// A file that could not be read, and why, in words a user can act on.
+public struct FileReadError: Error, CustomStringConvertible, Sendable {
+    public var reason: String
+    public init(reason: String) { self.reason = reason }
+    public var description: String { reason }
+
+    /// The reason of a read error: this type's own, or the words for a system error.
+    public static func reason(_ error: Error) -> String {
+        if let read = error as? FileReadError { return read.reason }
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code))).lowercased()
+        }
+        switch ns.code {
+        case NSFileReadNoSuchFileError: return "no such file"
+        case NSFileReadNoPermissionError: return "permission denied"
+        case NSFileReadInapplicableStringEncodingError: return "not UTF-8 text"
+        default: return "unreadable"
+        }
+    }
 }

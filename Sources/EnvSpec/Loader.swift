@@ -12,15 +12,17 @@ public struct EnvironmentLoader: Sendable {
     public var profiles: Set<String>
     /// Resolves symlinks (nil when the path does not exist): the project rules apply to where a
     /// file really is, not to the name it was reached by.
-    public var realPath: @Sendable (String) -> String? = LocalFiles.realPath
+    public var realPath: @Sendable (String) -> String?
 
-    public init(readFile: @escaping ReadFile = LocalFiles.read,
-                hostEnvironment: [String: String] = ProcessInfo.processInfo.environment,
-                currentDirectory: String = FileManager.default.currentDirectoryPath,
-                profiles: Set<String> = []) {
+    /// Everything the loader reads comes in here: files, the process environment, the working
+    /// directory and symlink resolution. `EnvironmentLoader.live` (HostFiles) passes this
+    /// machine's; tests pass their own. `realPath` by default treats every path as real.
+    public init(readFile: @escaping ReadFile, hostEnvironment: [String: String], currentDirectory: String,
+                realPath: @escaping @Sendable (String) -> String? = { $0 }, profiles: Set<String> = []) {
         self.readFile = readFile
         self.hostEnvironment = hostEnvironment
         self.currentDirectory = currentDirectory
+        self.realPath = realPath
         self.profiles = profiles
     }
 
@@ -142,7 +144,7 @@ public struct EnvironmentLoader: Sendable {
                     continue
                 }
                 do { spec.configs[configName] = try readFile(absolute) } catch {
-                    diagnostics.append(Diagnostic(file: entry.file, path: "configs.\(configName).file", message: "cannot read \(relative): \(LocalFiles.reason(error))"))
+                    diagnostics.append(Diagnostic(file: entry.file, path: "configs.\(configName).file", message: "cannot read \(relative): \(FileReadError.reason(error))"))
                 }
             }
         }
@@ -175,7 +177,7 @@ public struct EnvironmentLoader: Sendable {
             text = try readFile(absolute)
         } catch {
             let via = chain.isEmpty ? display : chain.last!
-            diagnostics.append(Diagnostic(file: via, path: chain.isEmpty ? "" : "include", message: chain.isEmpty ? "cannot read the file: \(LocalFiles.reason(error))" : "cannot read included file \(display): \(LocalFiles.reason(error))"))
+            diagnostics.append(Diagnostic(file: via, path: chain.isEmpty ? "" : "include", message: chain.isEmpty ? "cannot read the file: \(FileReadError.reason(error))" : "cannot read included file \(display): \(FileReadError.reason(error))"))
             return
         }
         let root: JSONNode
@@ -335,69 +337,6 @@ struct ProjectRule {
             if head == "/" { return PathMath.normalize(absolute) }
             tail.append(PathMath.components(head).last ?? "")
             head = PathMath.directory(of: head)
-        }
-    }
-}
-
-/// The live file reader.
-public enum LocalFiles {
-    public static let realPath: @Sendable (String) -> String? = { path in
-        guard let resolved = realpath(path, nil) else { return nil }
-        defer { free(resolved) }
-        return String(cString: resolved)
-    }
-
-    public static let read: EnvironmentLoader.ReadFile = { path in try readText(path) }
-
-    /// Why a file could not be read, in words a user can act on.
-    public struct ReadError: Error, CustomStringConvertible, Sendable {
-        public var reason: String
-        public var description: String { reason }
-    }
-
-    /// The text of a regular file: a folder, a device or a FIFO (`/dev/zero` never ends) is
-    /// refused, and so is a file over `limit` bytes or one that is not UTF-8.
-    public static func readText(_ path: String, limit: Int = 64 << 20) throws -> String {
-        let data = try readData(path, limit: limit)
-        guard let text = String(data: data, encoding: .utf8) else { throw ReadError(reason: "not UTF-8 text") }
-        return text
-    }
-
-    public static func readData(_ path: String, limit: Int) throws -> Data {
-        var info = stat()
-        guard stat(path, &info) == 0 else { throw ReadError(reason: errorText(errno)) }
-        switch info.st_mode & S_IFMT {
-        case S_IFREG: break
-        case S_IFDIR: throw ReadError(reason: "it is a folder; expected a file")
-        default: throw ReadError(reason: "not a regular file (a device, a socket or a pipe)")
-        }
-        guard Int(info.st_size) <= limit else { throw ReadError(reason: "\(info.st_size) bytes, over the \(limit >> 20) MiB devstack reads") }
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw ReadError(reason: errorText(errno)) }
-        defer { try? handle.close() }
-        let data = (try? handle.read(upToCount: limit + 1)) ?? Data()
-        guard data.count <= limit else { throw ReadError(reason: "over the \(limit >> 20) MiB devstack reads") }
-        return data
-    }
-
-    static func errorText(_ code: Int32) -> String {
-        switch code {
-        case ENOENT: return "no such file"
-        case EACCES: return "permission denied"
-        default: return String(cString: strerror(code)).lowercased()
-        }
-    }
-
-    public static func reason(_ error: Error) -> String {
-        if let read = error as? ReadError { return read.reason }
-        let ns = error as NSError
-        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(underlying.code))).lowercased()
-        }
-        switch ns.code {
-        case NSFileReadNoSuchFileError: return "no such file"
-        case NSFileReadNoPermissionError: return "permission denied"
-        case NSFileReadInapplicableStringEncodingError: return "not UTF-8 text"
-        default: return "unreadable"
         }
     }
 }

@@ -1,3 +1,4 @@
+import HostFiles
 import Foundation
 import Testing
 @testable import ComposeImport
@@ -11,7 +12,7 @@ func importCompose(_ files: [String], in folder: String = fixtures, profiles: Se
     let result = try ComposeImporter.convert(sources, projectDirectory: folder, environment: ["HOME": "/home/ada"])
     let root = "\(folder)/\(files[0])"
     let loader = EnvironmentLoader(readFile: { $0 == root ? result.json : try LocalFiles.read($0) }, hostEnvironment: ["HOME": "/home/ada"],
-                                   currentDirectory: folder, profiles: profiles)
+                                   currentDirectory: folder, realPath: LocalFiles.realPath, profiles: profiles)
     return (try loader.load(files[0]).spec, result.warnings.map(\.description), result.json)
 }
 

@@ -1,3 +1,4 @@
+import HostFiles
 import ComposeImport
 import EnvSpec
 import Foundation
@@ -54,7 +55,7 @@ case "compose":
 case "bundle":
     // A real bundle of the example, with a lock, a ledger entry and a snapshot with data.
     let project = root + "/examples/edx-lite"
-    if let spec = try? EnvironmentLoader(hostEnvironment: [:], currentDirectory: project).load("env.json").spec {
+    if let spec = try? EnvironmentLoader(readFile: LocalFiles.read, hostEnvironment: [:], currentDirectory: project, realPath: LocalFiles.realPath).load("env.json").spec {
         var bundle = ExportBundle(revision: .draft(spec, number: 3, projectDirectory: project), exportedBy: "ada", exportedFrom: "laptop")
         bundle.lock = ["lms": ImageLock(reference: "devstack/busybox:1.36", digest: "devstack/busybox@sha256:" + String(repeating: "a", count: 64))]
         bundle.seeds = ["schema": .init(checksum: String(repeating: "b", count: 64), status: "succeeded", revision: 3)]
@@ -87,7 +88,7 @@ for index in start..<(start + count) {
         _ = try? ExportBundle.read(text, file: "b.json")
     case "env":
         let loader = EnvironmentLoader(readFile: { path in path == project + "/env.json" ? text : try LocalFiles.read(path) },
-                                       hostEnvironment: ["LMS_PORT": "18000"], currentDirectory: project)
+                                       hostEnvironment: ["LMS_PORT": "18000"], currentDirectory: project, realPath: LocalFiles.realPath)
         _ = try? loader.load("env.json")
     default:
         _ = try? ComposeImporter.convert([.init(display: "c.yml", text: text)], projectDirectory: project, readFile: { _ in throw CocoaError(.fileNoSuchFile) })

@@ -23,10 +23,10 @@ extension Devstack {
             if let against { return try await againstBundle(against) }
             switch revisions.count {
             case 2 where file.isEmpty:
-                let db = try store.openForReading()
-                let env = try db.resolveEnvironment(environment.env)
-                let a = try db.revision(environment: env, number: revisions[0])
-                let b = try db.revision(environment: env, number: revisions[1])
+                let workspace = try store.openForReading()
+                let env = try workspace.resolveEnvironment(environment.env)
+                let a = try workspace.revision(environment: env, number: revisions[0])
+                let b = try workspace.revision(environment: env, number: revisions[1])
                 let diff = SpecDiff(from: a.spec, to: b.spec)
                 if output.json { return try JSONOutput.print(diff.entries) }
                 print(DiffText.render(diff), terminator: "")

@@ -16,16 +16,16 @@ extension Devstack {
         @Flag(name: .shortAndLong, help: "Keep printing new events as they are recorded.") var follow = false
 
         func run() async throws {
-            let db = try store.openForReading()
-            let env = try db.resolveEnvironment(environment.env)
-            var events = try db.events(environment: env, limit: limit)
+            let workspace = try store.openForReading()
+            let env = try workspace.resolveEnvironment(environment.env)
+            var events = try workspace.events(environment: env, limit: limit)
             if output.json && !follow { return try JSONOutput.print(events) }
             var lastID = events.last?.id ?? 0
             if !output.json { print(Terminal.table(["TIME (UTC)", "REV", "SERVICE", "ACTION", "OUTCOME", "MS", "CAUSE"], events.map(row))) }
             else { for e in events { try JSONOutput.printLine(e) } }
             while follow {
                 try await Task.sleep(for: .milliseconds(500))
-                events = try db.events(environment: env, afterID: lastID, limit: 10_000)
+                events = try workspace.events(environment: env, afterID: lastID, limit: 10_000)
                 for e in events {
                     if output.json { try JSONOutput.printLine(e) } else { print(row(e).map { Terminal.escape($0) }.joined(separator: "  ")) }
                 }

@@ -20,8 +20,8 @@ extension Devstack {
             if input.isGiven {
                 spec = try input.load().spec
             } else {
-                let db = try store.openForReading()
-                spec = try db.revision(environment: try db.resolveEnvironment(environment.env)).spec
+                let workspace = try store.openForReading()
+                spec = try workspace.revision(environment: try workspace.resolveEnvironment(environment.env)).spec
             }
             print(DependencyGraph.render(spec, format: format == .dot ? .dot : .mermaid))
         }

@@ -15,9 +15,9 @@ extension Devstack {
         @Flag(name: .long, help: "Show every revision.") var all = false
 
         func run() throws {
-            let db = try store.openForReading()
-            let env = try db.resolveEnvironment(environment.env)
-            let revisions = try db.history(environment: env, limit: all ? nil : limit)
+            let workspace = try store.openForReading()
+            let env = try workspace.resolveEnvironment(environment.env)
+            let revisions = try workspace.history(environment: env, limit: all ? nil : limit)
             if output.json { return try JSONOutput.print(revisions) }
             let rows = revisions.map { r in
                 [String(r.number), Self.time(r.createdAt), r.author,

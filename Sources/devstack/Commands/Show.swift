@@ -12,9 +12,9 @@ extension Devstack {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            let db = try store.openForReading()
-            let env = try db.resolveEnvironment(environment.env)
-            let stored = try db.revision(environment: env, number: revision)
+            let workspace = try store.openForReading()
+            let env = try workspace.resolveEnvironment(environment.env)
+            let stored = try workspace.revision(environment: env, number: revision)
             let s = stored.summary
             if output.json {
                 print(CanonicalJSON.pretty(.object([

@@ -1,3 +1,4 @@
+import HostFiles
 import ComposeImport
 import EnvSpec
 import Foundation

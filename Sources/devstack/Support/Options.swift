@@ -39,7 +39,7 @@ struct OutputOptions: ParsableArguments {
 
 extension EnvironmentLoader {
     static func cli(profiles: [String] = []) -> EnvironmentLoader {
-        EnvironmentLoader(profiles: Set(profiles))
+        EnvironmentLoader.live(profiles: Set(profiles))
     }
 }
 
