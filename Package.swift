@@ -13,7 +13,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
-        .package(url: "https://github.com/pointfreeco/swift-clocks.git", from: "1.0.0"),
     ],
     targets: [
         // The dependency picture (docs/architecture.md): CLI → Application → (StateStore,
@@ -63,8 +62,7 @@ let package = Package(
         .testTarget(name: "EnvSpecTests", dependencies: ["EnvSpec", "TestSupport"]),
         .testTarget(name: "ComposeImportTests", dependencies: ["ComposeImport", "EnvSpec", "HostFiles"], exclude: ["Fixtures"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "EnvSpec"]),
-        .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "EnvSpec", "StateStore", "Application", "TestSupport",
-                                                            .product(name: "Clocks", package: "swift-clocks")]),
+        .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "EnvSpec", "StateStore", "Application", "TestSupport"]),
         // End-to-end: the built binary, and the real dockerd.
         .testTarget(name: "IntegrationTests", dependencies: ["DockerEngine", "Reconciler", "EnvSpec", "StateStore", "Application", "TestSupport"],
                     exclude: ["Fixtures"]),

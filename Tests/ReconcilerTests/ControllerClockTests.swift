@@ -1,5 +1,4 @@
 import Application
-import Clocks
 import EnvSpec
 import Foundation
 import StateStore
@@ -34,20 +33,28 @@ final class FakeLeases: LeaseKeeping {
     func release(environment: String, holderID: String) throws { report.yield(.released) }
 }
 
-/// The controller on a test clock: every timer it has (resync, heartbeat, revision poll,
-/// back-off) moves only when the test advances the clock, so each test runs in milliseconds and
-/// waits for what the controller reports, never for time to pass.
+/// The controller on a test timeline: every timer it has (resync, heartbeat, revision poll,
+/// back-off) moves only when the test advances the timeline, so each test runs in milliseconds
+/// and waits for what the controller reports, never for time to pass. Before each advance the
+/// test waits until the controller is asleep on its timers (heartbeat, resync and revision poll
+/// make three; a pending back-off a fourth).
 @Suite(.timeLimit(.minutes(1))) struct ControllerClockTests {
     struct Harness {
         let store: StateStore
         let engine: FakeEngine
-        let clock: TestClock<Duration>
+        let clock: TestTimeline
         let leases: FakeLeases
         let controller: EnvironmentController
         var reports: AsyncStream<ControllerEvent>.Iterator
         let running: Task<Void, Error>
 
         mutating func next() async -> ControllerEvent? { await reports.next() }
+
+        /// Waits until the controller sleeps on its three timers (and `more`), then moves time on.
+        func advance(by duration: Duration, more: Int = 0) async {
+            await clock.sleepers(atLeast: 3 + more)
+            clock.advance(by: duration)
+        }
 
         func stop() async throws {
             controller.requestStop()
@@ -59,7 +66,7 @@ final class FakeLeases: LeaseKeeping {
         let store = try StateStore.inMemory()
         _ = try store.record(try SpecBuilder.parse(json), meta: RevisionMeta(author: "t", host: "h", source: .apply))
         let engine = FakeEngine(images: ["busybox": "sha256:b1"])
-        let clock = TestClock<Duration>()
+        let clock = TestTimeline()
         let leases = FakeLeases()
         var settings = ControllerSettings()
         settings.debounce = .zero
@@ -69,7 +76,7 @@ final class FakeLeases: LeaseKeeping {
         settings.crashLoop = CrashLoopTracker(base: .seconds(1), cap: .seconds(8), stableAfter: .seconds(10))
         let (reports, report) = AsyncStream<ControllerEvent>.makeStream()
         let controller = EnvironmentController(reconciler: Reconciler(engine: engine, records: store, host: FakeHost()), leases: leases,
-                                               environment: "shop", holderID: "test", settings: settings, timeline: ClockTimeline(clock),
+                                               environment: "shop", holderID: "test", settings: settings, timeline: clock,
                                                observer: { report.yield($0) })
         let running = Task { try await controller.run() }
         return Harness(store: store, engine: engine, clock: clock, leases: leases, controller: controller,
@@ -84,12 +91,12 @@ final class FakeLeases: LeaseKeeping {
         #expect(await h.next() == .passFinished(.start, stepsRun: 8, held: 0))
         #expect(h.engine.containers.values.map(\.workload.service).sorted() == ["cache", "db", "migrate", "web"])
 
-        await h.clock.advance(by: .seconds(30))
+        await h.advance(by: .seconds(30))
         #expect(await h.next() == .passFinished(.resync, stepsRun: 0, held: 0))
 
         let changed = shop.replacingOccurrences(of: "\"cache\": { \"image\": \"busybox\" }", with: "\"cache\": { \"image\": \"busybox\", \"env\": { \"SIZE\": \"2\" } }")
         _ = try h.store.record(try SpecBuilder.parse(changed), meta: RevisionMeta(author: "t", host: "h", source: .apply))
-        await h.clock.advance(by: .milliseconds(500))
+        await h.advance(by: .milliseconds(500))
         #expect(await h.next() == .passFinished(.newRevision, stepsRun: 1, held: 0))
         #expect(h.engine.calls.suffix(3) == ["remove cache", "create cache", "start cache"])
         #expect(try h.store.lastApply(environment: "shop", convergedOnly: true)?.revision == 2)
@@ -109,15 +116,15 @@ final class FakeLeases: LeaseKeeping {
         #expect(await h.next() == .passFinished(.engineEvent(service: "cache", action: "die"), stepsRun: 0, held: 1))
         let backOff = try h.store.events(environment: "shop").filter { $0.action == "back-off" }
         #expect(backOff.map(\.detail) == ["restart 1 held for 1s"])
-        await h.clock.advance(by: .seconds(1))
+        await h.advance(by: .seconds(1), more: 1)
         #expect(await h.next() == .passFinished(.backOffOver, stepsRun: 1, held: 0))
 
         // Again at once: the delay doubles.
         h.engine.kill("cache")
         h.engine.emit(EngineEvent(action: "die", service: "cache", containerID: "c0001"))
         #expect(await h.next() == .passFinished(.engineEvent(service: "cache", action: "die"), stepsRun: 0, held: 1))
-        await h.clock.advance(by: .seconds(1))
-        await h.clock.advance(by: .seconds(1))
+        await h.advance(by: .seconds(1), more: 1)
+        await h.advance(by: .seconds(1), more: 1)
         #expect(await h.next() == .passFinished(.backOffOver, stepsRun: 1, held: 0))
         #expect(try h.store.events(environment: "shop").filter { $0.action == "back-off" }.map(\.detail)
                 == ["restart 1 held for 1s", "restart 2 held for 2s"])
@@ -136,21 +143,21 @@ final class FakeLeases: LeaseKeeping {
         #expect(await h.next() == .holdingLease)
         #expect(await h.next() == .passFinished(.start, stepsRun: 8, held: 0))
 
-        await h.clock.advance(by: .seconds(5))
+        await h.advance(by: .seconds(5))
         #expect(await leases.next() == .renewed)
-        await h.clock.advance(by: .seconds(5))
+        await h.advance(by: .seconds(5))
         #expect(await leases.next() == .renewed)
 
         h.leases.lose()
-        await h.clock.advance(by: .seconds(5))
+        await h.advance(by: .seconds(5))
         #expect(await leases.next() == .refused)
         await #expect(throws: LeaseLostError(environment: "shop")) { try await h.running.value }
         #expect(await leases.next() == .released)
     }
 }
 
-/// Health waits on a clock that jumps: a ten-minute health check budget times out in
-/// milliseconds, with the message a person would see.
+/// Health waits on a timeline where every sleep ends at once: a ten-minute health check budget
+/// runs out in microseconds, with the message a person would see after ten minutes.
 @Suite(.timeLimit(.minutes(1))) struct HealthWaitClockTests {
     static let slow = """
     {
@@ -166,7 +173,7 @@ final class FakeLeases: LeaseKeeping {
         let engine = FakeEngine(images: ["busybox": "sha256:b1"])
         engine.unhealthy = ["db"]
         let p = try await plan(Self.slow, engine: engine)
-        let report = await Executor(engine: engine, timeline: ClockTimeline(ImmediateClock())).run(p, revision: 1)
+        let report = await Executor(engine: engine, timeline: ImmediateTimeline()).run(p, revision: 1)
         let wait = p.steps.first { $0.service == "db" && $0.action.isWait }!
         #expect(report.outcomes[wait.id] == .failed("not healthy after 601.0s (health check check: not ready)"))
         let web = p.steps.first { $0.service == "web" }!
@@ -177,7 +184,7 @@ final class FakeLeases: LeaseKeeping {
         let engine = FakeEngine(images: ["busybox": "sha256:b1"])
         engine.unhealthy = ["db"]
         let p = try await plan(Self.slow, engine: engine)
-        let report = await Executor(engine: engine, timeline: ClockTimeline(ImmediateClock()), timeout: .seconds(60)).run(p, revision: 1)
+        let report = await Executor(engine: engine, timeline: ImmediateTimeline(), timeout: .seconds(60)).run(p, revision: 1)
         let wait = p.steps.first { $0.service == "db" && $0.action.isWait }!
         #expect(report.outcomes[wait.id] == .failed("not healthy after the apply timeout (health check check: not ready)"))
     }
