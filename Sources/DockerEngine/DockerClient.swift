@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import Reconciler
 
 /// A minimal Docker Engine API client over the unix socket, on async-http-client.
@@ -54,23 +55,45 @@ public struct DockerClient: Sendable {
     public struct Response: Sendable {
         public var status: Int
         public var body: Data
-        public var json: Any? { try? JSONSerialization.jsonObject(with: body) }
+        /// What the request was, for messages.
+        var context: String
+
+        /// The body as the engine's documented model; an answer of another shape is a typed
+        /// error that says which request got it, never a silent default.
+        func decode<T: Decodable>(_ type: T.Type) throws -> T {
+            do { return try JSONDecoder().decode(type, from: body) } catch {
+                throw EngineError(.server, "\(context): the engine's answer is not the \(T.self) expected (\(DockerClient.decodingReason(error)))")
+            }
+        }
+    }
+
+    static func decodingReason(_ error: Error) -> String {
+        switch error as? DecodingError {
+        case let .keyNotFound(key, _)?: return "no \(key.stringValue)"
+        case let .typeMismatch(_, context)?, let .valueNotFound(_, context)?:
+            return "wrong type at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
+        case .dataCorrupted?: return "not JSON"
+        default: return "unreadable"
+        }
+    }
+
+    /// One request with a JSON body: the engine's request model, encoded.
+    @discardableResult
+    public func request<Body: Encodable>(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: Body,
+                                         timeout: TimeAmount = .seconds(120), context: String? = nil) async throws -> Response {
+        try await request(method, path, query: query, body: try JSONEncoder().encode(body), contentType: "application/json", timeout: timeout, context: context)
     }
 
     /// One request; a non-2xx answer becomes an EngineError carrying the engine's message.
     @discardableResult
-    public func request(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], json: Any? = nil,
+    public func request(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [],
                         body: Data? = nil, contentType: String? = nil, timeout: TimeAmount = .seconds(120),
                         context: String? = nil) async throws -> Response {
         var request = HTTPClientRequest(url: url(path, query: query))
         request.method = method
         // dockerd rejects requests without a Host header, which the client omits on unix sockets.
         request.headers.add(name: "Host", value: "localhost")
-        if let json {
-            let data = try JSONSerialization.data(withJSONObject: json)
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: data))
-        } else if let body {
+        if let body {
             request.headers.add(name: "Content-Type", value: contentType ?? "application/octet-stream")
             request.body = .bytes(ByteBuffer(bytes: body))
         }
@@ -96,26 +119,46 @@ public struct DockerClient: Sendable {
         let status = Int(response.status.code)
         // 304: already started or stopped, which is what we wanted.
         guard (200..<300).contains(status) || status == 304 else {
-            let message = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["message"] as? String
+            let message = (try? JSONDecoder().decode(EngineAPI.ErrorMessage.self, from: data))?.message
                 ?? String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             let prefix = context.map { "\($0): " } ?? ""
             let kind: EngineError.Kind = status == 404 ? .notFound : status == 409 ? .conflict : status >= 500 ? .server : .badRequest
             throw EngineError(kind, "\(prefix)\(message.isEmpty ? "engine answered \(status)" : message)")
         }
-        return Response(status: status, body: data)
+        return Response(status: status, body: data, context: context ?? "\(method.rawValue) \(path)")
     }
 
     static func describe(bytes: Int) -> String {
         bytes >= 1 << 20 ? "\(bytes >> 20) MiB" : "\(bytes) bytes"
     }
 
+    /// Why the engine could not be reached, from the error's type: a system call's errno, or
+    /// one of the HTTP client's time-outs.
     static func reason(_ error: Error) -> String {
+        if let io = error as? IOError { return reason(errno: io.errnoCode) }
+        if let connection = error as? NIOConnectionError, let first = connection.connectionErrors.first {
+            return reason(first.error)
+        }
+        if let http = error as? HTTPClientError {
+            switch http {
+            case .connectTimeout, .deadlineExceeded, .readTimeout, .writeTimeout: return "timed out"
+            case .remoteConnectionClosed: return "the engine closed the connection"
+            default: break
+            }
+        }
+        if let channel = error as? ChannelError, case .connectTimeout = channel { return "timed out" }
         let text = "\(error)"
-        if text.contains("connectionRefused") || text.contains("Connection refused") || text.contains("ECONNREFUSED") { return "connection refused" }
-        if text.contains("No such file") || text.contains("ENOENT") { return "no such socket" }
-        if text.contains("Permission denied") || text.contains("EACCES") { return "permission denied" }
-        if text.contains("deadlineExceeded") || text.contains("timeout") { return "timed out" }
         return text.count > 120 ? String(text.prefix(120)) + "…" : text
+    }
+
+    static func reason(errno code: Int32) -> String {
+        switch code {
+        case ECONNREFUSED: return "connection refused"
+        case ENOENT: return "no such socket"
+        case EACCES, EPERM: return "permission denied"
+        case ETIMEDOUT: return "timed out"
+        default: return String(cString: strerror(code)).lowercased()
+        }
     }
 
     /// Docker's multiplexed stdout/stderr stream, read whole.

@@ -11,7 +11,9 @@ public struct DockerContainerEngine: ContainerEngine {
     public init(client: DockerClient) { self.client = client }
 
     static func filters(_ f: [String: [String]]) -> String {
-        String(decoding: (try? JSONSerialization.data(withJSONObject: f, options: [.sortedKeys])) ?? Data("{}".utf8), as: UTF8.self)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: (try? encoder.encode(f)) ?? Data("{}".utf8), as: UTF8.self)
     }
 
     public func observe(environment: String, containerNames: [String], images: [String], networkNames: [String]) async throws -> ObservedState {
@@ -26,27 +28,26 @@ public struct DockerContainerEngine: ContainerEngine {
         async let namedVolumes = client.request(.GET, "/volumes", query: [("filters", Self.filters(["name": ["\(environment)-"]]))])
         async let byName = networkNames.isEmpty ? nil : client.request(.GET, "/networks", query: [("filters", Self.filters(["name": networkNames]))])
 
-        let ours = Self.parseContainers(try await labelled.json).filter { $0.labels[Labels.environment] == environment }
+        let ours = Self.observed(try await labelled.decode([EngineAPI.ContainerSummary].self)).filter { $0.labels[Labels.environment] == environment }
         let wanted = Set(containerNames)
-        let foreign = Self.parseContainers(try await named?.json).filter { wanted.contains($0.name) && $0.labels[Labels.environment] != environment }
-        let labelledNetworks = (try await networks.json as? [[String: Any]]) ?? []
-        let observedNetworks = labelledNetworks.compactMap { $0["Name"] as? String }
-        let volumeNames = (((try await volumes.json as? [String: Any])?["Volumes"] as? [[String: Any]]) ?? []).compactMap { $0["Name"] as? String }
-        func unlabelled(_ list: [[String: Any]]) -> [String] {
-            list.filter { (($0["Labels"] as? [String: String]) ?? [:])[Labels.environment] == nil }
-                .compactMap { $0["Name"] as? String }.filter { $0.hasPrefix("\(environment)-") }
+        let foreign = Self.observed(try await named?.decode([EngineAPI.ContainerSummary].self) ?? []).filter {
+            wanted.contains($0.name) && $0.labels[Labels.environment] != environment
         }
-        var state = ObservedState(containers: ours, foreign: foreign, networks: observedNetworks, volumes: volumeNames, images: try await imageIDs)
-        state.foreignNetworks = unlabelled((try await namedNetworks.json as? [[String: Any]]) ?? [])
+        let labelledNetworks = try await networks.decode([EngineAPI.NetworkSummary].self)
+        let volumeNames = (try await volumes.decode(EngineAPI.VolumeList.self).Volumes ?? []).map(\.Name)
+        func unlabelled(_ named: [(name: String, labels: [String: String]?)]) -> [String] {
+            named.filter { ($0.labels ?? [:])[Labels.environment] == nil }.map(\.name).filter { $0.hasPrefix("\(environment)-") }
+        }
+        var state = ObservedState(containers: ours, foreign: foreign, networks: labelledNetworks.map(\.Name), volumes: volumeNames, images: try await imageIDs)
+        state.foreignNetworks = unlabelled(try await namedNetworks.decode([EngineAPI.NetworkSummary].self).map { ($0.Name, $0.Labels) })
         for network in labelledNetworks {
-            if let name = network["Name"] as? String, let hash = (network["Labels"] as? [String: String])?[Labels.networkHash] { state.networkHashes[name] = hash }
+            if let hash = network.Labels?[Labels.networkHash] { state.networkHashes[network.Name] = hash }
         }
         // Name filters match substrings: keep exact names without our label.
         let wantedNetworks = Set(networkNames)
-        state.unlabelledNetworks = ((try await byName?.json as? [[String: Any]]) ?? []).filter {
-            (($0["Labels"] as? [String: String]) ?? [:])[Labels.environment] != environment
-        }.compactMap { $0["Name"] as? String }.filter(wantedNetworks.contains).sorted()
-        state.foreignVolumes = unlabelled(((try await namedVolumes.json as? [String: Any])?["Volumes"] as? [[String: Any]]) ?? [])
+        state.unlabelledNetworks = (try await byName?.decode([EngineAPI.NetworkSummary].self) ?? [])
+            .filter { ($0.Labels ?? [:])[Labels.environment] != environment }.map(\.Name).filter(wantedNetworks.contains).sorted()
+        state.foreignVolumes = unlabelled((try await namedVolumes.decode(EngineAPI.VolumeList.self).Volumes ?? []).map { ($0.Name, $0.Labels) })
         return state
     }
 
@@ -63,30 +64,34 @@ public struct DockerContainerEngine: ContainerEngine {
 
     func imageID(_ reference: String) async throws -> String? {
         do {
-            let response = try await client.request(.GET, "/images/\(reference)/json")
-            return (response.json as? [String: Any])?["Id"] as? String
+            return try await client.request(.GET, "/images/\(reference)/json").decode(EngineAPI.ImageInspect.self).Id
         } catch let error as EngineError where error.kind == .notFound || error.kind == .badRequest {
             return nil
         }
     }
 
-    static func parseContainers(_ json: Any?) -> [ObservedContainer] {
-        guard let list = json as? [[String: Any]] else { return [] }
-        return list.map { c in
-            let name = ((c["Names"] as? [String])?.first ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "/"))
-            let status = c["Status"] as? String ?? ""
-            let ports = (c["Ports"] as? [[String: Any]] ?? []).compactMap { p -> PublishedPort? in
-                guard let publicPort = p["PublicPort"] as? Int, let privatePort = p["PrivatePort"] as? Int else { return nil }
-                return PublishedPort(hostIP: p["IP"] as? String ?? "", hostPort: publicPort, containerPort: privatePort, proto: p["Type"] as? String ?? "tcp")
+    static func observed(_ list: [EngineAPI.ContainerSummary]) -> [ObservedContainer] {
+        list.map { c in
+            let name = (c.Names?.first ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+            let status = c.Status ?? ""
+            let ports = (c.Ports ?? []).compactMap { p -> PublishedPort? in
+                guard let publicPort = p.PublicPort else { return nil }
+                return PublishedPort(hostIP: p.IP ?? "", hostPort: publicPort, containerPort: p.PrivatePort, proto: p.Type ?? "tcp")
             }
-            var container = ObservedContainer(id: c["Id"] as? String ?? "", name: name, labels: c["Labels"] as? [String: String] ?? [:],
-                                     state: parseState(c["State"] as? String ?? "", exitCode: exitCode(fromStatus: status)),
-                                     health: status.contains("(healthy)") ? .healthy : status.contains("(unhealthy)") ? .unhealthy
-                                         : status.contains("health: starting") ? .starting : .none,
-                                     image: c["Image"] as? String ?? "", imageID: c["ImageID"] as? String ?? "", ports: ports)
-            container.created = (c["Created"] as? NSNumber)?.doubleValue ?? 0
+            var container = ObservedContainer(id: c.Id, name: name, labels: c.Labels ?? [:],
+                                              state: parseState(c.State ?? "", exitCode: exitCode(fromStatus: status)),
+                                              health: health(fromStatus: status), image: c.Image ?? "", imageID: c.ImageID ?? "", ports: ports)
+            container.created = c.Created ?? 0
             return container
         }
+    }
+
+    /// The list endpoint carries health only in its status text: "Up 3 seconds (healthy)".
+    static func health(fromStatus status: String) -> Health {
+        if status.hasSuffix("(healthy)") { return .healthy }
+        if status.hasSuffix("(unhealthy)") { return .unhealthy }
+        if status.hasSuffix("(health: starting)") { return .starting }
+        return .none
     }
 
     static func parseState(_ state: String, exitCode: Int) -> ContainerState {
@@ -107,12 +112,11 @@ public struct DockerContainerEngine: ContainerEngine {
     }
 
     public func createNetwork(_ network: NetworkDefinition, environment: String) async throws {
-        var body: [String: Any] = [
-            "Name": network.name, "CheckDuplicate": true, "Driver": network.driver, "Internal": network.isInternal,
-            "Labels": [Labels.environment: environment, Labels.networkHash: network.settingsHash],
-        ]
-        if !network.subnets.isEmpty { body["IPAM"] = ["Driver": "default", "Config": network.subnets.map { ["Subnet": $0] }] }
-        try await client.request(.POST, "/networks/create", json: body, context: "network \(network.name)")
+        let body = EngineAPI.NetworkCreate(
+            Name: network.name, CheckDuplicate: true, Driver: network.driver, Internal: network.isInternal,
+            Labels: [Labels.environment: environment, Labels.networkHash: network.settingsHash],
+            IPAM: network.subnets.isEmpty ? nil : EngineAPI.IPAM(Driver: "default", Config: network.subnets.map { EngineAPI.IPAMPool(Subnet: $0) }))
+        try await client.request(.POST, "/networks/create", body: body, context: "network \(network.name)")
     }
 
     public func removeNetwork(_ name: String) async throws {
@@ -120,16 +124,16 @@ public struct DockerContainerEngine: ContainerEngine {
             try await client.request(.DELETE, "/networks/\(name)", context: "network \(name)")
         } catch let error as EngineError where error.message.contains("active endpoints") {
             // Stale endpoints left by dockerd 20.10 (moby#42119): disconnect them by force, then retry once.
-            let inspected = try await client.request(.GET, "/networks/\(name)")
-            for endpoint in ((inspected.json as? [String: Any])?["Containers"] as? [String: Any] ?? [:]).keys {
-                _ = try? await client.request(.POST, "/networks/\(name)/disconnect", json: ["Container": endpoint, "Force": true])
+            let inspected = try await client.request(.GET, "/networks/\(name)").decode(EngineAPI.NetworkSummary.self)
+            for endpoint in (inspected.Containers ?? [:]).keys {
+                _ = try? await client.request(.POST, "/networks/\(name)/disconnect", body: EngineAPI.NetworkConnect(Container: endpoint, Force: true))
             }
             try await client.request(.DELETE, "/networks/\(name)", context: "network \(name)")
         }
     }
 
     public func createVolume(_ name: String, environment: String) async throws {
-        try await client.request(.POST, "/volumes/create", json: ["Name": name, "Labels": [Labels.environment: environment]],
+        try await client.request(.POST, "/volumes/create", body: EngineAPI.VolumeCreate(Name: name, Labels: [Labels.environment: environment]),
                                  context: "volume \(name)")
     }
 
@@ -142,7 +146,7 @@ public struct DockerContainerEngine: ContainerEngine {
         do { response = try await client.request(.GET, "/images/\(reference)/json") } catch let error as EngineError where error.kind == .notFound {
             return nil
         }
-        let digests = (response.json as? [String: Any])?["RepoDigests"] as? [String] ?? []
+        let digests = try response.decode(EngineAPI.ImageInspect.self).RepoDigests ?? []
         let repository = Self.splitReference(reference).0
         return digests.first { $0.hasPrefix(repository + "@") } ?? (reference.contains("@") ? reference : nil)
     }
@@ -157,7 +161,7 @@ public struct DockerContainerEngine: ContainerEngine {
 
     public func buildImage(_ build: ImageBuild) async throws -> String {
         let archive = try ContextArchive.make(directory: build.contextDirectory)
-        let args = String(decoding: try JSONSerialization.data(withJSONObject: build.args), as: UTF8.self)
+        let args = String(decoding: try JSONEncoder().encode(build.args), as: UTF8.self)
         let response = try await client.request(.POST, "/build", query: [("t", build.tag), ("dockerfile", build.dockerfile), ("buildargs", args), ("rm", "1")],
                                                 body: archive, contentType: "application/x-tar", timeout: .minutes(60), context: "build \(build.tag)")
         if let error = Self.streamError(response.body) { throw EngineError(.badRequest, "build \(build.tag): \(error)") }
@@ -168,7 +172,7 @@ public struct DockerContainerEngine: ContainerEngine {
     /// Progress streams answer 200 and report failure inline as {"error": "..."}.
     static func streamError(_ body: Data) -> String? {
         for line in body.split(separator: UInt8(ascii: "\n")) {
-            if let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any], let error = object["error"] as? String {
+            if let error = (try? JSONDecoder().decode(EngineAPI.ProgressLine.self, from: Data(line)))?.error {
                 return error.trimmingCharacters(in: .whitespacesAndNewlines)
             }
         }
@@ -184,52 +188,38 @@ public struct DockerContainerEngine: ContainerEngine {
     }
 
     public func createContainer(_ w: Workload) async throws -> String {
-        var body: [String: Any] = [
-            "Image": w.image,
-            "Env": w.env.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" },
-            "Labels": w.labels,
-            "ExposedPorts": Dictionary(uniqueKeysWithValues: w.ports.map { ("\($0.containerPort)/\($0.proto)", [String: Any]()) }),
-        ]
-        if let command = w.command { body["Cmd"] = command }
-        if let entrypoint = w.entrypoint { body["Entrypoint"] = entrypoint }
-        if let dir = w.workingDir { body["WorkingDir"] = dir }
-        if let user = w.user { body["User"] = user }
-        if let check = w.healthcheck {
-            body["Healthcheck"] = ["Test": ["CMD"] + check.command, "Interval": check.intervalMs * 1_000_000, "Timeout": check.timeoutMs * 1_000_000,
-                                   "Retries": check.retries, "StartPeriod": check.startPeriodMs * 1_000_000]
-        }
-        if w.healthcheckDisabled { body["Healthcheck"] = ["Test": ["NONE"]] }
-        var bindings: [String: [[String: String]]] = [:]
+        var bindings: [String: [EngineAPI.PortBinding]] = [:]
         for p in w.ports {
-            bindings["\(p.containerPort)/\(p.proto)", default: []].append(["HostIp": p.hostIP, "HostPort": p.hostPort.map(String.init) ?? ""])
+            bindings["\(p.containerPort)/\(p.proto)", default: []].append(EngineAPI.PortBinding(HostIp: p.hostIP, HostPort: p.hostPort.map(String.init) ?? ""))
         }
-        var hostConfig: [String: Any] = [
-            "Init": w.initProcess,
-            "PortBindings": bindings,
-            "Mounts": w.mounts.map { ["Type": $0.type.rawValue, "Source": $0.source, "Target": $0.target, "ReadOnly": $0.readOnly] as [String: Any] },
-            "RestartPolicy": ["Name": w.restart == .no ? "" : w.restart.rawValue],
-            "NetworkMode": w.networks.first?.name ?? "none",
-        ]
-        if let memory = w.resources.memoryBytes { hostConfig["Memory"] = memory }
-        if let milli = w.resources.milliCPUs { hostConfig["NanoCpus"] = milli * 1_000_000 }
-        body["HostConfig"] = hostConfig
-        if let primary = w.networks.first {
-            body["NetworkingConfig"] = ["EndpointsConfig": [primary.name: Self.endpoint(primary)]]
+        let hostConfig = EngineAPI.HostConfig(
+            Init: w.initProcess, PortBindings: bindings,
+            Mounts: w.mounts.map { EngineAPI.Mount(Type: $0.type.rawValue, Source: $0.source, Target: $0.target, ReadOnly: $0.readOnly) },
+            RestartPolicy: EngineAPI.RestartPolicy(Name: w.restart == .no ? "" : w.restart.rawValue),
+            NetworkMode: w.networks.first?.name ?? "none",
+            Memory: w.resources.memoryBytes, NanoCpus: w.resources.milliCPUs.map { $0 * 1_000_000 })
+        var healthcheck = w.healthcheck.map { check in
+            EngineAPI.HealthConfig(Test: ["CMD"] + check.command, Interval: check.intervalMs * 1_000_000, Timeout: check.timeoutMs * 1_000_000,
+                                   Retries: check.retries, StartPeriod: check.startPeriodMs * 1_000_000)
         }
-        let response = try await client.request(.POST, "/containers/create", query: [("name", w.name)], json: body, context: w.service)
-        guard let id = (response.json as? [String: Any])?["Id"] as? String else { throw EngineError(.server, "\(w.service): the engine returned no container ID") }
+        if w.healthcheckDisabled { healthcheck = EngineAPI.HealthConfig(Test: ["NONE"]) }
+        let body = EngineAPI.ContainerCreate(
+            Image: w.image, Env: w.env.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }, Labels: w.labels,
+            ExposedPorts: Dictionary(w.ports.map { ("\($0.containerPort)/\($0.proto)", EngineAPI.Empty()) }, uniquingKeysWith: { first, _ in first }),
+            Cmd: w.command, Entrypoint: w.entrypoint, WorkingDir: w.workingDir, User: w.user, Healthcheck: healthcheck, HostConfig: hostConfig,
+            NetworkingConfig: w.networks.first.map { EngineAPI.NetworkingConfig(EndpointsConfig: [$0.name: Self.endpoint($0)]) })
+        let id = try await client.request(.POST, "/containers/create", query: [("name", w.name)], body: body, context: w.service)
+            .decode(EngineAPI.Created.self).Id
         // API 1.41 creates with one network; the others are joined before the container starts.
         for network in w.networks.dropFirst() {
-            try await client.request(.POST, "/networks/\(network.name)/connect", json: ["Container": id, "EndpointConfig": Self.endpoint(network)],
+            try await client.request(.POST, "/networks/\(network.name)/connect", body: EngineAPI.NetworkConnect(Container: id, EndpointConfig: Self.endpoint(network)),
                                      context: "\(w.service): network \(network.name)")
         }
         return id
     }
 
-    static func endpoint(_ network: WorkloadNetwork) -> [String: Any] {
-        var endpoint: [String: Any] = ["Aliases": network.aliases]
-        if let ip = network.ipv4Address { endpoint["IPAMConfig"] = ["IPv4Address": ip] }
-        return endpoint
+    static func endpoint(_ network: WorkloadNetwork) -> EngineAPI.EndpointSettings {
+        EngineAPI.EndpointSettings(Aliases: network.aliases, IPAMConfig: network.ipv4Address.map { EngineAPI.EndpointIPAM(IPv4Address: $0) })
     }
 
     public func startContainer(_ id: String) async throws {
@@ -245,10 +235,9 @@ public struct DockerContainerEngine: ContainerEngine {
     }
 
     public func inspectContainer(_ id: String) async throws -> ContainerStatus {
-        let response = try await client.request(.GET, "/containers/\(id)/json")
-        let state = (response.json as? [String: Any])?["State"] as? [String: Any] ?? [:]
-        let health = Health(rawValue: (state["Health"] as? [String: Any])?["Status"] as? String ?? "none") ?? .none
-        return ContainerStatus(state: Self.parseState(state["Status"] as? String ?? "", exitCode: state["ExitCode"] as? Int ?? 0), health: health)
+        let state = try await client.request(.GET, "/containers/\(id)/json").decode(EngineAPI.ContainerInspect.self).State
+        let health = Health(rawValue: state.Health?.Status ?? "none") ?? .none
+        return ContainerStatus(state: Self.parseState(state.Status, exitCode: state.ExitCode ?? 0), health: health)
     }
 
     public func putArchive(_ id: String, path: String, archive: Data) async throws {
@@ -260,8 +249,7 @@ public struct DockerContainerEngine: ContainerEngine {
     }
 
     public func waitContainer(_ id: String) async throws -> Int {
-        let response = try await client.request(.POST, "/containers/\(id)/wait", timeout: .hours(24))
-        return (response.json as? [String: Any])?["StatusCode"] as? Int ?? -1
+        try await client.request(.POST, "/containers/\(id)/wait", timeout: .hours(24)).decode(EngineAPI.WaitResult.self).StatusCode
     }
 
     public func output(_ id: String) async throws -> String {
@@ -270,12 +258,11 @@ public struct DockerContainerEngine: ContainerEngine {
     }
 
     public func exec(_ id: String, command: [String]) async throws -> ExecResult {
-        let created = try await client.request(.POST, "/containers/\(id)/exec", json: ["AttachStdout": true, "AttachStderr": true, "Cmd": command])
-        guard let execID = (created.json as? [String: Any])?["Id"] as? String else { throw EngineError(.server, "exec: the engine returned no exec ID") }
-        let started = try await client.request(.POST, "/exec/\(execID)/start", json: ["Detach": false, "Tty": false], timeout: .minutes(10))
+        let execID = try await client.request(.POST, "/containers/\(id)/exec", body: EngineAPI.ExecCreate(AttachStdout: true, AttachStderr: true, Cmd: command))
+            .decode(EngineAPI.Created.self).Id
+        let started = try await client.request(.POST, "/exec/\(execID)/start", body: EngineAPI.ExecStart(Detach: false, Tty: false), timeout: .minutes(10))
         let output = DockerClient.demultiplex(started.body).map { String(decoding: $0.payload, as: UTF8.self) }.joined()
-        let inspected = try await client.request(.GET, "/exec/\(execID)/json")
-        let code = (inspected.json as? [String: Any])?["ExitCode"] as? Int ?? -1
+        let code = try await client.request(.GET, "/exec/\(execID)/json").decode(EngineAPI.ExecInspect.self).ExitCode ?? -1
         return ExecResult(exitCode: code, output: output)
     }
 }

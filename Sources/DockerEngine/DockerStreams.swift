@@ -7,8 +7,7 @@ import Reconciler
 /// Streaming endpoints: /events, container logs, exec output.
 extension DockerClient {
     /// Opens a long-lived GET and yields its body as it arrives.
-    func stream(_ path: String, query: [(String, String)] = [], method: HTTPMethod = .GET, json: Any? = nil) -> AsyncThrowingStream<Data, Error> {
-        let bodyData = json.flatMap { try? JSONSerialization.data(withJSONObject: $0) }
+    func stream(_ path: String, query: [(String, String)] = [], method: HTTPMethod = .GET, body bodyData: Data? = nil) -> AsyncThrowingStream<Data, Error> {
         let url = self.url(path, query: query)
         return AsyncThrowingStream { continuation in
             let task = Task {
@@ -32,7 +31,7 @@ extension DockerClient {
                     guard (200..<300).contains(Int(response.status.code)) else {
                         var body = try await response.body.collect(upTo: 1 << 20)
                         let data = Data(body.readBytes(length: body.readableBytes) ?? [])
-                        let message = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["message"] as? String ?? "engine answered \(response.status.code)"
+                        let message = (try? JSONDecoder().decode(EngineAPI.ErrorMessage.self, from: data))?.message ?? "engine answered \(response.status.code)"
                         throw EngineError(response.status.code == 404 ? .notFound : .server, message)
                     }
                     for try await var chunk in response.body {
@@ -89,11 +88,9 @@ extension DockerContainerEngine: EngineEventSource {
                         while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
                             let line = pending[pending.startIndex..<newline]
                             pending = Data(pending[(newline + 1)...])
-                            guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else { continue }
-                            let actor = object["Actor"] as? [String: Any]
-                            let attributes = actor?["Attributes"] as? [String: String]
-                            continuation.yield(EngineEvent(action: object["Action"] as? String ?? object["status"] as? String ?? "",
-                                                           service: attributes?[Labels.service], containerID: actor?["ID"] as? String ?? ""))
+                            guard let message = try? JSONDecoder().decode(EngineAPI.EventMessage.self, from: Data(line)) else { continue }
+                            continuation.yield(EngineEvent(action: message.Action ?? message.status ?? "",
+                                                           service: message.Actor?.Attributes?[Labels.service], containerID: message.Actor?.ID ?? ""))
                         }
                     }
                     continuation.finish()
@@ -115,16 +112,14 @@ extension DockerContainerEngine: EngineEventSource {
 
     /// Runs a command and streams its output; the exit code comes from `execExitCode` afterwards.
     public func execStream(_ container: String, command: [String], workingDir: String? = nil) async throws -> (id: String, output: AsyncThrowingStream<(stream: UInt8, payload: Data), Error>) {
-        var body: [String: Any] = ["AttachStdout": true, "AttachStderr": true, "Cmd": command, "Tty": false]
-        if let workingDir { body["WorkingDir"] = workingDir }
-        let created = try await client.request(.POST, "/containers/\(container)/exec", json: body, context: container)
-        guard let id = (created.json as? [String: Any])?["Id"] as? String else { throw EngineError(.server, "exec: the engine returned no exec ID") }
-        return (id, Self.frames(client.stream("/exec/\(id)/start", method: .POST, json: ["Detach": false, "Tty": false])))
+        let body = EngineAPI.ExecCreate(AttachStdout: true, AttachStderr: true, Cmd: command, Tty: false, WorkingDir: workingDir)
+        let id = try await client.request(.POST, "/containers/\(container)/exec", body: body, context: container).decode(EngineAPI.Created.self).Id
+        let start = try JSONEncoder().encode(EngineAPI.ExecStart(Detach: false, Tty: false))
+        return (id, Self.frames(client.stream("/exec/\(id)/start", method: .POST, body: start)))
     }
 
     public func execExitCode(_ id: String) async throws -> Int {
-        let inspected = try await client.request(.GET, "/exec/\(id)/json")
-        return (inspected.json as? [String: Any])?["ExitCode"] as? Int ?? -1
+        try await client.request(.GET, "/exec/\(id)/json").decode(EngineAPI.ExecInspect.self).ExitCode ?? -1
     }
 
     static func frames(_ raw: AsyncThrowingStream<Data, Error>) -> AsyncThrowingStream<(stream: UInt8, payload: Data), Error> {
