@@ -126,6 +126,6 @@ enum BundleContents {
     /// The ledger's last run of each seed the revision declares.
     static func seeds(_ stored: StoredRevision, store db: StateStore) throws -> [String: SeedState] {
         try db.seedLedger(environment: stored.summary.environment).filter { stored.spec.seeds[$0.key] != nil }
-            .mapValues { SeedState(checksum: $0.checksum, status: $0.status, revision: $0.revision) }
+            .mapValues { SeedState(checksum: $0.checksum, status: $0.status.rawValue, revision: $0.revision) }
     }
 }

@@ -39,11 +39,11 @@ public enum SeedPlanner {
                 verdict = .run("seed \(upstream) it runs after is rerunning")
             } else if let last = ledger[name] {
                 switch last.status {
-                case "succeeded" where last.checksum == checksum:
+                case .succeeded where last.checksum == checksum:
                     verdict = .skip("unchanged since revision \(last.revision.map(String.init) ?? "?") (checksum \(checksum.prefix(12)))")
-                case "succeeded": verdict = .run("definition or files changed (checksum \(last.checksum.prefix(12)) → \(checksum.prefix(12)))")
-                case "failed": verdict = .run("last run failed")
-                default: verdict = .run("last run did not finish")
+                case .succeeded: verdict = .run("definition or files changed (checksum \(last.checksum.prefix(12)) → \(checksum.prefix(12)))")
+                case .failed: verdict = .run("last run failed")
+                case .running: verdict = .run("last run did not finish")
                 }
             } else {
                 verdict = .run("never run")

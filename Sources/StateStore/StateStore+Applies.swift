@@ -17,7 +17,7 @@ extension StateStore {
         let json = CanonicalJSON.encode(.object(images.map { (key: $0.key, value: JSONNode(.string($0.value))) }))
         try write { db in
             try db.execute(sql: "UPDATE applies SET finished_at = ?, outcome = ?, images = ? WHERE id = ?",
-                           arguments: [Timestamp.now(), converged ? "converged" : "failed", json, id])
+                           arguments: [Timestamp.now(), (converged ? ApplyOutcome.converged : .failed).rawValue, json, id])
         }
     }
 
@@ -32,13 +32,8 @@ extension StateStore {
         try read { db in
             guard let envID = try Self.environmentID(db, name: environment, create: false) else { return nil }
             let filter = convergedOnly ? "AND outcome = 'converged'" : ""
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM applies WHERE environment_id = ? \(filter) ORDER BY id DESC LIMIT 1", arguments: [envID]) else { return nil }
-            var images: [String: String] = [:]
-            if case let .object(members)? = (try? JSONParser.parse(row["images"] as String))?.value {
-                for m in members { if case let .string(s) = m.value.value { images[m.key] = s } }
-            }
-            return ApplyRecord(id: row["id"], environment: environment, revision: row["revision_number"], startedAt: row["started_at"],
-                               finishedAt: row["finished_at"], outcome: row["outcome"], images: images)
+            let sql = "SELECT * FROM applies WHERE environment_id = ? \(filter) ORDER BY id DESC LIMIT 1"
+            return try ApplyRow.fetchOne(db, sql: sql, arguments: [envID])?.record(environment: environment)
         }
     }
 

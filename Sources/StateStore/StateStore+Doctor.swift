@@ -43,7 +43,7 @@ extension StateStore {
         var out: [(String, String)] = []
         for name in try environmentNames() {
             if let lease = try currentLease(environment: name), !lease.isExpired { continue }
-            for run in try seedLedger(environment: name).values where run.status == "running" { out.append((name, run.seed)) }
+            for run in try seedLedger(environment: name).values where run.status == .running { out.append((name, run.seed)) }
         }
         return out.sorted { ($0.0, $0.1) < ($1.0, $1.1) }
     }

@@ -29,12 +29,12 @@ extension StateStore {
     public func latestLocks(environment: String, upTo revision: Int) throws(StoreError) -> [String: ImageLock] {
         try read { db in
             guard let envID = try Self.environmentID(db, name: environment, create: false) else { return [:] }
-            let rows = try Row.fetchAll(db, sql: """
+            let rows = try ImageLockRow.fetchAll(db, sql: """
                 SELECT service, reference, digest FROM image_locks
                 WHERE environment_id = ? AND revision_number <= ? ORDER BY revision_number
                 """, arguments: [envID, revision])
             var out: [String: ImageLock] = [:]
-            for row in rows { out[row[0]] = ImageLock(reference: row[1], digest: row[2]) }
+            for row in rows { out[row.service] = row.lock }
             return out
         }
     }

@@ -17,7 +17,7 @@ extension StateStore {
     public func finishSeedRun(id: Int64, succeeded: Bool, durationMs: Int, outputTail: String) throws(StoreError) {
         try write { db in
             try db.execute(sql: "UPDATE seed_runs SET finished_at = ?, status = ?, duration_ms = ?, output_tail = ? WHERE id = ?",
-                           arguments: [Timestamp.now(), succeeded ? "succeeded" : "failed", durationMs, outputTail, id])
+                           arguments: [Timestamp.now(), (succeeded ? SeedRunStatus.succeeded : .failed).rawValue, durationMs, outputTail, id])
         }
     }
 
@@ -25,14 +25,10 @@ extension StateStore {
     public func seedLedger(environment: String) throws(StoreError) -> [String: SeedRun] {
         try read { db in
             guard let envID = try Self.environmentID(db, name: environment, create: false) else { return [:] }
-            let rows = try Row.fetchAll(db, sql: """
+            let rows = try SeedRunRow.fetchAll(db, sql: """
                 SELECT * FROM seed_runs WHERE id IN (SELECT MAX(id) FROM seed_runs WHERE environment_id = ? GROUP BY seed)
                 """, arguments: [envID])
-            return Dictionary(uniqueKeysWithValues: rows.map { row in
-                (row["seed"] as String, SeedRun(id: row["id"], seed: row["seed"], checksum: row["checksum"], revision: row["revision_number"],
-                                                startedAt: row["started_at"], finishedAt: row["finished_at"], status: row["status"],
-                                                durationMs: row["duration_ms"], outputTail: row["output_tail"]))
-            })
+            return Dictionary(uniqueKeysWithValues: try rows.map { ($0.seed, try $0.record()) })
         }
     }
 }

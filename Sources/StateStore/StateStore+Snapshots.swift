@@ -29,13 +29,11 @@ extension StateStore {
     public func snapshots(environment: String) throws(StoreError) -> [SnapshotRecord] {
         try read { db in
             guard let envID = try Self.environmentID(db, name: environment, create: false) else { return [] }
-            let rows = try Row.fetchAll(db, sql: "SELECT id, name, revision_number, created_at FROM snapshots WHERE environment_id = ? ORDER BY id DESC", arguments: [envID])
+            let rows = try SnapshotRow.fetchAll(db, sql: "SELECT id, name, revision_number, created_at FROM snapshots WHERE environment_id = ? ORDER BY id DESC", arguments: [envID])
             return try rows.map { row in
-                let volumes = try Row.fetchAll(db, sql: "SELECT volume, archive, sha256, bytes FROM snapshot_volumes WHERE snapshot_id = ? ORDER BY volume",
-                                               arguments: [row[0] as Int64]).map {
-                    SnapshotRecord.Volume(volume: $0[0], archive: $0[1], sha256: $0[2], bytes: $0[3])
-                }
-                return SnapshotRecord(name: row[1], revision: row[2], createdAt: row[3], volumes: volumes)
+                let volumes = try SnapshotVolumeRow.fetchAll(db, sql: "SELECT volume, archive, sha256, bytes FROM snapshot_volumes WHERE snapshot_id = ? ORDER BY volume",
+                                                             arguments: [row.id]).map(\.volume)
+                return SnapshotRecord(name: row.name, revision: row.revision, createdAt: row.createdAt, volumes: volumes)
             }
         }
     }
@@ -78,13 +76,9 @@ extension StateStore {
 
     public func pendingRestore(environment: String) throws(StoreError) -> PendingRestore? {
         try read { db in
-            guard let envID = try Self.environmentID(db, name: environment, create: false),
-                  let row = try Row.fetchOne(db, sql: "SELECT label, sources, started_at FROM pending_restores WHERE environment_id = ?", arguments: [envID])
-            else { return nil }
-            guard let sources = try? JSONDecoder().decode([RestoreSource].self, from: Data((row[1] as String).utf8)) else {
-                throw StoreError.corrupt("the journal of an interrupted restore cannot be read; devstack doctor --repair clears it")
-            }
-            return PendingRestore(label: row[0], sources: sources, startedAt: row[2])
+            guard let envID = try Self.environmentID(db, name: environment, create: false) else { return nil }
+            let sql = "SELECT label, sources, started_at FROM pending_restores WHERE environment_id = ?"
+            return try PendingRestoreRow.fetchOne(db, sql: sql, arguments: [envID])?.record()
         }
     }
 }

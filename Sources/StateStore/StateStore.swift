@@ -248,9 +248,9 @@ public final class StateStore: Sendable {
     public func history(environment: String, limit: Int? = nil) throws(StoreError) -> [RevisionSummary] {
         try read { db in
             guard let envID = try Self.environmentID(db, name: environment, create: false) else { return [] }
-            var sql = "SELECT \(Self.summaryColumns) FROM revisions WHERE environment_id = ? ORDER BY number DESC"
+            var sql = "SELECT \(RevisionRow.columns) FROM revisions WHERE environment_id = ? ORDER BY number DESC"
             if let limit { sql += " LIMIT \(max(0, limit))" }
-            return try Row.fetchAll(db, sql: sql, arguments: [envID]).map { Self.summary(row: $0, environment: environment) }
+            return try RevisionRow.fetchAll(db, sql: sql, arguments: [envID]).map { $0.summary(environment: environment) }
         }
     }
 
@@ -269,15 +269,15 @@ public final class StateStore: Sendable {
             }
             let latest = try Int.fetchOne(db, sql: "SELECT MAX(number) FROM revisions WHERE environment_id = ?", arguments: [envID])
             let wanted = number ?? latest
-            guard let wanted, let row = try Row.fetchOne(db, sql: "SELECT \(Self.summaryColumns), settings_id, id FROM revisions WHERE environment_id = ? AND number = ?", arguments: [envID, wanted]) else {
+            guard let wanted, let row = try RevisionRow.fetchOne(db, sql: "SELECT \(RevisionRow.columns) FROM revisions WHERE environment_id = ? AND number = ?", arguments: [envID, wanted]) else {
                 throw StoreError.noRevision(environment: environment, number: number ?? 0, latest: latest)
             }
-            let summary = Self.summary(row: row, environment: environment)
-            let settings = try String.fetchOne(db, sql: "SELECT body FROM specs WHERE id = ?", arguments: [row[11] as Int64]) ?? "{}"
+            let summary = row.summary(environment: environment)
+            let settings = try String.fetchOne(db, sql: "SELECT body FROM specs WHERE id = ?", arguments: [row.settingsID]) ?? "{}"
             let services = try Row.fetchAll(db, sql: """
                 SELECT rs.service, s.hash, s.body FROM revision_services rs JOIN specs s ON s.id = rs.spec_id
                 WHERE rs.revision_id = ? ORDER BY rs.service
-                """, arguments: [row[12] as Int64])
+                """, arguments: [row.id])
             var hashes: [String: String] = [:]
             var serviceMembers: [(key: String, value: JSONNode)] = []
             for service in services {
@@ -363,17 +363,8 @@ public final class StateStore: Sendable {
     }
 
     static func summary(_ db: Database, environment: String, envID: Int64, number: Int) throws -> RevisionSummary? {
-        try Row.fetchOne(db, sql: "SELECT \(summaryColumns) FROM revisions WHERE environment_id = ? AND number = ?", arguments: [envID, number])
-            .map { summary(row: $0, environment: environment) }
-    }
-
-    /// Read by position: by-name lookups dominate the cost of a long history.
-    static let summaryColumns = "number, parent_number, spec_hash, author, host, created_at, message, source, changes, provenance, project_dir"
-
-    static func summary(row: Row, environment: String) -> RevisionSummary {
-        RevisionSummary(environment: environment, number: row[0], parent: row[1], specHash: row[2], author: row[3], host: row[4],
-                        createdAt: row[5], message: row[6], source: RevisionSource(rawValue: row[7]) ?? .apply, changes: row[8],
-                        provenance: row[9], projectDirectory: row[10])
+        try RevisionRow.fetchOne(db, sql: "SELECT \(RevisionRow.columns) FROM revisions WHERE environment_id = ? AND number = ?", arguments: [envID, number])?
+            .summary(environment: environment)
     }
 
     static func parseStored(_ body: String, what: String) throws -> JSONNode {

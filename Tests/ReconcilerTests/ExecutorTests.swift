@@ -65,7 +65,7 @@ import TestSupport
         let outcome = try await reconciler.apply(try store.revision(environment: "shop"), executor: executor)
         #expect(outcome.converged)
         let applied = try store.lastApply(environment: "shop")
-        #expect(applied?.outcome == "converged")
+        #expect(applied?.outcome == .converged)
         #expect(applied?.images["web"] == "sha256:b1")
         #expect(try store.events(environment: "shop").count == outcome.plan.steps.count)
         engine.resetCalls()

@@ -22,7 +22,7 @@ let seeded = """
     let spec = try! SpecBuilder.parse(seeded)
     let sums = ["schema": "s1", "data": "d1", "assets": "a1"]
 
-    func run(_ seed: String, _ checksum: String, _ status: String, revision: Int = 1) -> SeedRun {
+    func run(_ seed: String, _ checksum: String, _ status: SeedRunStatus, revision: Int = 1) -> SeedRun {
         SeedRun(id: 1, seed: seed, checksum: checksum, revision: revision, startedAt: "", finishedAt: nil, status: status, durationMs: nil, outputTail: "")
     }
 
@@ -33,21 +33,21 @@ let seeded = """
     }
 
     @Test func unchangedSeedsAreSkippedWithTheReason() {
-        let ledger = ["schema": run("schema", "s1", "succeeded"), "data": run("data", "d1", "succeeded"), "assets": run("assets", "a1", "succeeded")]
+        let ledger = ["schema": run("schema", "s1", .succeeded), "data": run("data", "d1", .succeeded), "assets": run("assets", "a1", .succeeded)]
         let plan = SeedPlanner.plan(spec, checksums: sums, ledger: ledger)
         #expect(plan.first { $0.name == "data" }?.verdict == .skip("unchanged since revision 1 (checksum d1)"))
         #expect(plan.allSatisfy { if case .skip = $0.verdict { return true } else { return false } })
     }
 
     @Test func changedFailedOrUnfinishedSeedsRerunAndSoDoTheirDependents() {
-        let ledger = ["schema": run("schema", "old", "succeeded"), "data": run("data", "d1", "succeeded"), "assets": run("assets", "a1", "running")]
+        let ledger = ["schema": run("schema", "old", .succeeded), "data": run("data", "d1", .succeeded), "assets": run("assets", "a1", .running)]
         let plan = Dictionary(uniqueKeysWithValues: SeedPlanner.plan(spec, checksums: sums, ledger: ledger).map { ($0.name, $0.verdict) })
         #expect(plan["schema"] == .run("definition or files changed (checksum old → s1)"))
         #expect(plan["data"] == .run("seed schema it runs after is rerunning"))
         #expect(plan["assets"] == .run("last run did not finish"))
-        let failed = SeedPlanner.plan(spec, checksums: sums, ledger: ["schema": run("schema", "s1", "failed")], only: ["schema"])
+        let failed = SeedPlanner.plan(spec, checksums: sums, ledger: ["schema": run("schema", "s1", .failed)], only: ["schema"])
         #expect(failed.map(\.verdict) == [.run("last run failed")])
-        #expect(SeedPlanner.plan(spec, checksums: sums, ledger: ["schema": run("schema", "s1", "succeeded")], only: ["schema"], force: true).map(\.verdict) == [.run("forced")])
+        #expect(SeedPlanner.plan(spec, checksums: sums, ledger: ["schema": run("schema", "s1", .succeeded)], only: ["schema"], force: true).map(\.verdict) == [.run("forced")])
     }
 
     @Test func checksumsCoverTheFilesASeedReads() {
@@ -79,7 +79,7 @@ let seeded = """
         #expect(engine.archives.contains { $0.path == "/devstack-volume" && $0.entries == ["logo.txt"] })
         let second = try await runner.run(desired, projectDirectory: "/project")
         #expect(second.map(\.status) == [.skipped, .skipped, .skipped])
-        #expect(try store.seedLedger(environment: "shop")["data"]?.status == "succeeded")
+        #expect(try store.seedLedger(environment: "shop")["data"]?.status == .succeeded)
     }
 
     @Test func aFailedSeedBlocksOnlyWhatRunsAfterIt() async throws {
@@ -88,7 +88,7 @@ let seeded = """
         let outcomes = try await SeedRunner(Reconciler(engine: engine, records: store, host: host), store: store).run(desired, projectDirectory: "/project")
         let byName = Dictionary(uniqueKeysWithValues: outcomes.map { ($0.name, $0.status) })
         #expect(byName == ["assets": .succeeded, "schema": .failed, "data": .blocked])
-        #expect(try store.seedLedger(environment: "shop")["schema"]?.status == "failed")
+        #expect(try store.seedLedger(environment: "shop")["schema"]?.status == .failed)
     }
 }
 

@@ -14,7 +14,7 @@ extension Devstack {
         func run() async throws {
             let report = try await StatusUseCase.run(workspace: try store.openForReading(), environment: environment.env)
             if output.json { return try JSONOutput.print(report) }
-            let applied = report.lastApply.map { "last apply: revision \($0.revision), \($0.outcome)" } ?? "never applied"
+            let applied = report.lastApply.map { "last apply: revision \($0.revision), \($0.outcome.rawValue)" } ?? "never applied"
             print("\(Terminal.bold(report.environment))  desired revision \(report.desiredRevision)  \(applied)")
             print(Terminal.table(["SERVICE", "STATE", "HEALTH", "CONTAINER", "PORTS", "REV", "CONDITION", "DRIFT"], report.services.map { r in
                 [r.service + (r.desired ? "" : " (orphan)"), r.state, r.health, r.container ?? "-", r.ports.isEmpty ? "-" : r.ports.joined(separator: ","),
@@ -23,7 +23,7 @@ extension Devstack {
             if !report.seeds.isEmpty {
                 print("")
                 print(Terminal.table(["SEED", "STATUS", "REV", "FINISHED (UTC)", "MS", "CHECKSUM"], report.seeds.map { s in
-                    [s.seed, s.status, s.revision.map(String.init) ?? "-", s.finishedAt.map { String($0.prefix(19)).replacingOccurrences(of: "T", with: " ") } ?? "-",
+                    [s.seed, s.status.rawValue, s.revision.map(String.init) ?? "-", s.finishedAt.map { String($0.prefix(19)).replacingOccurrences(of: "T", with: " ") } ?? "-",
                      s.durationMs.map(String.init) ?? "-", String(s.checksum.prefix(12))]
                 }))
             }
