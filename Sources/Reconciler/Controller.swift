@@ -312,6 +312,10 @@ public actor EnvironmentController {
         }
         let report = await executor.run(runnable, revision: revision.summary.number)
         stepsRun = report.outcomes.count
+        let finished = timeline.now
+        for step in runnable.steps where step.action.startsAContainer && report.outcomes[step.id] == .succeeded {
+            if let service = step.service { crashLoop.started(service, at: finished) }
+        }
         do { try records.applyFinished(id: applyID, converged: report.succeeded && held.isEmpty, images: [:]) } catch {
             log("could not record the end of a pass: \(error)")
         }

@@ -48,6 +48,14 @@ public struct CrashLoopTracker: Sendable {
         return .go
     }
 
+    /// The start admitted earlier has finished now. Stability counts from here: on a loaded
+    /// machine a start can take longer than `stableAfter`, and a container that dies right after
+    /// such a slow start is still crashing.
+    public mutating func started(_ service: String, at now: Duration) {
+        guard entries[service] != nil else { return }
+        entries[service]!.lastStart = max(entries[service]!.lastStart ?? now, now)
+    }
+
     /// Someone stopped, killed or removed the service's container through the engine's API: that
     /// is not a crash, so the next start goes at once and the count starts again.
     public mutating func forgive(_ service: String) {

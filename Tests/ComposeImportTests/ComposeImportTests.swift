@@ -176,7 +176,9 @@ func importCompose(_ files: [String], in folder: String = fixtures, profiles: Se
             }
         }
         print("fuzz (in process): \(cases) compose cases, \(accepted) converted, \(rejected) rejected with a clear message")
-        #expect(accepted + rejected == cases)
+        // Both outcomes occur: a fuzzer whose every case is rejected (or accepted) tests nothing.
+        #expect(accepted > 0)
+        #expect(rejected > 0)
     }
 }
 

@@ -62,7 +62,7 @@ import TestSupport
         }
         // In-process: a crash would end the test run here; SignalFuzzTests counts crashes from outside.
         print("fuzz (in process): \(cases) env-file cases, \(accepted) accepted, \(rejected) rejected with a clear message")
-        #expect(accepted + rejected == cases)
+        #expect(accepted > 0, "some mutations must stay valid, or the accepted path goes untested")
         #expect(rejected > cases / 2, "mutations should mostly be invalid")
     }
 

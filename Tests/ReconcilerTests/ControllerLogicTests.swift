@@ -21,6 +21,14 @@ import TestSupport
         #expect(delays == [.seconds(1), .seconds(2), .seconds(4), .seconds(4)])
     }
 
+    @Test func stabilityCountsFromTheEndOfASlowStart() {
+        var tracker = CrashLoopTracker(base: .seconds(1), cap: .seconds(60), stableAfter: .seconds(10))
+        #expect(tracker.admit("w", now: .zero) == .go)
+        // The start took 15 s; the container died 1 s after it had started.
+        tracker.started("w", at: .seconds(15))
+        #expect(tracker.admit("w", now: .seconds(16)) == .hold(until: .seconds(17), failures: 1, delay: .seconds(1), isNew: true))
+    }
+
     @Test func aStableServiceStartsAfresh() {
         var tracker = CrashLoopTracker(base: .seconds(1), cap: .seconds(60), stableAfter: .seconds(10))
         var now = Duration.zero

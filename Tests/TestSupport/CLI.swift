@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 public struct CLIResult: Sendable {
     public var code: Int32
@@ -60,14 +61,31 @@ public enum CLI {
         return CLIResult(code: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
     }
 
+    /// A fresh folder, removed when the test process exits (whether or not the test did).
     public static func temporaryDirectory(_ prefix: String = "devstack-test") -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))").path
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        TemporaryFolders.remember(dir)
         return dir
     }
 
     public static func write(_ text: String, to path: String) {
         try? FileManager.default.createDirectory(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path, withIntermediateDirectories: true)
         try? Data(text.utf8).write(to: URL(fileURLWithPath: path))
+    }
+}
+
+/// The folders tests made, removed at exit: a test that fails half-way leaves nothing in /tmp.
+enum TemporaryFolders {
+    static let made = Mutex<[String]>([])
+    static let cleanUpAtExit: Void = {
+        atexit {
+            for folder in TemporaryFolders.made.withLock({ $0 }) { try? FileManager.default.removeItem(atPath: folder) }
+        }
+    }()
+
+    static func remember(_ folder: String) {
+        _ = cleanUpAtExit
+        made.withLock { $0.append(folder) }
     }
 }
