@@ -156,8 +156,11 @@ import TestSupport
         let repair = CLI.devstack(["doctor", "--repair"], environment: env)
         #expect(repair.code == 0, "\(repair.output)")
         #expect(repair.stdout.contains("repaired:"), "\(repair.stdout)")
-        #expect(CLI.devstack(["history"], environment: env).stdout.contains("edx-lite"))
-        #expect(CLI.devstack(["show"], environment: env).code == 0)
+        // The repaired database has the revision recorded before the damage, and it reads back.
+        let history = CLI.devstack(["history"], environment: env)
+        #expect(history.code == 0)
+        #expect(history.stdout.contains("+lms +mariadb +redis +worker"), "\(history.stdout)")
+        #expect(CLI.devstack(["show"], environment: env).stdout.contains("\"name\": \"edx-lite\""))
         let kept = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(".damaged-") }
         #expect(!kept.isEmpty, "the damaged file is kept")
 
