@@ -76,6 +76,13 @@ public enum CanonicalJSON {
 
     static func writeString(_ s: String, into out: inout String) {
         out += "\""
+        // Almost every string needs no escape: append it whole, not scalar by scalar (which was
+        // a fifth of `diff -f` on a 10,000-service file).
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out += s
+            out += "\""
+            return
+        }
         for scalar in s.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
