@@ -43,6 +43,7 @@ public struct ConvergeUseCase: Sendable {
     }
 
     public func run(timeline: any Timeline = .system) async throws {
+        if let upToDate = try await upToDateWithoutWriting() { return sink(.info(upToDate)) }
         let holderID = LeaseHolder.id()
         let deadline = timeline.now + .seconds(settings.timeoutSeconds)
         var announced = false
@@ -66,6 +67,26 @@ public struct ConvergeUseCase: Sendable {
                 try await timeline.sleep(for: .milliseconds(200))
             }
         }
+    }
+
+    /// A no-op apply writes nothing, not even the lease: when the revision is the one last
+    /// converged, nobody holds the environment, no restore or seed is pending and the engine
+    /// already matches, it says so and returns. Anything else takes the lease and converges.
+    /// Returns the line to say, or nil when the lease must be taken. Reads only, so it works on a
+    /// workspace opened read-only.
+    func upToDateWithoutWriting() async throws -> String? {
+        let started = ContinuousClock.now
+        let store = workspace.store
+        guard only == nil, !settings.locked, try store.currentLease(environment: environment) == nil,
+              try store.pendingRestore(environment: environment) == nil else { return nil }
+        let stored = try store.revision(environment: environment)
+        guard stored.summary.number == revision, stored.summary.source != .import, stored.spec.seeds.isEmpty,
+              try store.lastApply(environment: environment, convergedOnly: true)?.revision == revision else { return nil }
+        let reconciler = try workspace.reconciler()
+        let desired = try reconciler.desiredState(stored)
+        let plan = try reconciler.plan(desired, observed: try await reconciler.observe(desired))
+        guard plan.isEmpty, plan.problems.isEmpty else { return nil }
+        return "\(environment) is up to date at revision \(revision): nothing to do (\(stored.spec.services.count) services, \(Elapsed.since(started)))"
     }
 
     func waitForController(deadline: Duration, timeline: any Timeline) async throws {

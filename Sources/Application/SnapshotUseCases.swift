@@ -90,6 +90,23 @@ public enum RollbackUseCase {
 
 /// Records an environment file as desired state and converges to it.
 public enum ApplyUseCase {
+    /// Opens the state database at `statePath` read-only first: an apply of the current revision
+    /// to an engine that already matches writes nothing at all (opening a database for writing is
+    /// itself a write). Otherwise opens it for writing and records and converges.
+    public static func run(statePath: String, spec: EnvironmentSpec, projectDirectory: String, message: String, only: [String],
+                           recordOnly: Bool, settings: ConvergeSettings, sink: @escaping ProgressSink) async throws {
+        if !recordOnly, only.isEmpty, FileManager.default.fileExists(atPath: statePath),
+           let reading = try? Workspace.open(path: statePath, access: .read),
+           let current = try? reading.store.revision(environment: spec.name), current.summary.specHash == spec.specHash,
+           let upToDate = try await ConvergeUseCase(workspace: reading, environment: spec.name, revision: current.summary.number,
+                                                    settings: settings, sink: sink).upToDateWithoutWriting() {
+            sink(.info("no changes: revision \(current.summary.number) of \(spec.name) is current"))
+            return sink(.info(upToDate))
+        }
+        try await run(workspace: try Workspace.open(path: statePath, access: .write), spec: spec, projectDirectory: projectDirectory,
+                      message: message, only: only, recordOnly: recordOnly, settings: settings, sink: sink)
+    }
+
     public static func run(workspace: Workspace, spec: EnvironmentSpec, projectDirectory: String, message: String, only: [String],
                            recordOnly: Bool, settings: ConvergeSettings, sink: @escaping ProgressSink) async throws {
         let meta = RevisionMeta.local(message: message, source: .apply, projectDirectory: projectDirectory)

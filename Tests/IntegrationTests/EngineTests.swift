@@ -20,9 +20,15 @@ import TestSupport
         #expect(reach.stdout.contains("devstack test page"), "\(reach.output)")
 
         let since = String(format: "%.3f", Date().timeIntervalSince1970)
+        func databaseBytes() -> [Data] {
+            ["state.db", "state.db-wal"].map { FileManager.default.contents(atPath: f.dir + "/" + $0) ?? Data() }
+        }
+        let before = databaseBytes()
         let second = f.devstack(["apply", f.file])
         #expect(second.code == 0, "\(second.output)")
         #expect(second.stdout.contains("nothing to do"))
+        // Not even the lease is written: the database's bytes are as they were.
+        #expect(databaseBytes() == before)
         let until = String(format: "%.3f", Date().timeIntervalSince1970 + 0.5)
         let events = Docker.run(["events", "--since", since, "--until", until, "--filter", "label=dev.devstack.env=\(f.name)",
                                  "--filter", "type=container", "--format", "{{.Action}}"])

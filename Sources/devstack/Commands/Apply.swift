@@ -23,7 +23,7 @@ extension Devstack {
             for name in only where loaded.spec.services[name] == nil {
                 throw UserError("\(PathMath.relative(from: FileManager.default.currentDirectoryPath, to: loaded.rootFile)): --only \(name): no service named \"\(name)\"\(Suggest.didYouMean(name, in: loaded.spec.serviceNames))", exitCode: 2)
             }
-            try await ApplyUseCase.run(workspace: try store.open(), spec: loaded.spec, projectDirectory: loaded.projectDirectory, message: message,
+            try await ApplyUseCase.run(statePath: store.path, spec: loaded.spec, projectDirectory: loaded.projectDirectory, message: message,
                                        only: only, recordOnly: recordOnly, settings: converge.settings, sink: Output.sink())
         }
     }
