@@ -212,6 +212,7 @@ public actor EnvironmentController {
                     since = Date().timeIntervalSince1970 - 1
                     let action = EngineEvent.Action(event.action)
                     if let service = event.service, action.isOutsideDisruption { crashLoop.forgive(service) }
+                    if let service = event.service, action == .die || action == .oom { crashLoop.exited(service, at: timeline.now) }
                     if action.needsAPass { poke(.engineEvent(service: event.service, action: event.action)) }
                 }
             } catch {

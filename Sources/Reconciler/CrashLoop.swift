@@ -11,6 +11,8 @@ public struct CrashLoopTracker: Sendable {
         var failures = 0
         var lastStart: Duration?
         var holdUntil: Duration?
+        /// When the engine said the container exited, if it has since the last start.
+        var lastExit: Duration?
     }
     var entries: [String: Entry] = [:]
 
@@ -37,7 +39,11 @@ public struct CrashLoopTracker: Sendable {
             }
             return .hold(until: hold, failures: entry.failures, delay: delay(entry.failures), isNew: false)
         }
-        if let last = entry.lastStart, now - last < stableAfter {
+        // How long it stayed up: until the engine said it exited, when it did; a pass can come
+        // long after the exit on a loaded machine, and that wait is not stability.
+        let stoppedAt = entry.lastExit ?? now
+        entry.lastExit = nil
+        if let last = entry.lastStart, stoppedAt - last < stableAfter {
             entry.failures += 1
             let wait = delay(entry.failures)
             entry.holdUntil = now + wait
@@ -54,6 +60,12 @@ public struct CrashLoopTracker: Sendable {
     public mutating func started(_ service: String, at now: Duration) {
         guard entries[service] != nil else { return }
         entries[service]!.lastStart = max(entries[service]!.lastStart ?? now, now)
+    }
+
+    /// The engine reported that the service's container exited (`die`, `oom`).
+    public mutating func exited(_ service: String, at now: Duration) {
+        guard entries[service] != nil else { return }
+        entries[service]!.lastExit = now
     }
 
     /// Someone stopped, killed or removed the service's container through the engine's API: that

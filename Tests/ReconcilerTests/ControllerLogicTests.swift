@@ -29,6 +29,15 @@ import TestSupport
         #expect(tracker.admit("w", now: .seconds(16)) == .hold(until: .seconds(17), failures: 1, delay: .seconds(1), isNew: true))
     }
 
+    @Test func stabilityEndsWhenTheEngineSaysItExitedNotWhenThePassComes() {
+        var tracker = CrashLoopTracker(base: .seconds(1), cap: .seconds(60), stableAfter: .seconds(10))
+        #expect(tracker.admit("w", now: .zero) == .go)
+        tracker.started("w", at: .seconds(1))
+        // It died half a second after starting; the pass that sees it comes 11 s later.
+        tracker.exited("w", at: .milliseconds(1500))
+        #expect(tracker.admit("w", now: .seconds(12)) == .hold(until: .seconds(13), failures: 1, delay: .seconds(1), isNew: true))
+    }
+
     @Test func aStableServiceStartsAfresh() {
         var tracker = CrashLoopTracker(base: .seconds(1), cap: .seconds(60), stableAfter: .seconds(10))
         var now = Duration.zero
