@@ -36,6 +36,15 @@ public struct DockerClient: Sendable {
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }()
 
+    /// Long-lived streams (engine events, followed logs, exec output) get a client of their own:
+    /// in the shared pool, a subscription could wait behind a burst of short requests, and the
+    /// controller would hear of a killed container late.
+    static let streamingHTTP: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = HTTPClient.Configuration.Timeout(connect: .seconds(3))
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
     public var endpoint: String { "unix://\(socketPath)" }
 
     /// The largest answer read whole (volume archives are the large ones).

@@ -24,7 +24,7 @@ extension DockerClient {
                     }
                     let response: HTTPClientResponse
                     do {
-                        response = try await http.execute(request, timeout: .hours(24 * 365))
+                        response = try await Self.streamingHTTP.execute(request, timeout: .hours(24 * 365))
                     } catch {
                         throw EngineError(.unreachable, "cannot reach the Docker engine at \(endpoint) (\(Self.reason(error))): is dockerd running?")
                     }
