@@ -31,6 +31,9 @@ public struct ConvergeUseCase: Sendable {
     /// Services to converge, dependencies included; nil for all.
     public var only: Set<String>?
     public var sink: ProgressSink
+    /// The caller already found the engine out of step (`apply`'s read-only check): go straight
+    /// to the lease instead of observing again.
+    var knownOutOfStep = false
     var store: StateStore { workspace.store }
 
     public init(workspace: Workspace, environment: String, revision: Int, settings: ConvergeSettings, only: Set<String>? = nil, sink: @escaping ProgressSink) {
@@ -43,7 +46,7 @@ public struct ConvergeUseCase: Sendable {
     }
 
     public func run(timeline: any Timeline = .system) async throws {
-        if let upToDate = try await upToDateWithoutWriting() { return sink(.info(upToDate)) }
+        if !knownOutOfStep, let upToDate = try await upToDateWithoutWriting() { return sink(.info(upToDate)) }
         let holderID = LeaseHolder.id()
         let deadline = timeline.now + .seconds(settings.timeoutSeconds)
         var announced = false

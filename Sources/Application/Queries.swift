@@ -7,7 +7,6 @@ import StateStore
 // snapshots. They go through the workspace, so the CLI and the dashboard never touch the store.
 extension Workspace {
     public var location: String { store.location }
-    public func resolveEnvironment(_ requested: String?) throws -> String { try store.resolveEnvironment(requested) }
     public func revision(environment: String, number: Int? = nil) throws -> StoredRevision { try store.revision(environment: environment, number: number) }
     public func latestNumber(environment: String) throws -> Int? { try store.latestNumber(environment: environment) }
     public func history(environment: String, limit: Int? = nil) throws -> [RevisionSummary] { try store.history(environment: environment, limit: limit) }
@@ -42,7 +41,7 @@ public enum PlanUseCase {
             stored = .draft(spec, number: next, projectDirectory: projectDirectory)
         } else {
             workspace = try Workspace.open(path: statePath, access: .read)
-            stored = try workspace.revision(environment: try workspace.resolveEnvironment(environment))
+            stored = try workspace.revision(environment: try workspace.environment(environment))
         }
         return (stored, try await workspace.plan(stored).plan)
     }

@@ -95,20 +95,23 @@ public enum ApplyUseCase {
     /// itself a write). Otherwise opens it for writing and records and converges.
     public static func run(statePath: String, spec: EnvironmentSpec, projectDirectory: String, message: String, only: [String],
                            recordOnly: Bool, settings: ConvergeSettings, sink: @escaping ProgressSink) async throws {
+        var checked = false
         if !recordOnly, only.isEmpty, FileManager.default.fileExists(atPath: statePath),
            let reading = try? Workspace.open(path: statePath, access: .read),
-           let current = try? reading.store.revision(environment: spec.name), current.summary.specHash == spec.specHash,
-           let upToDate = try await ConvergeUseCase(workspace: reading, environment: spec.name, revision: current.summary.number,
-                                                    settings: settings, sink: sink).upToDateWithoutWriting() {
-            sink(.info("no changes: revision \(current.summary.number) of \(spec.name) is current"))
-            return sink(.info(upToDate))
+           let current = try? reading.store.revision(environment: spec.name), current.summary.specHash == spec.specHash {
+            if let upToDate = try await ConvergeUseCase(workspace: reading, environment: spec.name, revision: current.summary.number,
+                                                        settings: settings, sink: sink).upToDateWithoutWriting() {
+                sink(.info("no changes: revision \(current.summary.number) of \(spec.name) is current"))
+                return sink(.info(upToDate))
+            }
+            checked = true
         }
         try await run(workspace: try Workspace.open(path: statePath, access: .write), spec: spec, projectDirectory: projectDirectory,
-                      message: message, only: only, recordOnly: recordOnly, settings: settings, sink: sink)
+                      message: message, only: only, recordOnly: recordOnly, settings: settings, sink: sink, knownOutOfStep: checked)
     }
 
     public static func run(workspace: Workspace, spec: EnvironmentSpec, projectDirectory: String, message: String, only: [String],
-                           recordOnly: Bool, settings: ConvergeSettings, sink: @escaping ProgressSink) async throws {
+                           recordOnly: Bool, settings: ConvergeSettings, sink: @escaping ProgressSink, knownOutOfStep: Bool = false) async throws {
         let meta = RevisionMeta.local(message: message, source: .apply, projectDirectory: projectDirectory)
         let outcome = try workspace.store.record(spec, meta: meta)
         switch outcome {
@@ -119,8 +122,10 @@ public enum ApplyUseCase {
         if recordOnly { return }
         let closure = only.isEmpty ? nil : spec.dependencyClosure(of: Set(only))
         if let closure { sink(.info("only \(closure.sorted().joined(separator: ", ")) (--only \(only.joined(separator: ", ")) and what it depends on)")) }
-        try await ConvergeUseCase(workspace: workspace, environment: spec.name, revision: outcome.summary.number, settings: settings,
-                                  only: closure, sink: sink).run()
+        var converge = ConvergeUseCase(workspace: workspace, environment: spec.name, revision: outcome.summary.number, settings: settings,
+                                       only: closure, sink: sink)
+        converge.knownOutOfStep = knownOutOfStep
+        try await converge.run()
     }
 }
 

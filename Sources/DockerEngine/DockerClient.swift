@@ -30,20 +30,18 @@ public struct DockerClient: Sendable {
 
     /// One client for the process, never shut down: it lives as long as the CLI does. A short
     /// connect timeout, because an absent engine should be reported at once, not retried.
-    static let sharedHTTP: HTTPClient = {
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout = HTTPClient.Configuration.Timeout(connect: .seconds(3))
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-    }()
+    static let sharedHTTP = makeHTTPClient()
 
     /// Long-lived streams (engine events, followed logs, exec output) get a client of their own:
     /// in the shared pool, a subscription could wait behind a burst of short requests, and the
     /// controller would hear of a killed container late.
-    static let streamingHTTP: HTTPClient = {
+    static let streamingHTTP = makeHTTPClient()
+
+    static func makeHTTPClient() -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = HTTPClient.Configuration.Timeout(connect: .seconds(3))
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-    }()
+    }
 
     public var endpoint: String { "unix://\(socketPath)" }
 

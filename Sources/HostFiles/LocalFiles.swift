@@ -46,10 +46,7 @@ public enum LocalFiles {
         }
     }
 
-    public static func reason(_ error: Error) -> String {
-        if let read = error as? ReadError { return read.reason }
-        return FileReadError.reason(error)
-    }
+    public static func reason(_ error: Error) -> String { FileReadError.reason(error) }
 }
 
 extension EnvironmentLoader {

@@ -24,7 +24,7 @@ extension Devstack {
             switch revisions.count {
             case 2 where file.isEmpty:
                 let workspace = try store.openForReading()
-                let env = try workspace.resolveEnvironment(environment.env)
+                let env = try workspace.environment(environment.env)
                 let a = try workspace.revision(environment: env, number: revisions[0])
                 let b = try workspace.revision(environment: env, number: revisions[1])
                 let diff = SpecDiff(from: a.spec, to: b.spec)

@@ -17,7 +17,7 @@ extension Devstack {
 
         func run() async throws {
             let workspace = try store.openForReading()
-            let env = try workspace.resolveEnvironment(environment.env)
+            let env = try workspace.environment(environment.env)
             var events = try workspace.events(environment: env, limit: limit)
             if output.json && !follow { return try JSONOutput.print(events) }
             var lastID = events.last?.id ?? 0

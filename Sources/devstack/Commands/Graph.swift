@@ -21,7 +21,7 @@ extension Devstack {
                 spec = try input.load().spec
             } else {
                 let workspace = try store.openForReading()
-                spec = try workspace.revision(environment: try workspace.resolveEnvironment(environment.env)).spec
+                spec = try workspace.revision(environment: try workspace.environment(environment.env)).spec
             }
             print(DependencyGraph.render(spec, format: format == .dot ? .dot : .mermaid))
         }

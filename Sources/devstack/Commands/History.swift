@@ -16,7 +16,7 @@ extension Devstack {
 
         func run() throws {
             let workspace = try store.openForReading()
-            let env = try workspace.resolveEnvironment(environment.env)
+            let env = try workspace.environment(environment.env)
             let revisions = try workspace.history(environment: env, limit: all ? nil : limit)
             if output.json { return try JSONOutput.print(revisions) }
             let rows = revisions.map { r in

@@ -13,7 +13,7 @@ extension Devstack {
 
         func run() throws {
             let workspace = try store.openForReading()
-            let env = try workspace.resolveEnvironment(environment.env)
+            let env = try workspace.environment(environment.env)
             let stored = try workspace.revision(environment: env, number: revision)
             let s = stored.summary
             if output.json {
