@@ -45,6 +45,13 @@ public enum SharingUseCases {
             }
             provenance = ExportBundle.provenance(provenance, acceptingHostAccess: capabilities.map { $0.description })
         }
+        // Archives join the catalog checked, so a restore from them needs only their digest.
+        for (key, archive) in bundle.archives.sorted(by: { $0.key < $1.key }) {
+            let parts = key.split(separator: "/").map(String.init)
+            do { try SnapshotManager.checkEntries(archive, snapshot: "snapshot \"\(parts[0])\"", volume: parts.last ?? key) } catch {
+                throw UseCaseError("\(file): \(error); nothing was imported", invalidInput: true)
+            }
+        }
         let db = try open().store
         let meta = RevisionMeta.local(message: message ?? "import of revision \(bundle.revision.number) by \(bundle.revision.author)@\(bundle.revision.host)",
                                       source: .import, provenance: provenance)

@@ -1,5 +1,6 @@
 import EnvSpec
 import Foundation
+import HostFiles
 import Reconciler
 import StateStore
 
@@ -12,6 +13,7 @@ public enum SnapshotError: Error, CustomStringConvertible, Sendable {
     case tampered(snapshot: String, volume: String, expected: String, actual: String)
     case unreadable(snapshot: String, volume: String, reason: String)
     case badName(String)
+    case unsaveable(volume: String, reason: String)
 
     public var description: String {
         switch self {
@@ -26,6 +28,8 @@ public enum SnapshotError: Error, CustomStringConvertible, Sendable {
         case let .unreadable(snapshot, volume, reason):
             return "\(snapshot): the archive of volume \(volume) cannot be restored: \(reason); nothing was changed"
         case let .badName(name): return "invalid snapshot name \"\(name)\": \(Names.ruleText)"
+        case let .unsaveable(volume, reason):
+            return "volume \(volume) cannot be saved in a snapshot devstack could restore: \(reason); nothing was saved"
         }
     }
 }
@@ -36,6 +40,8 @@ public struct SnapshotManager: InterruptedWork {
     public let reconciler: Reconciler
     public let catalog: any SnapshotCatalog
     public var directory: String { catalog.snapshotsDirectory }
+    /// Where byte counts of long copies go, for a progress line.
+    public var progress: ProgressSink?
 
     public init(_ reconciler: Reconciler, catalog: any SnapshotCatalog) {
         self.reconciler = reconciler
@@ -75,11 +81,20 @@ public struct SnapshotManager: InterruptedWork {
         do {
             try Files.createPrivateFolder(PathMath.join(directory, folder))
             for volume in volumes {
-                let tar = try await access.read(volume, purpose: "snapshot")
-                let compressed = try Gzip.compress(tar)
                 let relative = "\(folder)/\(volume).tar.gz"
-                try Files.writePrivate(compressed, to: PathMath.join(directory, relative))
-                saved.append(SnapshotRecord.Volume(volume: volume, archive: relative, sha256: CanonicalJSON.sha256(compressed), bytes: compressed.count))
+                let writer = try ArchiveWriter(path: PathMath.join(directory, relative))
+                var meter = TransferMeter(volume, sink: progress)
+                do {
+                    try await access.read(volume, purpose: "snapshot") { piece in
+                        try writer.write(piece)
+                        meter.moved(writer.bytesTaken)
+                    }
+                } catch let entry as Tar.UnsafeEntry {
+                    throw SnapshotError.unsaveable(volume: volume, reason: entry.description)
+                }
+                let sha256 = try writer.commit()
+                meter.finished(writer.bytesTaken)
+                saved.append(SnapshotRecord.Volume(volume: volume, archive: relative, sha256: sha256, bytes: writer.bytesWritten))
             }
             try catalog.recordSnapshot(environment: desired.environment, SnapshotRecord(name: name, revision: desired.revision, volumes: saved))
         } catch {
@@ -100,45 +115,80 @@ public struct SnapshotManager: InterruptedWork {
         record.volumes.map { RestoreSource(volume: $0.volume, path: PathMath.join(directory, $0.archive), sha256: $0.sha256) }
     }
 
-    /// Reads and checks every archive before anything is touched: a missing file, a digest
-    /// mismatch or an unsafe entry refuses the whole restore.
-    public static func load(_ sources: [RestoreSource], label: String) throws -> [String: Data] {
-        var archives: [String: Data] = [:]
+    /// Checks every archive before anything is touched: a missing file or a digest mismatch
+    /// refuses the whole restore, and so does an unsafe entry when `entries` is set. Archives in
+    /// the catalog had their entries checked when they were saved or imported, so their digest
+    /// is enough; files from elsewhere (a seed's snapshot) are read through once.
+    public static func verify(_ sources: [RestoreSource], label: String, entries: Bool) throws {
         for source in sources {
-            guard let data = FileManager.default.contents(atPath: source.path) else { throw SnapshotError.archiveMissing(snapshot: label, path: source.path) }
-            archives[source.volume] = try unpack(data, sha256: source.sha256, snapshot: label, volume: source.volume)
+            let reader = try open(source, label: label)
+            do {
+                if entries {
+                    var validator = Tar.Validator(allowRelativeLinks: true)
+                    while let piece = try reader.next() { try validator.feed(piece) }
+                } else {
+                    try reader.drain()
+                }
+            } catch {
+                // A damaged archive is reported as tampered when its digest says so.
+                try? reader.drain()
+                try check(reader, source, label: label)
+                throw SnapshotError.unreadable(snapshot: label, volume: source.volume, reason: "\(error)")
+            }
+            try check(reader, source, label: label)
         }
-        return archives
     }
 
-    /// Checks a compressed archive against its digest, inflates it and checks its entries.
-    public static func unpack(_ data: Data, sha256 expected: String, snapshot: String, volume: String) throws -> Data {
-        let actual = CanonicalJSON.sha256(data)
-        guard actual == expected else { throw SnapshotError.tampered(snapshot: snapshot, volume: volume, expected: expected, actual: actual) }
+    /// Checks the entries of an archive held in memory (an imported bundle's), inflating it
+    /// piece by piece, before it joins the catalog.
+    public static func checkEntries(_ archive: Data, snapshot: String, volume: String) throws {
+        var validator = Tar.Validator(allowRelativeLinks: true)
         do {
-            let tar = data.starts(with: [0x1f, 0x8b]) ? try Gzip.decompress(data) : data
-            try Tar.validate(tar, allowRelativeLinks: true)
-            return tar
+            guard archive.starts(with: [0x1f, 0x8b]) else { return try validator.feed(archive) }
+            let inflater = try Gzip.Inflater()
+            try inflater.push(archive) { try validator.feed($0) }
+            guard inflater.finished else { throw Gzip.Failure(description: "not a valid gzip archive (it ends early)") }
         } catch {
             throw SnapshotError.unreadable(snapshot: snapshot, volume: volume, reason: "\(error)")
+        }
+    }
+
+    static func open(_ source: RestoreSource, label: String) throws -> ArchiveReader {
+        do { return try ArchiveReader(path: source.path) } catch let error as FileReadError where error.reason == "no such file" {
+            throw SnapshotError.archiveMissing(snapshot: label, path: source.path)
+        } catch {
+            throw SnapshotError.unreadable(snapshot: label, volume: source.volume, reason: "\(source.path): \(LocalFiles.reason(error))")
+        }
+    }
+
+    static func check(_ reader: ArchiveReader, _ source: RestoreSource, label: String) throws {
+        let actual = reader.sha256
+        guard actual == source.sha256 else {
+            throw SnapshotError.tampered(snapshot: label, volume: source.volume, expected: source.sha256, actual: actual)
         }
     }
 
     /// Verifies every archive, stops and removes the volumes' users, recreates the volumes from
     /// the archives, then converges the environment and waits for it to be healthy again. The
     /// store journals the restore while volumes are emptied, so one cut short is finished later.
-    public func restore(_ sources: [RestoreSource], label: String, desired: DesiredState, executor: Executor) async throws -> Reconciler.Outcome {
-        let archives = try Self.load(sources, label: label)
+    public func restore(_ sources: [RestoreSource], label: String, desired: DesiredState, executor: Executor,
+                        checkEntries: Bool = true) async throws -> Reconciler.Outcome {
+        try Self.verify(sources, label: label, entries: checkEntries)
         let access = VolumeAccess(engine: reconciler.engine, desired: desired)
         let observed = try await reconciler.observe(desired)
-        try await stopUsers(of: Array(archives.keys), access: access, observed: observed, remove: true, stopTimeout: executor.stopTimeout)
+        try await stopUsers(of: sources.map(\.volume), access: access, observed: observed, remove: true, stopTimeout: executor.stopTimeout)
         try catalog.beginRestore(environment: desired.environment, label: label, sources: sources)
-        for (volume, tar) in archives.sorted(by: { $0.key < $1.key }) {
-            let engineName = Naming.volume(desired.environment, volume)
+        for source in sources.sorted(by: { $0.volume < $1.volume }) {
+            let engineName = Naming.volume(desired.environment, source.volume)
             do { try await reconciler.engine.removeVolume(engineName) } catch let error as EngineError where error.kind == .notFound {}
             try await reconciler.engine.createVolume(engineName, environment: desired.environment)
-            FaultInjection.reach(.midRestore, volume)
-            try await access.write(volume, archive: tar, purpose: "restore")
+            FaultInjection.reach(.midRestore, source.volume)
+            let reader = try Self.open(source, label: label)
+            reader.meter = TransferMeter(source.volume, sink: progress)
+            try await access.write(source.volume, chunks: reader.chunks, purpose: "restore")
+            reader.meter?.finished(reader.bytesOut)
+            // The file was checked before; one changed since then is refused, not trusted.
+            try Self.check(reader, source, label: label)
         }
         try catalog.finishRestore(environment: desired.environment)
         return try await reconciler.converge(desired, executor: executor)

@@ -13,7 +13,9 @@ public enum SnapshotUseCases {
         let started = ContinuousClock.now
         let reconciler = try workspace.reconciler()
         let record = try await workspace.exclusively(env, as: .snapshotSave) {
-            try await SnapshotManager(reconciler, catalog: store).save(
+            var manager = SnapshotManager(reconciler, catalog: store)
+            manager.progress = sink
+            return try await manager.save(
                 name: name, volumes: volumes, desired: try reconciler.desiredState(stored),
                 executor: workspace.executor(reconciler, timeoutSeconds: settings.timeoutSeconds, parallel: settings.parallel, sink: sink, quiet: true))
         }
@@ -27,13 +29,16 @@ public enum SnapshotUseCases {
                                settings: ConvergeSettings, sink: @escaping ProgressSink) async throws {
         let store = workspace.store
         let reconciler = try workspace.reconciler()
-        let manager = SnapshotManager(reconciler, catalog: store)
+        var manager = SnapshotManager(reconciler, catalog: store)
+        manager.progress = sink
         let sources = manager.sources(record)
         let stored = try store.revision(environment: env, number: revision)
         let started = ContinuousClock.now
         let outcome = try await workspace.exclusively(env, as: .snapshotRestore) {
+            // Archives in the catalog had their entries checked when saved or imported.
             try await manager.restore(sources, label: "snapshot \"\(record.name)\"", desired: try reconciler.desiredState(stored),
-                                      executor: workspace.executor(reconciler, timeoutSeconds: settings.timeoutSeconds, parallel: settings.parallel, sink: sink))
+                                      executor: workspace.executor(reconciler, timeoutSeconds: settings.timeoutSeconds, parallel: settings.parallel, sink: sink),
+                                      checkEntries: false)
         }
         guard outcome.converged else {
             throw UseCaseError("the volumes of snapshot \(record.name) were restored, but \(env) did not come back healthy; see devstack status",
@@ -69,7 +74,7 @@ public enum RollbackUseCase {
                 throw UseCaseError("no snapshot was taken at revision \(revision) of \(env)\(taken.isEmpty ? "" : " (snapshots exist at revisions \(taken.joined(separator: ", ")))"); nothing was changed")
             }
             let manager = SnapshotManager(try workspace.reconciler(), catalog: store)
-            _ = try SnapshotManager.load(manager.sources(found), label: "snapshot \"\(found.name)\"")
+            try SnapshotManager.verify(manager.sources(found), label: "snapshot \"\(found.name)\"", entries: false)
             snapshot = found
         }
         let meta = RevisionMeta.local(message: "rollback to revision \(revision)", source: .rollback, projectDirectory: target.summary.projectDirectory)

@@ -14,6 +14,23 @@ public enum ProgressEvent: Sendable {
     case note(Note)
     /// bisect tested a revision: good, bad or skipped, with the test's exit code or the reason.
     case tested(revision: Int, verdict: BisectSearch.Verdict, detail: String)
+    /// Bytes of a long copy (a snapshot saved or restored) so far, for a progress line.
+    case transfer(Transfer)
+}
+
+public struct Transfer: Sendable, Equatable {
+    /// What is being copied, such as "mysql-data".
+    public var label: String
+    public var bytes: Int
+    public var elapsed: Duration
+    /// The last report of this copy.
+    public var finished: Bool
+
+    /// Bytes per second so far.
+    public var rate: Double {
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return seconds > 0 ? Double(bytes) / seconds : 0
+    }
 }
 
 public struct Note: Sendable, Equatable {

@@ -125,14 +125,58 @@ public struct DockerClient: Sendable {
         let data = Data(buffer.readBytes(length: buffer.readableBytes) ?? [])
         let status = Int(response.status.code)
         // 304: already started or stopped, which is what we wanted.
-        guard (200..<300).contains(status) || status == 304 else {
-            let message = (try? JSONDecoder().decode(EngineAPI.ErrorMessage.self, from: data))?.message
-                ?? String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            let prefix = context.map { "\($0): " } ?? ""
-            let kind: EngineError.Kind = status == 404 ? .notFound : status == 409 ? .conflict : status >= 500 ? .server : .badRequest
-            throw EngineError(kind, "\(prefix)\(message.isEmpty ? "engine answered \(status)" : message)")
-        }
+        guard (200..<300).contains(status) || status == 304 else { throw Self.failure(status: status, body: data, context: context) }
         return Response(status: status, body: data, context: context ?? "\(method.rawValue) \(path)")
+    }
+
+    /// A request whose body and answer both stream: the body is pulled from `chunks` as the
+    /// engine reads it, and the answer is handed to `sink` as it arrives, so an archive of any
+    /// size passes through without being held whole.
+    public func transfer(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], chunks: ByteChunks? = nil,
+                         contentType: String = "application/x-tar", context: String, sink: (Data) async throws -> Void = { _ in }) async throws {
+        var request = HTTPClientRequest(url: url(path, query: query))
+        request.method = method
+        request.headers.add(name: "Host", value: "localhost")
+        if let chunks {
+            request.headers.add(name: "Content-Type", value: contentType)
+            request.body = .stream(chunks.map { ByteBuffer(bytes: $0) }, length: .unknown)
+        }
+        guard FileManager.default.fileExists(atPath: socketPath) else {
+            throw EngineError(.unreachable, "cannot reach the Docker engine at \(endpoint) (no such socket): is dockerd running?")
+        }
+        let response: HTTPClientResponse
+        do {
+            // No deadline: the transfer takes as long as the data does; the caller can cancel it.
+            response = try await http.execute(request, timeout: .hours(24))
+        } catch let error as EngineError {
+            throw error
+        } catch where Self.isConnectionFailure(error) {
+            throw EngineError(.unreachable, "cannot reach the Docker engine at \(endpoint) (\(Self.reason(error))): is dockerd running?")
+        }
+        let status = Int(response.status.code)
+        guard (200..<300).contains(status) else {
+            var body = try await response.body.collect(upTo: 1 << 20)
+            throw Self.failure(status: status, body: Data(body.readBytes(length: body.readableBytes) ?? []), context: context)
+        }
+        do {
+            for try await buffer in response.body { try await sink(Data(buffer.readableBytesView)) }
+        } catch where Self.isConnectionFailure(error) {
+            throw EngineError(.unreachable, "\(context): the Docker engine at \(endpoint) stopped answering mid-transfer (\(Self.reason(error)))")
+        }
+    }
+
+    /// Errors of the connection itself, as opposed to ones our own body or sink threw.
+    static func isConnectionFailure(_ error: Error) -> Bool {
+        error is IOError || error is NIOConnectionError || error is HTTPClientError || error is ChannelError
+    }
+
+    /// A non-2xx answer as an EngineError carrying the engine's own message.
+    static func failure(status: Int, body data: Data, context: String?) -> EngineError {
+        let message = (try? JSONDecoder().decode(EngineAPI.ErrorMessage.self, from: data))?.message
+            ?? String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let prefix = context.map { "\($0): " } ?? ""
+        let kind: EngineError.Kind = status == 404 ? .notFound : status == 409 ? .conflict : status >= 500 ? .server : .badRequest
+        return EngineError(kind, "\(prefix)\(message.isEmpty ? "engine answered \(status)" : message)")
     }
 
     static func describe(bytes: Int) -> String {

@@ -248,6 +248,14 @@ public struct DockerContainerEngine: ContainerEngine {
         try await client.request(.GET, "/containers/\(id)/archive", query: [("path", path)], timeout: .minutes(30)).body
     }
 
+    public func putArchive(_ id: String, path: String, chunks: ByteChunks) async throws {
+        try await client.transfer(.PUT, "/containers/\(id)/archive", query: [("path", path)], chunks: chunks, context: "copy into \(path)")
+    }
+
+    public func getArchive(_ id: String, path: String, into sink: (Data) async throws -> Void) async throws {
+        try await client.transfer(.GET, "/containers/\(id)/archive", query: [("path", path)], context: "copy out of \(path)", sink: sink)
+    }
+
     public func waitContainer(_ id: String) async throws -> Int {
         try await client.request(.POST, "/containers/\(id)/wait", timeout: .hours(24)).decode(EngineAPI.WaitResult.self).StatusCode
     }

@@ -23,6 +23,15 @@ public enum CanonicalJSON {
         hex(SHA256.hash(data: data))
     }
 
+    /// SHA-256 over bytes that arrive in pieces (archives streamed through fixed-size buffers).
+    public struct Hasher: Sendable {
+        var state = SHA256()
+        public init() {}
+        public mutating func update(_ data: Data) { state.update(data: data) }
+        /// Lower-case hex of the digest of everything given so far.
+        public func finalize() -> String { CanonicalJSON.hex(state.finalize()) }
+    }
+
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// Lower-case hex, without a formatter per byte (this runs once per service per command).

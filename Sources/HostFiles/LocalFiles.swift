@@ -38,6 +38,29 @@ public enum LocalFiles {
         return data
     }
 
+    /// A regular file opened for reading piece by piece. It is checked after opening (no
+    /// window between check and open) and opened without blocking, so a FIFO is refused rather
+    /// than waited on.
+    public static func openRegular(_ path: String) throws -> FileHandle {
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw ReadError(reason: errorText(errno)) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let reason = errorText(errno)
+            close(fd)
+            throw ReadError(reason: reason)
+        }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: return FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        case S_IFDIR:
+            close(fd)
+            throw ReadError(reason: "it is a folder; expected a file")
+        default:
+            close(fd)
+            throw ReadError(reason: "not a regular file (a device, a socket or a pipe)")
+        }
+    }
+
     static func errorText(_ code: Int32) -> String {
         switch code {
         case ENOENT: return "no such file"

@@ -260,13 +260,32 @@ public protocol ContainerEngine: Sendable {
     func putArchive(_ id: String, path: String, archive: Data) async throws
     /// A tar archive of `path` in the container; a path ending in "/." gives its contents.
     func getArchive(_ id: String, path: String) async throws -> Data
+    /// Extracts a tar archive pulled piece by piece from `chunks`, so its size does not matter.
+    func putArchive(_ id: String, path: String, chunks: ByteChunks) async throws
+    /// Hands a tar archive of `path` to `sink` piece by piece, as the engine sends it.
+    func getArchive(_ id: String, path: String, into sink: (Data) async throws -> Void) async throws
     /// Waits for the container to stop and returns its exit code.
     func waitContainer(_ id: String) async throws -> Int
     /// Everything the container has printed so far.
     func output(_ id: String) async throws -> String
 }
 
+/// Bytes pulled one piece at a time: the producer runs only when the consumer asks for more, so a
+/// large archive passes through in fixed-size pieces whatever its size.
+public typealias ByteChunks = AsyncThrowingStream<Data, any Error>
+
 extension ContainerEngine {
+    /// Engines without a streaming path (test fakes) take the archive whole.
+    public func putArchive(_ id: String, path: String, chunks: ByteChunks) async throws {
+        var archive = Data()
+        for try await chunk in chunks { archive.append(chunk) }
+        try await putArchive(id, path: path, archive: archive)
+    }
+
+    public func getArchive(_ id: String, path: String, into sink: (Data) async throws -> Void) async throws {
+        try await sink(try await getArchive(id, path: path))
+    }
+
     public func observe(environment: String, containerNames: [String], images: [String]) async throws -> ObservedState {
         try await observe(environment: environment, containerNames: containerNames, images: images, networkNames: [])
     }

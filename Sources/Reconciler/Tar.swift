@@ -41,50 +41,128 @@ public enum Tar {
     }
 
     /// Names of the entries; throws on anything that could land outside the target folder.
-    @discardableResult
     /// `allowRelativeLinks` admits symbolic links whose target stays inside the archive's root, as
     /// found in real volumes; hard links, absolute or climbing targets are refused either way.
+    @discardableResult
     public static func validate(_ archive: Data, allowRelativeLinks: Bool = false) throws -> [String] {
-        var names: [String] = []
-        var offset = 0
-        let bytes = [UInt8](archive)
+        var validator = Validator(allowRelativeLinks: allowRelativeLinks, keepNames: true)
+        try validator.feed(archive)
+        return validator.names
+    }
+
+    /// Checks an archive as it streams past, piece by piece, holding one header block and at
+    /// most one long name or pax header at a time. A piece is fed before it is passed on, so an
+    /// unsafe entry's header is refused before it is complete downstream.
+    public struct Validator: Sendable {
+        public let allowRelativeLinks: Bool
+        let keepNames: Bool
+        public private(set) var names: [String] = []
+        /// Entries checked so far.
+        public private(set) var entries = 0
+        /// Two zero blocks (or one, as some writers end) were seen: the rest is padding.
+        var ended = false
+        var header = [UInt8]()
+        /// Bytes of entry data (plus padding) still to pass before the next header.
+        var skip = 0
+        /// The data of a long-name, long-link or pax entry, collected because it names the next entry.
+        var meta: (type: UInt8, remaining: Int, padding: Int, bytes: [UInt8])?
         var longName: String?
         var longLink: String?
-        while offset + 512 <= bytes.count {
-            let block = bytes[offset..<(offset + 512)]
-            if block.allSatisfy({ $0 == 0 }) { break }
-            func field(_ start: Int, _ length: Int) -> String {
-                let raw = bytes[(offset + start)..<(offset + start + length)]
-                return String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        /// A pax "size" record: the next entry's size, when its header field cannot hold it.
+        var longSize: Int?
+        /// Long names and pax headers larger than this are refused instead of collected.
+        static let maxMetaBytes = 1 << 20
+
+        public init(allowRelativeLinks: Bool = false, keepNames: Bool = false) {
+            self.allowRelativeLinks = allowRelativeLinks
+            self.keepNames = keepNames
+        }
+
+        public mutating func feed(_ data: Data) throws {
+            var index = data.startIndex
+            while index < data.endIndex {
+                if ended { return }
+                if skip > 0 {
+                    let step = min(skip, data.endIndex - index)
+                    skip -= step
+                    index += step
+                    continue
+                }
+                if var pending = meta {
+                    let step = min(pending.remaining, data.endIndex - index)
+                    pending.bytes.append(contentsOf: data[index..<(index + step)])
+                    pending.remaining -= step
+                    index += step
+                    meta = pending
+                    if pending.remaining == 0 {
+                        meta = nil
+                        skip = pending.padding
+                        takeMeta(pending.type, pending.bytes)
+                    }
+                    continue
+                }
+                let step = min(512 - header.count, data.endIndex - index)
+                header.append(contentsOf: data[index..<(index + step)])
+                index += step
+                if header.count == 512 {
+                    let block = header
+                    header.removeAll(keepingCapacity: true)
+                    try check(block)
+                }
             }
-            let size = Int(field(124, 12).trimmingCharacters(in: .whitespaces), radix: 8) ?? 0
-            let type = bytes[offset + 156]
+        }
+
+        mutating func takeMeta(_ type: UInt8, _ bytes: [UInt8]) {
+            let text = String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+            switch type {
+            case UInt8(ascii: "L"): longName = text
+            case UInt8(ascii: "K"): longLink = text
+            default: // pax: a path override is checked like a name
+                let all = String(decoding: bytes, as: UTF8.self)
+                for line in all.split(separator: "\n") {
+                    if let range = line.range(of: " path=") { longName = String(line[range.upperBound...]) }
+                    if let range = line.range(of: " linkpath=") { longLink = String(line[range.upperBound...]) }
+                    if let range = line.range(of: " size="), let size = Int(line[range.upperBound...]), size >= 0 { longSize = size }
+                }
+            }
+        }
+
+        /// The size field: octal text, or GNU base-256 for sizes past 8 GiB.
+        static func size(_ block: [UInt8]) -> Int? {
+            if block[124] & 0x80 != 0 {
+                let bytes = block[125..<136]
+                guard bytes.prefix(3).allSatisfy({ $0 == 0 }), block[124] == 0x80 else { return nil }
+                return bytes.reduce(0) { ($0 << 8) | Int($1) }
+            }
+            let text = String(decoding: block[124..<136].prefix { $0 != 0 }, as: UTF8.self).trimmingCharacters(in: .whitespaces)
+            guard let size = text.isEmpty ? 0 : Int(text, radix: 8), size >= 0 else { return nil }
+            return size
+        }
+
+        mutating func check(_ block: [UInt8]) throws {
+            if block.allSatisfy({ $0 == 0 }) {
+                ended = true
+                return
+            }
+            func field(_ start: Int, _ length: Int) -> String {
+                String(decoding: block[start..<(start + length)].prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard let size = longSize ?? Self.size(block) else { throw UnsafeEntry(name: field(0, 100), reason: "has an unreadable size") }
+            longSize = nil
+            let padded = (size + 511) / 512 * 512
+            let type = block[156]
             let prefix = field(345, 155)
             var name = longName ?? (prefix.isEmpty ? field(0, 100) : prefix + "/" + field(0, 100))
             longName = nil
-            let linkName = field(157, 100)
-            let dataStart = offset + 512
-            offset = dataStart + (size + 511) / 512 * 512
             switch type {
-            case UInt8(ascii: "L"): // GNU long name for the next entry
-                longName = String(decoding: bytes[dataStart..<min(dataStart + size, bytes.count)].prefix { $0 != 0 }, as: UTF8.self)
-                continue
-            case UInt8(ascii: "K"): // GNU long link target for the next entry
-                longLink = String(decoding: bytes[dataStart..<min(dataStart + size, bytes.count)].prefix { $0 != 0 }, as: UTF8.self)
-                continue
-            case UInt8(ascii: "x"), UInt8(ascii: "g"): // pax headers: a path override is checked like a name
-                let text = String(decoding: bytes[dataStart..<min(dataStart + size, bytes.count)], as: UTF8.self)
-                for line in text.split(separator: "\n") where line.contains(" path=") {
-                    longName = String(line[line.range(of: " path=")!.upperBound...])
-                }
-                for line in text.split(separator: "\n") where line.contains(" linkpath=") {
-                    longLink = String(line[line.range(of: " linkpath=")!.upperBound...])
-                }
-                continue
+            case UInt8(ascii: "L"), UInt8(ascii: "K"), UInt8(ascii: "x"), UInt8(ascii: "g"):
+                guard size <= Self.maxMetaBytes else { throw UnsafeEntry(name: name, reason: "has a header of \(size) bytes") }
+                if size == 0 { return }
+                meta = (type, size, padded - size, [])
+                return
             case 0, UInt8(ascii: "0"), UInt8(ascii: "5"), UInt8(ascii: "7"): break
             case UInt8(ascii: "2") where allowRelativeLinks:
-                let target = longLink ?? linkName
-                longLink = nil
+                let target = longLink ?? field(157, 100)
                 let folder = PathMath.components(name).dropLast()
                 if target.hasPrefix("/") || PathMath.escapes((folder + [target]).joined(separator: "/")) {
                     throw UnsafeEntry(name: name, reason: "links outside the archive (to \"\(target)\")")
@@ -93,12 +171,38 @@ public enum Tar {
             case UInt8(ascii: "3"), UInt8(ascii: "4"), UInt8(ascii: "6"): throw UnsafeEntry(name: name, reason: "is a device or FIFO")
             default: throw UnsafeEntry(name: name, reason: "has an unknown type")
             }
+            longLink = nil
             if name.hasPrefix("./") { name.removeFirst(2) }
             if name.hasPrefix("/") { throw UnsafeEntry(name: name, reason: "has an absolute path") }
             if name.split(separator: "/").contains("..") { throw UnsafeEntry(name: name, reason: "climbs out with \"..\"") }
-            names.append(name)
+            entries += 1
+            if keepNames { names.append(name) }
+            skip = padded
         }
-        return names
+    }
+
+    /// `chunks`, each piece checked by a `Validator` before it is handed on: an unsafe entry
+    /// ends the stream with an error before its header is complete downstream.
+    public static func checking(_ chunks: ByteChunks, allowRelativeLinks: Bool) -> ByteChunks {
+        let pieces = CheckedPieces(chunks.makeAsyncIterator(), Validator(allowRelativeLinks: allowRelativeLinks))
+        return ByteChunks(unfolding: { try await pieces.next() })
+    }
+
+    /// The state behind `checking`; the stream pulls it from one task at a time.
+    final class CheckedPieces: @unchecked Sendable {
+        var iterator: ByteChunks.AsyncIterator
+        var validator: Validator
+
+        init(_ iterator: ByteChunks.AsyncIterator, _ validator: Validator) {
+            self.iterator = iterator
+            self.validator = validator
+        }
+
+        func next() async throws -> Data? {
+            guard let piece = try await iterator.next() else { return nil }
+            try validator.feed(piece)
+            return piece
+        }
     }
 
     /// One entry of an archive built from a folder.

@@ -56,6 +56,22 @@ public struct VolumeAccess: Sendable {
         }
     }
 
+    /// Extracts an archive pulled piece by piece into the volume (a snapshot of any size); each
+    /// piece's entries are checked before it is passed on to the engine.
+    public func write(_ volume: String, chunks: ByteChunks, purpose: String) async throws {
+        let checked = Tar.checking(chunks, allowRelativeLinks: true)
+        try await withHelper(volume, purpose: purpose) { id in
+            try await engine.putArchive(id, path: Self.mountPoint, chunks: checked)
+        }
+    }
+
+    /// The volume's files as a tar archive handed to `sink` piece by piece as the engine sends it.
+    public func read(_ volume: String, purpose: String, into sink: (Data) async throws -> Void) async throws {
+        try await withHelper(volume, purpose: purpose) { id in
+            try await engine.getArchive(id, path: Self.mountPoint + "/.", into: sink)
+        }
+    }
+
     /// The volume's files as a tar archive, entries relative to the volume's root.
     public func read(_ volume: String, purpose: String) async throws -> Data {
         try await withHelper(volume, purpose: purpose) { id in

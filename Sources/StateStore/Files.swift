@@ -103,26 +103,56 @@ public enum Files {
     }
 
     static func replaceAtomically(_ path: String, data: Data, mode: mode_t, owner: (uid_t, gid_t)?) throws(WriteError) {
-        let folder = PathMath.directory(of: path)
-        let temporary = "\(folder)/.\(PathMath.components(path).last ?? "output").devstack-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw WriteError(path: path, reason: errnoText()) }
+        let file = try AtomicFile(path, mode: mode, owner: owner)
+        try file.write(data)
+        try file.commit()
+    }
+
+    /// A file written piece by piece under a temporary name beside `path`, then renamed over it
+    /// in one step: a reader sees the old file or the whole new one, and a write cut short
+    /// leaves only the old one (the temporary file is removed unless committed).
+    public final class AtomicFile {
+        public let path: String
+        let temporary: String
+        let mode: mode_t
+        let owner: (uid_t, gid_t)?
+        var fd: Int32
         var committed = false
-        defer {
+
+        /// A new private (0600) file at `path`.
+        public convenience init(privateAt path: String) throws(WriteError) {
+            try self.init(path, mode: Files.privateFileMode, owner: nil)
+        }
+
+        init(_ path: String, mode: mode_t, owner: (uid_t, gid_t)?) throws(WriteError) {
+            let folder = PathMath.directory(of: path)
+            self.path = path
+            self.temporary = "\(folder)/.\(PathMath.components(path).last ?? "output").devstack-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+            self.mode = mode
+            self.owner = owner
+            self.fd = open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw WriteError(path: path, reason: Files.errnoText()) }
+        }
+
+        deinit {
+            if fd >= 0 { close(fd) }
             if !committed { unlink(temporary) }
         }
-        do throws(WriteError) {
-            try writeAll(fd, data, path: path)
+
+        public func write(_ data: Data) throws(WriteError) {
+            try Files.writeAll(fd, data, path: path)
+        }
+
+        /// Flushes the file to disk and puts it in place.
+        public func commit() throws(WriteError) {
             if let owner { _ = fchown(fd, owner.0, owner.1) }
             _ = fchmod(fd, mode)
-            guard fsync(fd) == 0 else { throw WriteError(path: path, reason: errnoText()) }
+            guard fsync(fd) == 0 else { throw WriteError(path: path, reason: Files.errnoText()) }
             close(fd)
-        } catch {
-            close(fd)
-            throw error
+            fd = -1
+            guard rename(temporary, path) == 0 else { throw WriteError(path: path, reason: Files.errnoText()) }
+            committed = true
         }
-        guard rename(temporary, path) == 0 else { throw WriteError(path: path, reason: errnoText()) }
-        committed = true
     }
 
     static func writeAll(_ fd: Int32, _ data: Data, path: String) throws(WriteError) {

@@ -88,6 +88,41 @@ import TestSupport
         #expect(Docker.run(["exec", f.container("worker"), "cat", "/data/file"]).stdout == "later\n")
     }
 
+    /// Archives stream through fixed-size buffers: a volume larger than any buffer devstack
+    /// holds (the old whole-archive limit was 512 MiB) saves and restores byte for byte, while
+    /// the process's peak RSS, as the kernel counts it, stays under 100 MB.
+    @Test func aVolumeLargerThanMemoryBuffersIsSavedAndRestoredInConstantMemory() throws {
+        guard Docker.require() else { return }
+        let f = EngineFixture("bigsnap")
+        defer { f.tearDown() }
+        f.write(webAndWorker)
+        #expect(f.devstack(["apply", f.file]).code == 0)
+        // 64 MiB that gzip must work at, and 576 MiB that it compresses to almost nothing.
+        let fill = Docker.run(["exec", f.container("worker"), "sh", "-c",
+                               "dd if=/dev/urandom of=/data/random bs=1M count=64 2>/dev/null && dd if=/dev/zero of=/data/zeros bs=1M count=576 2>/dev/null && md5sum /data/random /data/zeros"])
+        #expect(fill.code == 0, "\(fill.output)")
+
+        let save = peakRSS(f, ["snapshot", "save", "big"])
+        #expect(save.result.code == 0, "\(save.result.output)")
+        #expect(save.kilobytes > 0 && save.kilobytes < 100_000, "peak RSS of snapshot save: \(save.kilobytes) kB")
+        Docker.run(["exec", f.container("worker"), "sh", "-c", "rm /data/random && echo changed > /data/zeros"])
+
+        let restore = peakRSS(f, ["snapshot", "restore", "big"])
+        #expect(restore.result.code == 0, "\(restore.result.output)")
+        #expect(restore.kilobytes > 0 && restore.kilobytes < 100_000, "peak RSS of snapshot restore: \(restore.kilobytes) kB")
+        let after = Docker.run(["exec", f.container("worker"), "md5sum", "/data/random", "/data/zeros"])
+        #expect(after.stdout == fill.stdout, "the volume came back byte for byte")
+    }
+
+    /// Runs devstack under a Python parent that reports its peak resident set (ru_maxrss, kB).
+    func peakRSS(_ f: EngineFixture, _ arguments: [String]) -> (result: CLIResult, kilobytes: Int) {
+        let script = "import resource, subprocess, sys\nr = subprocess.run(sys.argv[1:])\n"
+            + "print('maxrss', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\nsys.exit(r.returncode)"
+        let result = CLI.run("python3", ["-c", script, CLI.binary] + arguments, environment: f.env, cwd: f.dir)
+        let line = result.stderr.split(separator: "\n").last { $0.hasPrefix("maxrss ") }
+        return (result, line.flatMap { Int($0.dropFirst("maxrss ".count)) } ?? -1)
+    }
+
     @Test func aSnapshotSeedLoadsAVerifiedArchiveInsteadOfRunningMigrations() throws {
         guard Docker.require() else { return }
         let source = EngineFixture("snapsrc")

@@ -135,25 +135,141 @@ let seeded = """
         #expect(throws: Gzip.Failure.self) { try Gzip.decompress(packed, limit: 1000) }
     }
 
-    @Test func unpackChecksTheDigestBeforeAnythingElse() throws {
-        let tar = try Tar.single(name: "f", contents: Data("x".utf8))
-        let packed = try Gzip.compress(tar)
-        let digest = CanonicalJSON.sha256(packed)
-        #expect(try SnapshotManager.unpack(packed, sha256: digest, snapshot: "s", volume: "v") == tar)
-        var flipped = packed
-        flipped[flipped.count / 2] ^= 1
+    @Test func verifyChecksTheDigestAndTheEntriesOfAFile() throws {
+        let folder = CLI.temporaryDirectory("devstack-verify")
+        func source(_ data: Data) throws -> RestoreSource {
+            let path = folder + "/a-\(UUID().uuidString).tar.gz"
+            try data.write(to: URL(fileURLWithPath: path))
+            return RestoreSource(volume: "v", path: path, sha256: CanonicalJSON.sha256(data))
+        }
+        let packed = try Gzip.compress(try Tar.single(name: "f", contents: Data("x".utf8)))
+        try SnapshotManager.verify([try source(packed)], label: "s", entries: true)
+        var flipped = try source(packed)
+        var bytes = packed
+        bytes[bytes.count / 2] ^= 1
+        try bytes.write(to: URL(fileURLWithPath: flipped.path))
         #expect {
-            try SnapshotManager.unpack(flipped, sha256: digest, snapshot: "s", volume: "v")
+            try SnapshotManager.verify([flipped], label: "s", entries: true)
         } throws: { "\($0)".contains("does not match its recorded sha256") && "\($0)".contains("nothing was changed") }
-        let unsafe = try Gzip.compress(try link("x", to: "/etc/passwd"))
+        flipped.path = folder + "/missing.tar.gz"
+        #expect { try SnapshotManager.verify([flipped], label: "s", entries: false) } throws: { "\($0)".contains("is missing") }
+        let unsafe = try source(try Gzip.compress(try link("x", to: "/etc/passwd")))
+        #expect { try SnapshotManager.verify([unsafe], label: "s", entries: true) } throws: { "\($0)".contains("links outside the archive") }
+        try SnapshotManager.verify([unsafe], label: "s", entries: false)
+        let fifo = folder + "/fifo"
+        #expect(mkfifo(fifo, 0o600) == 0)
         #expect {
-            try SnapshotManager.unpack(unsafe, sha256: CanonicalJSON.sha256(unsafe), snapshot: "s", volume: "v")
-        } throws: { "\($0)".contains("links outside the archive") }
+            try SnapshotManager.verify([RestoreSource(volume: "v", path: fifo, sha256: "")], label: "s", entries: true)
+        } throws: { "\($0)".contains("not a regular file") }
     }
 
     @Test func configFilesArchiveWithTheirFolders() throws {
         let tar = try Tar.files([("/etc/app/a.yml", Data("a".utf8), 0o644), ("/etc/app/b.yml", Data("b".utf8), 0o644)])
         #expect(try Tar.validate(tar) == ["etc/", "etc/app/", "etc/app/a.yml", "etc/app/b.yml"])
+    }
+}
+
+/// Archives pass through fixed-size pieces: the streaming gzip and tar checks must give the
+/// same answers whatever the cut points.
+@Suite struct StreamingArchiveTests {
+    /// Deterministic bytes that gzip can shrink only partly.
+    func sample(_ count: Int) -> Data {
+        var state: UInt32 = 12345
+        return Data((0..<count).map { i in
+            state = state &* 1103515245 &+ 12345
+            return i % 3 == 0 ? UInt8(truncatingIfNeeded: state >> 16) : UInt8(i % 7)
+        })
+    }
+
+    @Test(arguments: [1, 7, 4096, 1 << 20])
+    func gzipInPiecesRoundTrips(pieceSize: Int) throws {
+        let input = sample(300_000)
+        let deflater = try Gzip.Deflater()
+        var packed = Data()
+        for start in stride(from: 0, to: input.count, by: max(pieceSize, 997)) {
+            packed.append(try deflater.push(input[start..<min(start + max(pieceSize, 997), input.count)]))
+        }
+        packed.append(try deflater.finish())
+        #expect(try Gzip.decompress(packed) == input)
+        let inflater = try Gzip.Inflater()
+        var out = Data()
+        for start in stride(from: 0, to: packed.count, by: pieceSize) {
+            try inflater.push(packed[start..<min(start + pieceSize, packed.count)]) { out.append($0) }
+        }
+        #expect(inflater.finished)
+        #expect(out == input)
+    }
+
+    @Test func inflatingABombNeverHoldsMoreThanOnePiece() throws {
+        let packed = try Gzip.compress(Data(count: 64 << 20))
+        #expect(packed.count < 100_000)
+        let inflater = try Gzip.Inflater()
+        try inflater.give(packed)
+        var total = 0, largest = 0
+        while let piece = try inflater.take() {
+            total += piece.count
+            largest = max(largest, piece.count)
+        }
+        #expect(total == 64 << 20)
+        #expect(largest == 256 << 10)
+    }
+
+    @Test func dataAfterTheEndOrATruncatedStreamIsRefused() throws {
+        let packed = try Gzip.compress(Data("hello".utf8))
+        #expect(throws: Gzip.Failure.self) { try Gzip.decompress(packed + Data([1, 2, 3])) }
+        #expect(throws: Gzip.Failure.self) { try Gzip.decompress(packed.prefix(packed.count - 4)) }
+    }
+
+    @Test(arguments: [1, 100, 511, 512, 513, 5000])
+    func theValidatorSeesTheSameEntriesWhateverTheCuts(pieceSize: Int) throws {
+        var tar = Data()
+        let longName = String(repeating: "d/", count: 80) + "file"
+        try Tar.header(into: &tar, name: "././@LongLink", size: longName.utf8.count + 1, mode: 0, type: "L")
+        tar.append(Data(longName.utf8) + Data(count: 1))
+        tar.append(Data(count: (512 - (longName.utf8.count + 1) % 512) % 512))
+        try Tar.appendFile(into: &tar, name: "ignored-short-name", contents: sample(1500), mode: 0o644)
+        try Tar.appendFile(into: &tar, name: "b", contents: Data("x".utf8), mode: 0o644)
+        tar.append(Data(count: 1024))
+        var validator = Tar.Validator(keepNames: true)
+        for start in stride(from: 0, to: tar.count, by: pieceSize) { try validator.feed(tar[start..<min(start + pieceSize, tar.count)]) }
+        #expect(validator.names == [longName, "b"])
+        #expect(try Tar.validate(tar) == [longName, "b"])
+    }
+
+    @Test func aPaxSizeAndABase256SizeAreFollowed() throws {
+        // A pax header says the next entry holds 600 bytes while its own size field says 0; its
+        // data starts with what looks like an unsafe header, which must be read as data.
+        var tar = Data()
+        let record = " size=600\n"
+        let line = "\(record.utf8.count + 2)\(record)"
+        try Tar.header(into: &tar, name: "pax", size: line.utf8.count, mode: 0, type: "x")
+        tar.append(Data(line.utf8) + Data(count: 512 - line.utf8.count))
+        try Tar.header(into: &tar, name: "big", size: 0, mode: 0o644, type: "0")
+        try Tar.header(into: &tar, name: "/etc/passwd", size: 0, mode: 0o644, type: "0")
+        tar.append(Data(count: 88 + 424 + 1024))
+        #expect(try Tar.validate(tar) == ["big"])
+        // GNU base-256: 0x80, then the size big-endian.
+        var block = [UInt8](repeating: 0, count: 512)
+        block[124] = 0x80
+        block[134] = 0x01
+        block[135] = 0x02
+        #expect(Tar.Validator.size(block) == 0x0102)
+    }
+
+    @Test func aCheckedStreamStopsBeforeAnUnsafeHeaderIsWhole() async throws {
+        var tar = try Tar.single(name: "fine", contents: Data(count: 700)).dropLast(1024)
+        try Tar.header(into: &tar, name: "/etc/passwd", size: 0, mode: 0o644, type: "0")
+        let pieces = stride(from: 0, to: tar.count, by: 100).map { Data(tar[($0 + tar.startIndex)..<min($0 + tar.startIndex + 100, tar.endIndex)]) }
+        let source = ByteChunks { continuation in
+            for piece in pieces { continuation.yield(piece) }
+            continuation.finish()
+        }
+        var passed = 0
+        await #expect(throws: Tar.UnsafeEntry.self) {
+            for try await piece in Tar.checking(source, allowRelativeLinks: false) { passed += piece.count }
+        }
+        #expect(tar.count == 2048)
+        #expect(passed == 2000, "every piece before the one completing the unsafe header passed, that one did not")
     }
 }
 

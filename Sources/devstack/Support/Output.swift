@@ -20,8 +20,16 @@ enum Output {
                 let label = verdict == .good ? Terminal.green("good") : verdict == .bad ? Terminal.red("bad") : Terminal.yellow("skipped")
                 print(verdict == .skip && !detail.hasPrefix("exit") ? "revision \(revision): \(label), \(detail)" : "revision \(revision): \(label) (\(detail))")
                 Terminal.flush()
+            case let .transfer(transfer): renderTransfer(transfer)
             }
         }
+    }
+
+    /// A copy that takes over a second gets one live line on a terminal's stderr: bytes and rate.
+    static func renderTransfer(_ transfer: Transfer) {
+        guard Terminal.stderrIsTTY, transfer.elapsed >= .seconds(1) else { return }
+        let line = "\(transfer.label): \(Bytes.format(transfer.bytes)) at \(Bytes.format(Int(transfer.rate)))/s"
+        FileHandle.standardError.write(Data("\r\u{1B}[2K\(Terminal.escape(line))\(transfer.finished ? "\n" : "")".utf8))
     }
 
     static func render(_ note: Note) {
