@@ -30,6 +30,7 @@ let package = Package(
         // Docker Engine API client over the unix socket; the live ContainerEngine. Knows the core's
         // engine protocol only.
         .target(name: "DockerEngine", dependencies: [
+            "HostFiles",
             "Reconciler",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),

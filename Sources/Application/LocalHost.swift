@@ -3,10 +3,24 @@ import EnvSpec
 import Foundation
 import Reconciler
 
+/// Where build-context indexes are kept between runs: the state database.
+public protocol ContextIndexKeeping: Sendable {
+    func contextIndex(_ context: String) throws -> ContextIndex?
+    func saveContextIndex(_ context: String, _ index: ContextIndex) throws
+    /// False for a store opened read-only: the index is used but not updated.
+    var canSaveContextIndex: Bool { get }
+}
+
 /// The live machine.
 public struct LocalHost: HostAccess {
     public var environment: [String: String]
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment) { self.environment = environment }
+    /// Build contexts are hashed through this index when there is one.
+    public var contextIndex: (any ContextIndexKeeping)?
+
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment, contextIndex: (any ContextIndexKeeping)? = nil) {
+        self.environment = environment
+        self.contextIndex = contextIndex
+    }
 
     public var workingDirectory: String { FileManager.default.currentDirectoryPath }
 
@@ -43,18 +57,34 @@ public struct LocalHost: HostAccess {
         }
     }
 
-    /// SHA-256 over the sorted relative paths and contents of every file in the folder.
-    public func contextHash(_ directory: String) throws -> String {
-        guard let walker = FileManager.default.enumerator(atPath: directory) else { throw HostError("cannot read build context \(directory)") }
-        var parts: [String] = []
-        for case let relative as String in walker {
-            let full = directory + "/" + relative
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: full, isDirectory: &isDir), !isDir.boolValue else { continue }
-            let data = FileManager.default.contents(atPath: full) ?? Data()
-            parts.append(relative + "\0" + CanonicalJSON.sha256(data) + "\0" + String(data.count))
+    /// The digest of the files a build would send (see `ContextDigest`). Files whose size,
+    /// modification time and inode match the index are not read again; the others are hashed
+    /// and the index updated, as git's index does for `git status`.
+    public func contextHash(_ directory: String, dockerfile: String) throws -> String {
+        let files: [ContextFile]
+        do { files = try ContextWalker.listing(directory, dockerfile: dockerfile) } catch { throw HostError("\(error)") }
+        let key = LocalFiles.realPath(directory) ?? directory
+        let known = (try? contextIndex?.contextIndex(key)) ?? nil
+        var next = ContextIndex(indexedAt: Int64(Date().timeIntervalSince1970 * 1e9))
+        var digests: [(path: String, sha256: String, size: Int)] = []
+        digests.reserveCapacity(files.count)
+        var changed = known == nil
+        for file in files where !file.isDirectory {
+            var sha256 = known?.knownDigest(file)
+            if sha256 == nil {
+                do { sha256 = try ContextWalker.sha256(directory + "/" + file.path) } catch {
+                    throw HostError("cannot read \(directory)/\(file.path) of a build context: \(LocalFiles.reason(error))")
+                }
+                changed = true
+            }
+            next.entries[file.path] = ContextIndex.Entry(size: file.size, modified: file.modified, inode: file.inode, sha256: sha256!)
+            digests.append((file.path, sha256!, file.size))
         }
-        return CanonicalJSON.sha256(parts.sorted().joined(separator: "\n"))
+        if changed || next.entries.count != known?.entries.count, let keeper = contextIndex, keeper.canSaveContextIndex {
+            // The index is a cache: failing to keep it costs time next run, not correctness.
+            try? keeper.saveContextIndex(key, next)
+        }
+        return ContextDigest.combine(digests)
     }
 
     /// Binds the port for a moment: if that fails, someone else holds it.

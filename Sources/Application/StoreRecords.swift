@@ -35,3 +35,7 @@ public struct StoreLeases: LeaseKeeping {
         try store.releaseLease(environment: environment, holderID: holderID)
     }
 }
+
+extension StateStore: ContextIndexKeeping {
+    public var canSaveContextIndex: Bool { !isReadOnly }
+}

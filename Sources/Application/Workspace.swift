@@ -114,7 +114,7 @@ public struct Workspace: Sendable {
     }
 
     public func reconciler() throws -> Reconciler {
-        Reconciler(engine: try Self.liveEngine(), records: store, host: LocalHost())
+        Reconciler(engine: try Self.liveEngine(), records: store, host: LocalHost(contextIndex: store))
     }
 
     public var leases: StoreLeases { StoreLeases(store) }

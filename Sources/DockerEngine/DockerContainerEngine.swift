@@ -160,13 +160,42 @@ public struct DockerContainerEngine: ContainerEngine {
     }
 
     public func buildImage(_ build: ImageBuild) async throws -> String {
-        let archive = try ContextArchive.make(directory: build.contextDirectory)
+        let context: ByteChunks
+        do { context = try ContextArchive.chunks(directory: build.contextDirectory, dockerfile: build.dockerfile) } catch {
+            throw EngineError(.badRequest, "build \(build.tag): \(error)")
+        }
         let args = String(decoding: try JSONEncoder().encode(build.args), as: UTF8.self)
-        let response = try await client.request(.POST, "/build", query: [("t", build.tag), ("dockerfile", build.dockerfile), ("buildargs", args), ("rm", "1")],
-                                                body: archive, contentType: "application/x-tar", timeout: .minutes(60), context: "build \(build.tag)")
-        if let error = Self.streamError(response.body) { throw EngineError(.badRequest, "build \(build.tag): \(error)") }
+        var progress = ProgressScanner()
+        try await client.transfer(.POST, "/build", query: [("t", build.tag), ("dockerfile", build.dockerfile), ("buildargs", args), ("rm", "1")],
+                                  chunks: context, context: "build \(build.tag)") { piece in progress.push(piece) }
+        if let error = progress.finish() { throw EngineError(.badRequest, "build \(build.tag): \(error)") }
         guard let id = try await imageID(build.tag) else { throw EngineError(.notFound, "build \(build.tag): no image was produced") }
         return id
+    }
+
+    /// Finds the first {"error": …} line of a progress stream as it arrives, holding one line.
+    struct ProgressScanner {
+        var partial = Data()
+        var error: String?
+
+        mutating func push(_ piece: Data) {
+            partial.append(piece)
+            while let newline = partial.firstIndex(of: UInt8(ascii: "\n")) {
+                take(partial[partial.startIndex..<newline])
+                partial = Data(partial[(newline + 1)...])
+            }
+        }
+
+        mutating func finish() -> String? {
+            take(partial)
+            partial = Data()
+            return error
+        }
+
+        mutating func take(_ line: Data) {
+            guard error == nil, !line.isEmpty else { return }
+            error = DockerContainerEngine.streamError(Data(line))
+        }
     }
 
     /// Progress streams answer 200 and report failure inline as {"error": "..."}.

@@ -46,7 +46,7 @@ public struct DesiredState: Sendable {
     /// instead of its tag, as long as the spec still names the image the lock was taken for.
     public static func resolve(spec: EnvironmentSpec, revision: Int, projectDirectory: String,
                                readSecret: (SecretSource) throws -> String,
-                               contextHash: (String) throws -> String,
+                               contextHash: (_ directory: String, _ dockerfile: String) throws -> String,
                                locks: [String: ImageLock] = [:], secretKey: String = "") throws -> DesiredState {
         var secretValues: [String: String] = [:]
         for (name, source) in spec.secrets.sorted(by: { $0.key < $1.key }) {
@@ -63,7 +63,7 @@ public struct DesiredState: Sendable {
             if let lock = locks[name], lock.reference == image { image = lock.digest }
             if let build = service.build {
                 let context = PathMath.join(projectDirectory, build.context)
-                let hash = try contextHash(context)
+                let hash = try contextHash(context, build.dockerfile)
                 let tag = "devstack/\(spec.name)-\(name):\(hash.prefix(12))"
                 builds[name] = ImageBuild(tag: tag, contextDirectory: context, dockerfile: build.dockerfile, args: build.args)
                 image = tag

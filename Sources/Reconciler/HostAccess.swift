@@ -4,7 +4,8 @@ import Foundation
 /// The local machine as the reconciler sees it: secrets, build contexts and host ports.
 public protocol HostAccess: Sendable {
     func readSecret(_ source: SecretSource, projectDirectory: String) throws -> String
-    func contextHash(_ directory: String) throws -> String
+    /// The digest of a build context folder: its files that `.dockerignore` keeps, and the Dockerfile.
+    func contextHash(_ directory: String, dockerfile: String) throws -> String
     func isPortFree(hostIP: String, port: Int, proto: String) -> Bool
     /// A file of the project, such as a seed's input, relative to its folder.
     func readProjectFile(_ path: String, projectDirectory: String) throws -> Data

@@ -16,7 +16,7 @@ public struct Reconciler: Sendable {
         let projectDirectory = revision.summary.projectDirectory ?? host.workingDirectory
         return try DesiredState.resolve(spec: revision.spec, revision: revision.summary.number, projectDirectory: projectDirectory,
                                         readSecret: { try host.readSecret($0, projectDirectory: projectDirectory) },
-                                        contextHash: { try host.contextHash($0) }, locks: locks,
+                                        contextHash: { try host.contextHash($0, dockerfile: $1) }, locks: locks,
                                         secretKey: try records.secretLabelKey())
     }
 

@@ -224,6 +224,19 @@ public enum Tar {
         return out
     }
 
+    /// The header block of an entry streamed piece by piece: its data follows, then `padding`.
+    public static func entryHeader(name: String, size: Int, mode: Int, directory: Bool) throws -> Data {
+        var out = Data()
+        try header(into: &out, name: directory ? name + "/" : name, size: size, mode: mode, type: directory ? "5" : "0")
+        return out
+    }
+
+    /// The zeros that pad `size` bytes of data to a whole block.
+    public static func padding(_ size: Int) -> Data { Data(count: (512 - size % 512) % 512) }
+
+    /// The two zero blocks that end an archive.
+    public static let end = Data(count: 1024)
+
     /// A regular file's header and contents, padded to the 512-byte block.
     static func appendFile(into out: inout Data, name: String, contents: Data, mode: Int) throws {
         try header(into: &out, name: name, size: contents.count, mode: mode, type: "0")

@@ -20,9 +20,9 @@ import Testing
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try a.write(to: URL(fileURLWithPath: dir + "/app.bin"))
-        let before = try LocalHost().contextHash(dir)
+        let before = try LocalHost().contextHash(dir, dockerfile: "Dockerfile")
         try b.write(to: URL(fileURLWithPath: dir + "/app.bin"))
-        #expect(try LocalHost().contextHash(dir) != before)
+        #expect(try LocalHost().contextHash(dir, dockerfile: "Dockerfile") != before)
     }
 }
 

@@ -17,7 +17,7 @@ public struct FakeHost: HostAccess {
             return value
         }
     }
-    public func contextHash(_ directory: String) throws -> String { CanonicalJSON.sha256(directory) }
+    public func contextHash(_ directory: String, dockerfile: String) throws -> String { CanonicalJSON.sha256(directory) }
     public func isPortFree(hostIP: String, port: Int, proto: String) -> Bool { !busyPorts.contains(port) }
     public var files: [String: String] = [:]
     public var workingDirectory: String { "/project" }
@@ -38,6 +38,6 @@ public enum SpecBuilder {
         let host = FakeHost(secrets: secrets)
         return try DesiredState.resolve(spec: try parse(json), revision: revision, projectDirectory: "/project",
                                         readSecret: { try host.readSecret($0, projectDirectory: "/project") },
-                                        contextHash: { try host.contextHash($0) })
+                                        contextHash: { try host.contextHash($0, dockerfile: $1) })
     }
 }
