@@ -47,7 +47,8 @@ public struct DesiredState: Sendable {
     public static func resolve(spec: EnvironmentSpec, revision: Int, projectDirectory: String,
                                readSecret: (SecretSource) throws -> String,
                                contextHash: (_ directory: String, _ dockerfile: String) throws -> String,
-                               locks: [String: ImageLock] = [:], secretKey: String = "") throws -> DesiredState {
+                               locks: [String: ImageLock] = [:], secretKey: String = "",
+                               serviceHashes: [String: String] = [:]) throws -> DesiredState {
         var secretValues: [String: String] = [:]
         for (name, source) in spec.secrets.sorted(by: { $0.key < $1.key }) {
             do { secretValues[name] = try readSecret(source) } catch {
@@ -86,7 +87,8 @@ public struct DesiredState: Sendable {
             var labels = service.labels
             labels[Labels.environment] = spec.name
             labels[Labels.service] = name
-            labels[Labels.specHash] = service.specHash
+            // Recorded revisions carry their services' hashes: not encoded and hashed again.
+            labels[Labels.specHash] = serviceHashes[name] ?? service.specHash
             labels[Labels.revision] = String(revision)
             if !secretInputs.isEmpty && !secretKey.isEmpty {
                 labels[Labels.secrets] = SecretDigest.label(secretInputs.sorted().joined(separator: "\u{1}"), key: secretKey)

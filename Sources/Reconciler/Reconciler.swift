@@ -17,7 +17,7 @@ public struct Reconciler: Sendable {
         return try DesiredState.resolve(spec: revision.spec, revision: revision.summary.number, projectDirectory: projectDirectory,
                                         readSecret: { try host.readSecret($0, projectDirectory: projectDirectory) },
                                         contextHash: { try host.contextHash($0, dockerfile: $1) }, locks: locks,
-                                        secretKey: try records.secretLabelKey())
+                                        secretKey: try records.secretLabelKey(), serviceHashes: revision.serviceHashes)
     }
 
     /// The digests the desired state's registry images resolve to on this engine now.

@@ -215,7 +215,8 @@ public final class StateStore: Sendable {
 
     /// Records `spec` as the next revision, unless it equals the latest one (then nothing is written).
     public func record(_ spec: EnvironmentSpec, meta: RevisionMeta, force: Bool = false) throws(StoreError) -> RecordOutcome {
-        let specHash = spec.specHash
+        let forms = spec.canonicalForms
+        let specHash = CanonicalJSON.sha256(forms.environment)
         return try write { db in
             let envID = try Self.environmentID(db, name: spec.name, create: true)!
             let latest = try Row.fetchOne(db, sql: "SELECT number, spec_hash FROM revisions WHERE environment_id = ? ORDER BY number DESC LIMIT 1", arguments: [envID])
@@ -226,8 +227,8 @@ public final class StateStore: Sendable {
             let number = (parent ?? 0) + 1
             let settingsID = try Self.storeSpec(db, body: CanonicalJSON.encode(spec.settingsCanonical))
             var serviceIDs: [String: Int64] = [:]
-            for (name, service) in spec.services {
-                serviceIDs[name] = try Self.storeSpec(db, body: service.canonicalJSON)
+            for (name, body) in forms.services {
+                serviceIDs[name] = try Self.storeSpec(db, body: body)
             }
             let parentServices: [String: Int64] = parent == nil ? [:] : try Self.serviceSpecIDs(db, envID: envID, number: parent!)
             let changes = Self.describeChanges(old: parentServices, new: serviceIDs)
@@ -279,22 +280,30 @@ public final class StateStore: Sendable {
                 WHERE rs.revision_id = ? ORDER BY rs.service
                 """, arguments: [row.id])
             var hashes: [String: String] = [:]
+            var bodies: [String: String] = [:]
             var serviceMembers: [(key: String, value: JSONNode)] = []
             for service in services {
                 let name: String = service["service"]
+                let body: String = service["body"]
                 hashes[name] = service["hash"]
-                serviceMembers.append((name, try Self.parseStored(service["body"], what: "service \(name)")))
+                bodies[name] = body
+                serviceMembers.append((name, try Self.parseStored(body, what: "service \(name)")))
             }
             var members: [(key: String, value: JSONNode)] = [("name", JSONNode(.string(environment))), ("services", JSONNode(.object(serviceMembers)))]
-            if case let .object(settingsMembers) = try Self.parseStored(settings, what: "settings").value { members += settingsMembers }
+            var settingsMembers: [(key: String, value: JSONNode)] = []
+            if case let .object(stored) = try Self.parseStored(settings, what: "settings").value { settingsMembers = stored }
+            members += settingsMembers
+            // The stored bytes must be those the revision was recorded with: its hash is over the
+            // environment's canonical form, which embeds the stored service forms verbatim.
+            let recomposed = CanonicalJSON.environment(name: environment, services: bodies, settings: settingsMembers.map { ($0.key, $0.value.value) })
+            guard CanonicalJSON.sha256(recomposed) == summary.specHash else {
+                throw StoreError.corrupt("revision \(wanted) of \(environment) does not match its hash")
+            }
             let spec: EnvironmentSpec
             do {
                 spec = try EnvironmentSpec.decodeCanonical(JSONNode(.object(members)), source: "revision \(wanted)")
             } catch {
                 throw StoreError.corrupt("revision \(wanted) of \(environment) does not decode: \(error)")
-            }
-            guard spec.specHash == summary.specHash else {
-                throw StoreError.corrupt("revision \(wanted) of \(environment) does not match its hash")
             }
             return StoredRevision(summary: summary, spec: spec, serviceHashes: hashes)
         }

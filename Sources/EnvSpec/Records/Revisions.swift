@@ -68,9 +68,10 @@ public struct StoredRevision: Sendable {
 
     /// An unrecorded revision, for showing what a file would do (`diff -f`).
     public static func draft(_ spec: EnvironmentSpec, number: Int, projectDirectory: String) -> StoredRevision {
-        StoredRevision(summary: RevisionSummary(environment: spec.name, number: number, parent: nil, specHash: spec.specHash, author: "", host: "",
-                                                createdAt: "", message: "", source: .apply, changes: "", provenance: nil, projectDirectory: projectDirectory),
-                       spec: spec, serviceHashes: spec.services.mapValues(\.specHash))
+        let hashes = spec.hashes
+        return StoredRevision(summary: RevisionSummary(environment: spec.name, number: number, parent: nil, specHash: hashes.environment, author: "", host: "",
+                                                       createdAt: "", message: "", source: .apply, changes: "", provenance: nil, projectDirectory: projectDirectory),
+                              spec: spec, serviceHashes: hashes.services)
     }
 }
 
