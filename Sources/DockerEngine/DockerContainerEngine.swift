@@ -19,7 +19,7 @@ public struct DockerContainerEngine: ContainerEngine {
     public func observe(environment: String, containerNames: [String], images: [String], networkNames: [String]) async throws -> ObservedState {
         let label = "\(Labels.environment)=\(environment)"
         async let labelled = client.request(.GET, "/containers/json", query: [("all", "1"), ("filters", Self.filters(["label": [label]]))])
-        async let named = containerNames.isEmpty ? nil : client.request(.GET, "/containers/json", query: [("all", "1"), ("filters", Self.filters(["name": containerNames.map { "^/\($0)$" }]))])
+        async let named = containerNames.isEmpty ? nil : client.request(.GET, "/containers/json", query: [("all", "1"), ("filters", Self.filters(["name": Self.namePatterns(containerNames, environment: environment)]))])
         async let networks = client.request(.GET, "/networks", query: [("filters", Self.filters(["label": [label]]))])
         async let volumes = client.request(.GET, "/volumes", query: [("filters", Self.filters(["label": [label]]))])
         async let imageIDs = inspectImages(images)
@@ -49,6 +49,15 @@ public struct DockerContainerEngine: ContainerEngine {
             .filter { ($0.Labels ?? [:])[Labels.environment] != environment }.map(\.Name).filter(wantedNetworks.contains).sorted()
         state.foreignVolumes = unlabelled((try await namedVolumes.decode(EngineAPI.VolumeList.self).Volumes ?? []).map { ($0.Name, $0.Labels) })
         return state
+    }
+
+    /// Name filters for the containers that may hold our names. The engine tries every pattern
+    /// on every container (10,000 exact names took it a second), so names that share the
+    /// environment's prefix are asked for with that one prefix and picked out exactly here.
+    static func namePatterns(_ names: [String], environment: String) -> [String] {
+        let prefix = "\(environment)-"
+        guard names.count > 1, names.allSatisfy({ $0.hasPrefix(prefix) }) else { return names.map { "^/\(NSRegularExpression.escapedPattern(for: $0))$" } }
+        return ["^/\(NSRegularExpression.escapedPattern(for: prefix))"]
     }
 
     func inspectImages(_ references: [String]) async throws -> [String: String] {

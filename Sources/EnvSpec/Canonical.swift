@@ -268,14 +268,16 @@ extension EnvironmentSpec {
     /// the environment's form embeds the services' forms byte for byte (the same bytes as
     /// `CanonicalJSON.encode(canonical)`, without encoding 10,000 services twice).
     public var canonicalForms: (environment: String, services: [String: String]) {
-        let services = self.services.mapValues(\.canonicalJSON)
+        let names = Array(self.services.keys)
+        let forms = (try? Parallel.map(names) { self.services[$0]!.canonicalJSON }) ?? names.map { self.services[$0]!.canonicalJSON }
+        let services = Dictionary(uniqueKeysWithValues: zip(names, forms))
         return (CanonicalJSON.environment(name: name, services: services, settings: settingsMembers), services)
     }
 
     /// The environment's hash and its services' hashes, from one encoding.
     public var hashes: (environment: String, services: [String: String]) {
         let forms = canonicalForms
-        return (CanonicalJSON.sha256(forms.environment), forms.services.mapValues(CanonicalJSON.sha256))
+        return (CanonicalJSON.sha256(forms.environment), forms.services.mapValues { CanonicalJSON.sha256($0) })
     }
 }
 

@@ -281,15 +281,12 @@ public final class StateStore: Sendable {
                 """, arguments: [row.id])
             var hashes: [String: String] = [:]
             var bodies: [String: String] = [:]
-            var serviceMembers: [(key: String, value: JSONNode)] = []
             for service in services {
                 let name: String = service["service"]
-                let body: String = service["body"]
                 hashes[name] = service["hash"]
-                bodies[name] = body
-                serviceMembers.append((name, try Self.parseStored(body, what: "service \(name)")))
+                bodies[name] = service["body"]
             }
-            var members: [(key: String, value: JSONNode)] = [("name", JSONNode(.string(environment))), ("services", JSONNode(.object(serviceMembers)))]
+            var members: [(key: String, value: JSONNode)] = [("name", JSONNode(.string(environment))), ("services", JSONNode(.object([])))]
             var settingsMembers: [(key: String, value: JSONNode)] = []
             if case let .object(stored) = try Self.parseStored(settings, what: "settings").value { settingsMembers = stored }
             members += settingsMembers
@@ -299,9 +296,17 @@ public final class StateStore: Sendable {
             guard CanonicalJSON.sha256(recomposed) == summary.specHash else {
                 throw StoreError.corrupt("revision \(wanted) of \(environment) does not match its hash")
             }
-            let spec: EnvironmentSpec
+            var spec: EnvironmentSpec
             do {
                 spec = try EnvironmentSpec.decodeCanonical(JSONNode(.object(members)), source: "revision \(wanted)")
+                // Services are independent: parsed and decoded on every core (10,000 of them).
+                let names = bodies.keys.sorted()
+                let decoded = try Parallel.map(names) { name in
+                    try ServiceSpec.decodeCanonical(try Self.parseStored(bodies[name]!, what: "service \(name)"), source: "revision \(wanted)", path: "services.\(name)")
+                }
+                spec.services = Dictionary(uniqueKeysWithValues: zip(names, decoded))
+            } catch let error as StoreError {
+                throw error
             } catch {
                 throw StoreError.corrupt("revision \(wanted) of \(environment) does not decode: \(error)")
             }

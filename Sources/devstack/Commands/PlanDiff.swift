@@ -37,16 +37,19 @@ struct PlanDiff {
                                                steps: changes.map { StepJSON(action: $0.action.verb, service: $0.service, cause: $0.cause) },
                                                problems: plan.problems, inSync: changes.isEmpty && plan.problems.isEmpty))
         }
-        let text = Plan(environment: plan.environment, steps: changes, problems: []).text
-        for line in text.split(separator: "\n") {
+        // One write for the whole plan: 10,000 lines printed one by one took a tenth of the run.
+        var out = ""
+        for line in Plan(environment: plan.environment, steps: changes, problems: []).text.split(separator: "\n") {
             switch line.first {
-            case "+": print(Terminal.green(String(line)))
-            case "-": print(Terminal.red(String(line)))
-            case "~": print(Terminal.yellow(String(line)))
-            default: print(line)
+            case "+": out += Terminal.green(String(line))
+            case "-": out += Terminal.red(String(line))
+            case "~": out += Terminal.yellow(String(line))
+            default: out += line
             }
+            out += "\n"
         }
-        for problem in plan.problems { print(Terminal.red("! \(problem)")) }
+        for problem in plan.problems { out += Terminal.red("! \(problem)") + "\n" }
+        print(out, terminator: "")
         print("\(files.isEmpty ? "revision \(stored.summary.number)" : files.joined(separator: " + ")) of \(env): \(plan.summary)")
     }
 }
