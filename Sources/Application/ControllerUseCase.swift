@@ -1,4 +1,6 @@
 import EnvSpec
+import Foundation
+import HostFiles
 import Reconciler
 import StateStore
 
@@ -9,8 +11,26 @@ public enum ControllerUseCase {
         var settings = ControllerSettings()
         settings.resync = resync
         let reconciler = try workspace.reconciler()
+        let trim = IdleTrim()
         return EnvironmentController(reconciler: reconciler, leases: workspace.leases, interrupted: SnapshotManager(reconciler, catalog: workspace.store),
                                      environment: environment, holderID: LeaseHolder.id(), settings: settings,
-                                     progress: SinkProgress(sink: sink), log: log)
+                                     progress: SinkProgress(sink: sink), log: log,
+                                     observer: { event in if case .passFinished = event { trim.afterPass() } })
+    }
+
+    /// An idle controller should cost next to nothing: after a pass, at most once a minute, the
+    /// pages start-up touched and the heap freed since are handed back (see `ResidentMemory`).
+    final class IdleTrim: @unchecked Sendable {
+        let lock = NSLock()
+        var last: ContinuousClock.Instant?
+
+        func afterPass() {
+            let now = ContinuousClock.now
+            lock.lock()
+            defer { lock.unlock() }
+            if let last, now - last < .seconds(60) { return }
+            last = now
+            ResidentMemory.releaseIdlePages()
+        }
     }
 }

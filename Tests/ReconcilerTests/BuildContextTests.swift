@@ -1,7 +1,7 @@
 import Application
 import EnvSpec
 import Foundation
-import HostFiles
+@testable import HostFiles
 import Testing
 import TestSupport
 
@@ -107,5 +107,27 @@ import TestSupport
         #expect(ContextIndex(encoded: index.encoded(), indexedAt: 42) == index)
         #expect(ContextIndex(encoded: Data("x\0y\0".utf8), indexedAt: 1) == nil)
         #expect(ContextIndex(encoded: Data(), indexedAt: 1) == ContextIndex(indexedAt: 1))
+    }
+}
+
+/// An idle controller hands back only pages that have another copy in the executable file.
+@Suite struct ResidentMemoryTests {
+    @Test func onlyCleanPrivateMappingsOfTheExecutableAreDropped() {
+        let smaps = """
+            55d0a0000000-55d0a2000000 r-xp 00000000 fe:00 123 /opt/devstack
+            Rss:               19000 kB
+            Anonymous:             0 kB
+            55d0a2000000-55d0a2100000 r--p 02000000 fe:00 123 /opt/devstack
+            Anonymous:          1172 kB
+            55d0a2100000-55d0a2200000 rw-p 02100000 fe:00 123 /opt/devstack
+            Anonymous:           392 kB
+            7f0000000000-7f0000100000 r-xp 00000000 fe:00 456 /usr/lib/x86_64-linux-gnu/libc.so.6
+            Anonymous:             0 kB
+            7f0000200000-7f0000300000 r--s 00000000 fe:00 123 /opt/devstack
+            Anonymous:             0 kB
+            7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0                          [stack]
+            Anonymous:           132 kB
+            """
+        #expect(ResidentMemory.cleanMappings(smaps, of: "/opt/devstack") == [0x55d0a0000000..<0x55d0a2000000])
     }
 }
