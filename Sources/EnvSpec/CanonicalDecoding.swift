@@ -10,12 +10,15 @@ extension ServiceSpec {
 
 extension EnvironmentSpec {
     /// Decodes `{"name", "services", "seeds", "secrets", "configs"}` as produced by `canonical`.
-    public static func decodeCanonical(_ node: JSONNode, source: String) throws(ValidationFailure) -> EnvironmentSpec {
+    /// `services`: services decoded already (the store decodes them on every core); the node's
+    /// own "services" member is then left empty.
+    public static func decodeCanonical(_ node: JSONNode, source: String, services: [String: ServiceSpec] = [:]) throws(ValidationFailure) -> EnvironmentSpec {
         var decoder = SpecDecoder(file: source)
         guard let members = decoder.object(node, "", allowed: ["name", "services", "seeds", "secrets", "configs", "networks"]) else {
             throw ValidationFailure(decoder.diagnostics)
         }
         var spec = EnvironmentSpec(name: "")
+        spec.services = services
         for (key, value) in members {
             switch key {
             case "name":

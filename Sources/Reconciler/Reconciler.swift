@@ -23,9 +23,12 @@ public struct Reconciler: Sendable {
     /// The digests the desired state's registry images resolve to on this engine now.
     public func currentLocks(_ desired: DesiredState) async -> [String: ImageLock] {
         var out: [String: ImageLock] = [:]
-        for (service, reference) in desired.pulledImages {
+        // One inspect per image, not per service: sixty services on one image ask once.
+        var digests: [String: String?] = [:]
+        for (service, reference) in desired.pulledImages.sorted(by: { $0.key < $1.key }) {
             let running = desired.workloads[service]?.image ?? reference
-            if let digest = try? await engine.imageDigest(running) { out[service] = ImageLock(reference: reference, digest: digest) }
+            if digests[running] == nil { digests[running] = .some(try? await engine.imageDigest(running)) }
+            if let digest = digests[running] ?? nil { out[service] = ImageLock(reference: reference, digest: digest) }
         }
         return out
     }
@@ -76,10 +79,27 @@ public struct Reconciler: Sendable {
         }
         let applyID = try records.applyStarted(environment: desired.environment, revision: desired.revision)
         let report = await executor.run(plan, revision: desired.revision)
-        // The images now behind each service, for reproducibility.
+        // The images now behind each service, for reproducibility: what ran before, and for each
+        // new container the image observed before it was made. Only a pull or a build can have
+        // changed an image under its name, and only then is the engine asked again.
         var images: [String: String] = [:]
-        if let after = try? await observe(desired) {
+        for c in observed.containers { if let s = c.service, desired.workloads[s] != nil { images[s] = c.imageID } }
+        let imagesChanged = plan.steps.contains {
+            switch $0.action {
+            case .pullImage, .buildImage: return true
+            default: return false
+            }
+        }
+        if imagesChanged, let after = try? await observe(desired) {
             for c in after.containers { if let s = c.service { images[s] = c.imageID } }
+        } else {
+            for step in plan.steps {
+                guard let service = step.service, let workload = desired.workloads[service] else { continue }
+                switch step.action {
+                case .create, .recreate: if let id = observed.images[workload.image] { images[service] = id }
+                default: break
+                }
+            }
         }
         try records.applyFinished(id: applyID, converged: report.succeeded, images: images)
         return Outcome(plan: plan, report: report, desired: desired)
