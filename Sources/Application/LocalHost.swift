@@ -65,7 +65,7 @@ public struct LocalHost: HostAccess {
         do { files = try ContextWalker.listing(directory, dockerfile: dockerfile) } catch { throw HostError("\(error)") }
         let key = LocalFiles.realPath(directory) ?? directory
         let known = (try? contextIndex?.contextIndex(key)) ?? nil
-        var next = ContextIndex(indexedAt: Int64(Date().timeIntervalSince1970 * 1e9))
+        let indexedAt = Int64(Date().timeIntervalSince1970 * 1e9)
         var digests: [(path: String, sha256: String, size: Int)] = []
         digests.reserveCapacity(files.count)
         var changed = known == nil
@@ -77,10 +77,16 @@ public struct LocalHost: HostAccess {
                 }
                 changed = true
             }
-            next.entries[file.path] = ContextIndex.Entry(size: file.size, modified: file.modified, inode: file.inode, sha256: sha256!)
             digests.append((file.path, sha256!, file.size))
         }
-        if changed || next.entries.count != known?.entries.count, let keeper = contextIndex, keeper.canSaveContextIndex {
+        // A file gone since the last run changes the index too; an unchanged one is not rewritten.
+        changed = changed || digests.count != known?.entries.count
+        if changed, let keeper = contextIndex, keeper.canSaveContextIndex {
+            var next = ContextIndex(indexedAt: indexedAt)
+            next.entries.reserveCapacity(digests.count)
+            for (file, digest) in zip(files.lazy.filter { !$0.isDirectory }, digests) {
+                next.entries[file.path] = ContextIndex.Entry(size: file.size, modified: file.modified, inode: file.inode, sha256: digest.sha256)
+            }
             // The index is a cache: failing to keep it costs time next run, not correctness.
             try? keeper.saveContextIndex(key, next)
         }

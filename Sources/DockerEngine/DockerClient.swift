@@ -37,13 +37,12 @@ public struct DockerClient: Sendable {
     /// controller would hear of a killed container late.
     static let streamingHTTP = makeHTTPClient()
 
+    /// The pool keeps the client's default of 8 connections per host: with a larger limit the
+    /// controller stopped hearing of engine events (not understood yet), so more than 8
+    /// concurrent operations wait for a connection, at most the connect timeout.
     static func makeHTTPClient() -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = HTTPClient.Configuration.Timeout(connect: .seconds(3))
-        // As many connections as operations may run at once (--parallel goes to 256): with the
-        // default of 8, the ninth stop waited for a connection and gave up after the connect
-        // timeout. Idle connections to a local socket cost next to nothing.
-        configuration.connectionPool = HTTPClient.Configuration.ConnectionPool(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 

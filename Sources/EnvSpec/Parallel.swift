@@ -1,13 +1,12 @@
-import Foundation
 import Dispatch
 
 /// Work over many independent items (10,000 services) spread over the machine's cores, in
 /// chunks, keeping the order of the input. Below `minimumChunk` items it runs in place.
 public enum Parallel {
     public static func map<T, R>(_ items: [T], minimumChunk: Int = 512, _ transform: (T) throws -> R) throws -> [R] {
-        let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
-        guard items.count >= minimumChunk * 2, cores > 1 else { return try items.map(transform) }
-        let chunks = min(cores * 4, (items.count + minimumChunk - 1) / minimumChunk)
+        guard items.count >= minimumChunk * 2 else { return try items.map(transform) }
+        // Dispatch runs the chunks on as many threads as the machine has cores.
+        let chunks = min(16, (items.count + minimumChunk - 1) / minimumChunk)
         let size = (items.count + chunks - 1) / chunks
         var results = [R?](repeating: nil, count: items.count)
         var failures = [Error?](repeating: nil, count: chunks)

@@ -73,21 +73,40 @@ public struct ContextIndex: Sendable, Equatable {
         return Data(out)
     }
 
-    /// Nil for bytes of another shape: a damaged index is rebuilt, never trusted.
+    /// Nil for bytes of another shape: a damaged index is rebuilt, never trusted. Read field by
+    /// field over the raw bytes, since every apply of a 50,000-file context reads it whole.
     public init?(encoded data: Data, indexedAt: Int64) {
-        var entries: [String: Entry] = [:]
-        let fields = data.split(separator: 0, omittingEmptySubsequences: false)
-        guard fields.count % 5 == 1, fields.last?.isEmpty ?? false else { return nil }
-        var index = fields.startIndex
-        while index + 5 <= fields.count {
-            let path = String(decoding: fields[index], as: UTF8.self)
-            guard let size = Int(String(decoding: fields[index + 1], as: UTF8.self)),
-                  let modified = Int64(String(decoding: fields[index + 2], as: UTF8.self)),
-                  let inode = UInt64(String(decoding: fields[index + 3], as: UTF8.self)) else { return nil }
-            entries[path] = Entry(size: size, modified: modified, inode: inode, sha256: String(decoding: fields[index + 4], as: UTF8.self))
-            index += 5
+        let parsed: [String: Entry]? = data.withUnsafeBytes { raw -> [String: Entry]? in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            var entries: [String: Entry] = [:]
+            entries.reserveCapacity(bytes.count / 100)
+            var position = 0
+            /// The next NUL-terminated field, as a range of `bytes`.
+            func field() -> Range<Int>? {
+                guard let end = bytes[position...].firstIndex(of: 0) else { return nil }
+                defer { position = end + 1 }
+                return position..<end
+            }
+            func number(_ range: Range<Int>) -> UInt64? {
+                guard !range.isEmpty, range.count <= 19 else { return nil }
+                var value: UInt64 = 0
+                for index in range {
+                    let digit = bytes[index] &- UInt8(ascii: "0")
+                    guard digit <= 9 else { return nil }
+                    value = value * 10 + UInt64(digit)
+                }
+                return value
+            }
+            while position < bytes.count {
+                guard let path = field(), let size = field().flatMap(number), let modified = field().flatMap(number),
+                      let inode = field().flatMap(number), let digest = field(), size <= UInt64(Int.max), modified <= UInt64(Int64.max) else { return nil }
+                entries[String(decoding: UnsafeBufferPointer(rebasing: bytes[path]), as: UTF8.self)] =
+                    Entry(size: Int(size), modified: Int64(modified), inode: inode, sha256: String(decoding: UnsafeBufferPointer(rebasing: bytes[digest]), as: UTF8.self))
+            }
+            return entries
         }
-        self.init(entries: entries, indexedAt: indexedAt)
+        guard let parsed else { return nil }
+        self.init(entries: parsed, indexedAt: indexedAt)
     }
 }
 

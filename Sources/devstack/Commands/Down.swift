@@ -8,9 +8,7 @@ extension Devstack {
         @OptionGroup var store: StoreOptions
         @OptionGroup var environment: EnvironmentOption
         @Flag(name: .long, help: "Also remove the environment's named volumes and their data.") var volumes = false
-        // Stops and removals cost the engine little and mostly wait on containers exiting, so
-        // down runs many at once (compose v2 runs all); apply creates and starts, 8 at once.
-        @Option(name: .long, help: "How many containers are stopped and removed at once.") var parallel: Int = 32
+        @Option(name: .long, help: "How many containers are stopped and removed at once.") var parallel: Int = 8
 
         mutating func validate() throws { try NumericOption.check(parallel, "--parallel", 1...256) }
 
