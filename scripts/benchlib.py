@@ -59,3 +59,10 @@ def timed(argv, env=None, cwd=None, stdin=None, shell=False):
     if result.returncode != 0:
         raise RuntimeError(f"{argv if isinstance(argv, str) else ' '.join(argv)}: exit {result.returncode}: {result.stderr.decode()[-500:]}")
     return seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+
+
+if __name__ == "__main__":
+    # For the shell benchmarks: python3 scripts/benchlib.py MARKER COMMAND PREFACE < table
+    if len(sys.argv) != 4:
+        sys.exit("usage: benchlib.py MARKER COMMAND PREFACE < table")
+    write_block(sys.argv[1], sys.argv[2], sys.argv[3], sys.stdin.read().rstrip("\n"))
