@@ -50,17 +50,6 @@ def render(header, rows):
                      ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows])
 
 
-def timed(argv, env=None, cwd=None, stdin=None, shell=False):
-    """Wall seconds and the peak RSS (kB) of the process tree it waited for."""
-    import resource
-    start = time.monotonic()
-    result = subprocess.run(argv, env=env, cwd=cwd, stdin=stdin, shell=shell, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    seconds = time.monotonic() - start
-    if result.returncode != 0:
-        raise RuntimeError(f"{argv if isinstance(argv, str) else ' '.join(argv)}: exit {result.returncode}: {result.stderr.decode()[-500:]}")
-    return seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-
-
 if __name__ == "__main__":
     # For the shell benchmarks: python3 scripts/benchlib.py MARKER COMMAND PREFACE < table
     if len(sys.argv) != 4:

@@ -12,13 +12,6 @@ enum ContextArchive {
         return ByteChunks(unfolding: { try producer.next() })
     }
 
-    /// The whole archive, for tests and small contexts.
-    static func make(directory: String, dockerfile: String = "Dockerfile") async throws -> Data {
-        var out = Data()
-        for try await piece in try chunks(directory: directory, dockerfile: dockerfile) { out.append(piece) }
-        return out
-    }
-
     /// Walks the listing one entry at a time; pulled by one task at a time.
     final class Producer: @unchecked Sendable {
         static let pieceSize = 1 << 20

@@ -48,7 +48,7 @@ public struct DockerClient: Sendable {
 
     public var endpoint: String { "unix://\(socketPath)" }
 
-    /// The largest answer read whole (volume archives are the large ones).
+    /// The largest answer read whole; archives stream through `transfer` and are never read whole.
     public static let maxBodyBytes = 512 << 20
 
     func url(_ path: String, query: [(String, String)] = []) -> String {

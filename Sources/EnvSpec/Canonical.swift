@@ -269,7 +269,7 @@ extension EnvironmentSpec {
     /// `CanonicalJSON.encode(canonical)`, without encoding 10,000 services twice).
     public var canonicalForms: (environment: String, services: [String: String]) {
         let names = Array(self.services.keys)
-        let forms = (try? Parallel.map(names) { self.services[$0]!.canonicalJSON }) ?? names.map { self.services[$0]!.canonicalJSON }
+        let forms = Parallel.map(names) { self.services[$0]!.canonicalJSON }
         let services = Dictionary(uniqueKeysWithValues: zip(names, forms))
         return (CanonicalJSON.environment(name: name, services: services, settings: settingsMembers), services)
     }

@@ -81,13 +81,13 @@ public struct EnvironmentLoader: Sendable {
                     // Services decode independently, on every core; their diagnostics are
                     // merged back in file order.
                     let template = decoder
-                    let decoded = (try? Parallel.map(list) { serviceName, node -> (ServiceSpec?, [Diagnostic]) in
+                    let decoded = Parallel.map(list) { serviceName, node -> (ServiceSpec?, [Diagnostic]) in
                         var local = template
                         local.diagnostics = []
                         let p = "services.\(serviceName)"
                         guard local.name(serviceName, p, what: "service") else { return (nil, local.diagnostics) }
                         return (local.service(node, p), local.diagnostics)
-                    }) ?? []
+                    }
                     for ((serviceName, node), (spec, found)) in zip(list, decoded) {
                         let p = "services.\(serviceName)"
                         if !isRoot, let other = serviceOrigin[serviceName], other != file.display, services[serviceName] != nil, Names.isValid(serviceName) {

@@ -3,7 +3,13 @@ import Dispatch
 /// Work over many independent items (10,000 services) spread over the machine's cores, in
 /// chunks, keeping the order of the input. Below `minimumChunk` items it runs in place.
 public enum Parallel {
-    public static func map<T, R>(_ items: [T], minimumChunk: Int = 512, _ transform: (T) throws -> R) throws -> [R] {
+    /// For a transform that cannot fail.
+    public static func map<T, R>(_ items: [T], minimumChunk: Int = 512, _ transform: (T) -> R) -> [R] {
+        // The throwing variant only rethrows what `transform` throws, and this one throws nothing.
+        try! map(items, minimumChunk: minimumChunk, throwing: transform)
+    }
+
+    public static func map<T, R>(_ items: [T], minimumChunk: Int = 512, throwing transform: (T) throws -> R) throws -> [R] {
         guard items.count >= minimumChunk * 2 else { return try items.map(transform) }
         // Dispatch runs the chunks on as many threads as the machine has cores.
         let chunks = min(16, (items.count + minimumChunk - 1) / minimumChunk)

@@ -35,7 +35,8 @@ public enum ResidentMemory {
         for line in smaps.split(separator: "\n") {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard let first = fields.first else { continue }
-            if first.contains("-"), fields.count >= 5, let bounds = Optional(first.split(separator: "-").compactMap { UInt(String($0), radix: 16) }), bounds.count == 2 {
+            let bounds = first.split(separator: "-").compactMap { UInt(String($0), radix: 16) }
+            if fields.count >= 5, bounds.count == 2 {
                 finish()
                 let perms = fields[1]
                 let eligible = fields.count >= 6 && fields[5] == file && !perms.contains("w") && perms.hasSuffix("p") && bounds[1] > bounds[0]

@@ -300,9 +300,9 @@ public final class StateStore: Sendable {
             do {
                 // Services are independent: parsed and decoded on every core (10,000 of them).
                 let names = bodies.keys.sorted()
-                let decoded = try Parallel.map(names) { name in
+                let decoded = try Parallel.map(names, throwing: { name in
                     try ServiceSpec.decodeCanonical(try Self.parseStored(bodies[name]!, what: "service \(name)"), source: "revision \(wanted)", path: "services.\(name)")
-                }
+                })
                 spec = try EnvironmentSpec.decodeCanonical(JSONNode(.object(members)), source: "revision \(wanted)",
                                                            services: Dictionary(uniqueKeysWithValues: zip(names, decoded)))
             } catch let error as StoreError {
