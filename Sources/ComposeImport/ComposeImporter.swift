@@ -506,6 +506,7 @@ public struct ComposeImporter {
                     warn(p, "network_mode \"\(mode)\" is not supported; ignored")
                 }
             case "configs": if let c = serviceConfigs(value, p) { out.append(("configs", c)) }
+            case "develop": if let d = develop(value, p, hasBuild: body["build"] != nil) { out.append(("develop", d)) }
             case "pull_policy": if let s = value as? String { out.append(("pullPolicy", .string(s == "if_not_present" ? "missing" : s))) }
             case "container_name":
                 // Other services often reach a container by this name: it stays a DNS name.
@@ -562,6 +563,44 @@ public struct ComposeImporter {
         case let d as Double: return CanonicalJSON.formatNumber(d)
         default: return "\(value)"
         }
+    }
+
+    static let watchActions: [String: String] = ["sync": "sync", "rebuild": "rebuild", "sync+restart": "sync+restart"]
+
+    /// `develop.watch` rules carry over as they are; actions devstack has no equivalent for are
+    /// dropped with a warning, never turned into something else.
+    mutating func develop(_ value: Any, _ path: String, hasBuild: Bool) -> JSONValue? {
+        guard let body = value as? [String: Any] else { fail(path, "expected a mapping"); return nil }
+        for key in body.keys.sorted() where key != "watch" && !key.hasPrefix("x-") { warn("\(path).\(key)", "develop option not supported; ignored") }
+        var rules: [JSONNode] = []
+        for (i, item) in list(body["watch"] ?? NSNull()).enumerated() {
+            let p = "\(path).watch[\(i)]"
+            guard let rule = item as? [String: Any] else { fail(p, "expected a mapping"); continue }
+            guard let rulePath = rule["path"] as? String, !rulePath.isEmpty else { warn(p, "a watch rule without \"path\"; ignored"); continue }
+            guard !rulePath.hasPrefix("/") && !rulePath.hasPrefix("~") else {
+                warn("\(p).path", "watched paths are relative to the project in devstack; \"\(rulePath)\" ignored")
+                continue
+            }
+            let actionText = rule["action"].map(Self.scalar) ?? ""
+            guard let action = Self.watchActions[actionText] else {
+                warn("\(p).action", "watch action \"\(actionText)\" is not supported (sync, rebuild, sync+restart are); rule ignored")
+                continue
+            }
+            if action == "rebuild" && !hasBuild { warn("\(p).action", "\"rebuild\" needs a build section; rule ignored"); continue }
+            var fields: [(String, JSONValue)] = [("path", .string(Self.literal(rulePath))), ("action", .string(action))]
+            if let target = rule["target"] as? String {
+                fields.append(("target", .string(Self.literal(target))))
+            } else if action != "rebuild" {
+                warn(p, "\"\(action)\" without \"target\"; rule ignored")
+                continue
+            }
+            if let ignore = rule["ignore"] { fields.append(("ignore", .strings(list(ignore).map { Self.literal(Self.scalar($0)) }))) }
+            for key in rule.keys.sorted() where !["path", "action", "target", "ignore"].contains(key) && !key.hasPrefix("x-") {
+                warn("\(p).\(key)", "watch option not supported; ignored")
+            }
+            rules.append(JSONNode(.obj(fields)))
+        }
+        return rules.isEmpty ? nil : .obj([("watch", .array(rules))])
     }
 
     mutating func build(_ value: Any, _ path: String) -> JSONValue? {

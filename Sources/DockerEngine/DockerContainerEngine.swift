@@ -235,7 +235,9 @@ public struct DockerContainerEngine: ContainerEngine {
             Image: w.image, Env: w.env.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }, Labels: w.labels,
             ExposedPorts: Dictionary(w.ports.map { ("\($0.containerPort)/\($0.proto)", EngineAPI.Empty()) }, uniquingKeysWith: { first, _ in first }),
             Cmd: w.command, Entrypoint: w.entrypoint, WorkingDir: w.workingDir, User: w.user, Healthcheck: healthcheck, HostConfig: hostConfig,
-            NetworkingConfig: w.networks.first.map { EngineAPI.NetworkingConfig(EndpointsConfig: [$0.name: Self.endpoint($0)]) })
+            NetworkingConfig: w.networks.first.map { EngineAPI.NetworkingConfig(EndpointsConfig: [$0.name: Self.endpoint($0)]) },
+            Tty: w.terminal ? true : nil, OpenStdin: w.terminal ? true : nil, StdinOnce: w.terminal ? true : nil,
+            AttachStdin: w.terminal ? true : nil, AttachStdout: w.terminal ? true : nil, AttachStderr: w.terminal ? true : nil)
         let id = try await client.request(.POST, "/containers/create", query: [("name", w.name)], body: body, context: w.service)
             .decode(EngineAPI.Created.self).Id
         // API 1.41 creates with one network; the others are joined before the container starts.

@@ -111,11 +111,41 @@ extension DockerContainerEngine: EngineEventSource {
     }
 
     /// Runs a command and streams its output; the exit code comes from `execExitCode` afterwards.
-    public func execStream(_ container: String, command: [String], workingDir: String? = nil) async throws -> (id: String, output: AsyncThrowingStream<(stream: UInt8, payload: Data), Error>) {
-        let body = EngineAPI.ExecCreate(AttachStdout: true, AttachStderr: true, Cmd: command, Tty: false, WorkingDir: workingDir)
+    public func execStream(_ container: String, command: [String], options: ProcessOptions) async throws -> (id: String, output: AsyncThrowingStream<(stream: UInt8, payload: Data), Error>) {
+        let body = EngineAPI.ExecCreate(AttachStdout: true, AttachStderr: true, Cmd: command, Tty: false, WorkingDir: options.workingDir,
+                                        User: options.user, Env: Self.envList(options.env))
         let id = try await client.request(.POST, "/containers/\(container)/exec", body: body, context: container).decode(EngineAPI.Created.self).Id
         let start = try JSONEncoder().encode(EngineAPI.ExecStart(Detach: false, Tty: false))
         return (id, Self.frames(client.stream("/exec/\(id)/start", method: .POST, body: start)))
+    }
+
+    /// Runs a command under a terminal on a hijacked connection (`docker exec -it`).
+    public func execAttached(_ container: String, command: [String], options: ProcessOptions, size: TerminalSize?) async throws -> (id: String, session: AttachedSession) {
+        let body = EngineAPI.ExecCreate(AttachStdout: true, AttachStderr: true, Cmd: command, Tty: true, WorkingDir: options.workingDir,
+                                        AttachStdin: true, User: options.user, Env: Self.envList(options.env),
+                                        ConsoleSize: size.map { [$0.rows, $0.columns] })
+        let id = try await client.request(.POST, "/containers/\(container)/exec", body: body, context: container).decode(EngineAPI.Created.self).Id
+        let start = try JSONEncoder().encode(EngineAPI.ExecStart(Detach: false, Tty: true))
+        let (connection, initial) = try HijackedConnection.open(socketPath: client.socketPath, method: "POST", path: "/exec/\(id)/start", body: start, context: container)
+        let client = self.client
+        return (id, connection.session(initial: initial) { size in
+            _ = try? await client.request(.POST, "/exec/\(id)/resize", query: [("h", String(size.rows)), ("w", String(size.columns))])
+        })
+    }
+
+    /// Attaches to a created container with a terminal, before it starts (`docker run -it`).
+    public func attach(_ id: String) async throws -> AttachedSession {
+        let path = "/containers/\(id)/attach?stream=1&stdin=1&stdout=1&stderr=1"
+        let (connection, initial) = try HijackedConnection.open(socketPath: client.socketPath, method: "POST", path: path, body: nil, context: id)
+        return connection.session(initial: initial) { [self] size in try? await resizeContainer(id, to: size) }
+    }
+
+    public func resizeContainer(_ id: String, to size: TerminalSize) async throws {
+        try await client.request(.POST, "/containers/\(id)/resize", query: [("h", String(size.rows)), ("w", String(size.columns))])
+    }
+
+    static func envList(_ env: [String: String]) -> [String]? {
+        env.isEmpty ? nil : env.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }
     }
 
     public func execExitCode(_ id: String) async throws -> Int {

@@ -19,6 +19,13 @@ enum EngineAPI {
         var Healthcheck: HealthConfig?
         var HostConfig: HostConfig
         var NetworkingConfig: NetworkingConfig?
+        /// A terminal and an open standard input, for an interactive one-off task.
+        var Tty: Bool?
+        var OpenStdin: Bool?
+        var StdinOnce: Bool?
+        var AttachStdin: Bool?
+        var AttachStdout: Bool?
+        var AttachStderr: Bool?
     }
 
     /// `{}`: the engine's way of saying "present".
@@ -106,6 +113,10 @@ enum EngineAPI {
         var Cmd: [String]
         var Tty: Bool?
         var WorkingDir: String?
+        var AttachStdin: Bool?
+        var User: String?
+        var Env: [String]?
+        var ConsoleSize: [Int]?
     }
 
     struct ExecStart: Encodable {

@@ -118,6 +118,18 @@ extension JSONValue {
     public static func stringMap(_ map: [String: String]) -> JSONValue { .obj(map.map { ($0.key, .string($0.value)) }) }
 }
 
+extension EnvValue {
+    /// A map of variables as written: literals as strings, secrets as `{"secret": NAME}`.
+    public static func canonical(_ env: [String: EnvValue]) -> JSONValue {
+        .obj(env.map { key, value in
+            switch value {
+            case let .literal(s): return (key, .string(s))
+            case let .secret(name): return (key, .obj([("secret", .string(name))]))
+            }
+        })
+    }
+}
+
 public enum DurationText {
     /// "5s" when whole seconds, "1500ms" otherwise: one spelling per value.
     public static func format(ms: Int) -> String { ms % 1000 == 0 ? "\(ms / 1000)s" : "\(ms)ms" }
@@ -137,12 +149,7 @@ extension ServiceSpec {
         if let entrypoint { m.append(("entrypoint", .strings(entrypoint))) }
         if let workingDir { m.append(("workingDir", .string(workingDir))) }
         if let user { m.append(("user", .string(user))) }
-        m.append(("env", .obj(env.map { key, value in
-            switch value {
-            case let .literal(s): return (key, .string(s))
-            case let .secret(name): return (key, .obj([("secret", .string(name))]))
-            }
-        })))
+        m.append(("env", EnvValue.canonical(env)))
         m.append(("ports", .array(ports.map { p in
             var fields: [(String, JSONValue)] = [("hostIP", .string(p.hostIP)), ("containerPort", .number(Double(p.containerPort))), ("protocol", .string(p.proto))]
             if let hostPort = p.hostPort { fields.append(("hostPort", .number(Double(hostPort)))) }
@@ -258,6 +265,13 @@ extension EnvironmentSpec {
         // Only when used, so revisions recorded before configs existed keep their hashes.
         if !configs.isEmpty { m.append(("configs", .obj(configs.map { ($0.key, .obj([("content", .string($0.value))])) }))) }
         if !networks.isEmpty { m.append(("networks", .obj(networks.map { ($0.key, $0.value.canonical) }))) }
+        // Tasks and watch rules likewise, and outside the services' forms: editing them records a
+        // revision but recreates no container.
+        if !tasks.isEmpty { m.append(("tasks", .obj(tasks.map { ($0.key, $0.value.canonical) }))) }
+        let watched = services.filter { !$0.value.develop.isEmpty }
+        if !watched.isEmpty {
+            m.append(("develop", .obj(watched.map { ($0.key, .obj([("watch", .array($0.value.develop.map { JSONNode($0.canonical) }))])) })))
+        }
         return m
     }
 

@@ -14,11 +14,12 @@ extension EnvironmentSpec {
     /// own "services" member is then left empty.
     public static func decodeCanonical(_ node: JSONNode, source: String, services: [String: ServiceSpec] = [:]) throws(ValidationFailure) -> EnvironmentSpec {
         var decoder = SpecDecoder(file: source)
-        guard let members = decoder.object(node, "", allowed: ["name", "services", "seeds", "secrets", "configs", "networks"]) else {
+        guard let members = decoder.object(node, "", allowed: ["name", "services", "seeds", "secrets", "configs", "networks", "tasks", "develop"]) else {
             throw ValidationFailure(decoder.diagnostics)
         }
         var spec = EnvironmentSpec(name: "")
         spec.services = services
+        var develop: [(key: String, value: JSONNode)] = []
         for (key, value) in members {
             switch key {
             case "name":
@@ -39,6 +40,11 @@ extension EnvironmentSpec {
                 for (name, node) in decoder.map(value, "secrets") ?? [] {
                     if let s = decoder.secret(node, "secrets.\(name)") { spec.secrets[name] = s }
                 }
+            case "tasks":
+                for (name, node) in decoder.map(value, "tasks") ?? [] where decoder.taskKey(name, "tasks.\(name)") {
+                    if let t = decoder.task(node, "tasks.\(name)") { spec.tasks[name] = t }
+                }
+            case "develop": develop = decoder.map(value, "develop") ?? []
             case "configs":
                 for (name, node) in decoder.map(value, "configs") ?? [] {
                     switch decoder.config(node, "configs.\(name)") {
@@ -49,6 +55,11 @@ extension EnvironmentSpec {
                 }
             default: break
             }
+        }
+        // Watch rules belong to services, which may be decoded only by now.
+        for (name, node) in develop {
+            let rules = decoder.develop(node, "develop.\(name)")
+            if spec.services[name] == nil { decoder.fail("develop.\(name)", "no service named \"\(name)\"") } else { spec.services[name]!.develop = rules }
         }
         spec.sealConfigDigests()
         if spec.name.isEmpty && decoder.diagnostics.isEmpty { decoder.fail("", "expected \"name\"") }

@@ -1,6 +1,6 @@
 /// Checks that span services: references, cycles and host-port clashes.
 enum CrossValidation {
-    enum Kind { case service, seed }
+    enum Kind { case service, seed, task }
 
     static func check(_ spec: EnvironmentSpec, origin: (Kind, String) -> String, inactive: [String: [String]]) -> [Diagnostic] {
         var out: [Diagnostic] = []
@@ -98,6 +98,41 @@ enum CrossValidation {
         }
         if let cycle = findCycle(nodes: seedNames, edges: { spec.seeds[$0]?.after.sorted() ?? [] }) {
             out.append(Diagnostic(file: origin(.seed, cycle[0]), path: "seeds.\(cycle[0]).after", message: "seed cycle: \(cycle.joined(separator: " → "))"))
+        }
+        out += checkTasks(spec, origin: origin, inactive: inactive)
+        return out
+    }
+
+    /// Tasks name services, secrets and dependencies that exist; a rebuild rule needs a build.
+    static func checkTasks(_ spec: EnvironmentSpec, origin: (Kind, String) -> String, inactive: [String: [String]]) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        let names = spec.serviceNames
+        func missing(_ service: String) -> String {
+            if let profiles = inactive[service] {
+                return "service \"\(service)\" is only in profile \(profiles.joined(separator: ", ")), which is not active (pass --profile \(profiles[0]))"
+            }
+            return "no service named \"\(service)\"\(Suggest.didYouMean(service, in: names))"
+        }
+        for name in spec.tasks.keys.sorted() {
+            let task = spec.tasks[name]!
+            let path = "tasks.\(name)"
+            if spec.services[task.service] == nil { out.append(Diagnostic(file: origin(.task, name), path: "\(path).service", message: missing(task.service))) }
+            for (i, service) in task.dependsOn.enumerated() where spec.services[service] == nil {
+                out.append(Diagnostic(file: origin(.task, name), path: "\(path).dependsOn[\(i)]", message: missing(service)))
+            }
+            for key in task.env.keys.sorted() {
+                if case let .secret(secret) = task.env[key]!, spec.secrets[secret] == nil {
+                    out.append(Diagnostic(file: origin(.task, name), path: "\(path).env.\(key)",
+                                          message: "no secret named \"\(secret)\" in \"secrets\"\(Suggest.didYouMean(secret, in: spec.secrets.keys))"))
+                }
+            }
+        }
+        for name in names {
+            let service = spec.services[name]!
+            for (i, rule) in service.develop.enumerated() where rule.action == .rebuild && service.build == nil {
+                out.append(Diagnostic(file: origin(.service, name), path: "services.\(name).develop.watch[\(i)].action",
+                                      message: "\"rebuild\" needs a service built from \"build\"; \(name) runs the image \(service.image ?? "")"))
+            }
         }
         return out
     }

@@ -188,7 +188,7 @@ struct SpecDecoder {
 
     static let serviceKeys = ["image", "build", "pullPolicy", "command", "entrypoint", "workingDir", "user", "env",
                               "ports", "volumes", "dependsOn", "healthcheck", "restart", "resources", "labels",
-                              "profiles", "init", "configs", "networks"]
+                              "profiles", "init", "configs", "networks", "develop"]
 
     mutating func service(_ node: JSONNode, _ path: String) -> ServiceSpec? {
         guard let members = object(node, path, allowed: Self.serviceKeys) else { return nil }
@@ -230,6 +230,7 @@ struct SpecDecoder {
             case "init": spec.initProcess = bool(value, p) ?? true
             case "configs": spec.configs = configMounts(value, p)
             case "networks": spec.networks = serviceNetworks(value, p)
+            case "develop": spec.develop = develop(value, p)
             default: break
             }
         }

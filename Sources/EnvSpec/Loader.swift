@@ -26,7 +26,7 @@ public struct EnvironmentLoader: Sendable {
         self.profiles = profiles
     }
 
-    static let topLevelKeys = ["$schema", "name", "services", "seeds", "variables", "secrets", "configs", "include", "networks"]
+    static let topLevelKeys = ["$schema", "name", "services", "seeds", "variables", "secrets", "configs", "include", "networks", "tasks"]
 
     /// One parsed file of the include tree.
     struct SourceFile {
@@ -53,6 +53,7 @@ public struct EnvironmentLoader: Sendable {
         var secrets: [String: (spec: SecretSource, file: String)] = [:]
         var configs: [String: (spec: ConfigSource, file: String)] = [:]
         var networks: [String: (spec: NetworkSpec, file: String)] = [:]
+        var tasks: [String: (spec: TaskSpec, file: String)] = [:]
         var serviceOrigin: [String: String] = [:]
 
         // Included files first, then the root, whose definitions override theirs.
@@ -117,6 +118,26 @@ public struct EnvironmentLoader: Sendable {
                         guard decoder.networkKey(networkName, "networks.\(networkName)") else { continue }
                         if let spec = decoder.network(node, "networks.\(networkName)") { networks[networkName] = (spec, file.display) }
                     }
+                case "tasks":
+                    guard let list = decoder.map(value, "tasks") else { continue }
+                    // An included environment's tasks are INCLUDE:TASK, INCLUDE being its name.
+                    var prefix = ""
+                    if !isRoot {
+                        guard let include = Self.includeName(tree, absolute: file.absolute) else {
+                            decoder.fail("tasks", "an included file with tasks needs \"name\": its tasks are called NAME:TASK")
+                            continue
+                        }
+                        prefix = "\(include)\(TaskLookup.separator)"
+                    }
+                    for (taskName, node) in list {
+                        let p = "tasks.\(taskName)"
+                        guard decoder.name(taskName, p, what: "task"), let spec = decoder.task(node, p) else { continue }
+                        if let other = tasks[prefix + taskName], other.file != file.display {
+                            decoder.fail(p, "task \"\(prefix + taskName)\" is also defined in \(other.file): give one of the environments another \"name\"")
+                            continue
+                        }
+                        tasks[prefix + taskName] = (spec, file.display)
+                    }
                 case "configs":
                     guard let list = decoder.map(value, "configs") else { continue }
                     for (configName, node) in list {
@@ -142,6 +163,14 @@ public struct EnvironmentLoader: Sendable {
                                    seeds: seeds.mapValues(\.spec),
                                    secrets: secrets.mapValues(\.spec),
                                    networks: networks.mapValues(\.spec))
+        spec.tasks = tasks.mapValues(\.spec)
+        // Watched folders stay in the workspace, as includes and build contexts do.
+        for (serviceName, entry) in services {
+            for (i, rule) in entry.spec.develop.enumerated() where !PathMath.isInside(workspace, PathMath.join(rootDir, rule.path)) {
+                diagnostics.append(Diagnostic(file: entry.file, path: "services.\(serviceName).develop.watch[\(i)].path",
+                                              message: "\"\(rule.path)\" leaves the workspace \(PathMath.normalize(workspace))"))
+            }
+        }
         for (configName, entry) in configs {
             switch entry.spec {
             case let .content(text): spec.configs[configName] = text
@@ -165,6 +194,7 @@ public struct EnvironmentLoader: Sendable {
             switch kind {
             case .service: return services[name]?.file ?? path
             case .seed: return seeds[name]?.file ?? path
+            case .task: return tasks[name]?.file ?? path
             }
         }, inactive: inactive)
         guard cross.isEmpty else { throw ValidationFailure(cross) }
@@ -178,6 +208,13 @@ public struct EnvironmentLoader: Sendable {
         })
         guard escapes.isEmpty else { throw ValidationFailure(escapes) }
         return LoadedEnvironment(spec: spec, rootFile: rootAbsolute, files: files.map(\.absolute))
+    }
+
+    /// What an included file's tasks are prefixed with: its `name`, or else its folder's name.
+    static func includeName(_ tree: JSONNode, absolute: String) -> String? {
+        if case let .string(name)? = tree["name"]?.value, Names.isValid(name) { return name }
+        let folder = PathMath.components(PathMath.directory(of: absolute)).last ?? ""
+        return Names.isValid(folder) ? folder : nil
     }
 
     /// Includes reach sibling repositories in the workspace (the root file's folder's parent, or

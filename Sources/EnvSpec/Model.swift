@@ -9,6 +9,9 @@ public struct EnvironmentSpec: Sendable, Equatable {
     public var configs: [String: String]
     /// Networks besides the environment's default one, by the key services use for them.
     public var networks: [String: NetworkSpec]
+    /// The common actions of the environment's repositories, by name (`INCLUDE:NAME` for an
+    /// included environment's).
+    public var tasks: [String: TaskSpec] = [:]
 
     public init(name: String, services: [String: ServiceSpec] = [:], seeds: [String: SeedSpec] = [:], secrets: [String: SecretSource] = [:],
                 configs: [String: String] = [:], networks: [String: NetworkSpec] = [:]) {
@@ -88,6 +91,10 @@ public struct ServiceSpec: Sendable, Equatable {
     public var configs: [String: ConfigMount] = [:]
     /// Networks the service joins, by key, with its aliases there; empty means the default network.
     public var networks: [String: ServiceNetwork] = [:]
+    /// `develop.watch`: how edits in the working tree reach the running service. The one field
+    /// outside the service's canonical form: the environment's form carries it (`develop`), so
+    /// a changed rule is a new revision that recreates nothing.
+    public var develop: [WatchRule] = []
 
     public init(image: String? = nil) { self.image = image }
 }

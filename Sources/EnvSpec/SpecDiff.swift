@@ -9,7 +9,7 @@ public struct SpecDiff: Sendable, Equatable {
         public var new: String?
     }
 
-    /// `section` is "service", "seed", "secret" or "config".
+    /// `section` is "service", "seed", "secret", "config", "task" or "watch" (a service's rules).
     public struct Entry: Sendable, Equatable, Codable {
         public var section: String
         public var name: String
@@ -38,6 +38,11 @@ public struct SpecDiff: Sendable, Equatable {
         compare("seed", old.seeds.mapValues(\.canonical), new.seeds.mapValues(\.canonical))
         compare("secret", old.secrets.mapValues(\.canonical), new.secrets.mapValues(\.canonical))
         compare("config", old.configs.mapValues { .string($0) }, new.configs.mapValues { .string($0) })
+        compare("task", old.tasks.mapValues(\.canonical), new.tasks.mapValues(\.canonical))
+        func watch(_ spec: EnvironmentSpec) -> [String: JSONValue] {
+            spec.services.filter { !$0.value.develop.isEmpty }.mapValues { .array($0.develop.map { JSONNode($0.canonical) }) }
+        }
+        compare("watch", watch(old), watch(new))
         self.entries = entries
     }
 

@@ -12,6 +12,8 @@ public struct DesiredState: Sendable {
     public var builds: [String: ImageBuild]
     /// Resolved secret values, kept only to mask them in output.
     public var secretValues: [String] = []
+    /// The same by name, for what a task's own variables refer to.
+    public var secretsByName: [String: String] = [:]
     /// Networks devstack creates, by engine name: those the services join.
     public var networks: [String: NetworkDefinition] = [:]
     /// External networks the services join: they must exist, and are never created or removed.
@@ -118,6 +120,7 @@ public struct DesiredState: Sendable {
         for (name, service) in spec.services where service.healthcheckDisabled { workloads[name]?.healthcheckDisabled = true }
         var desired = DesiredState(spec: spec, revision: revision, workloads: workloads, builds: builds)
         desired.secretValues = Array(secretValues.values)
+        desired.secretsByName = secretValues
         desired.networks = networks
         desired.externalNetworks = externals.sorted()
         return desired

@@ -157,6 +157,8 @@ public struct Workload: Sendable, Equatable {
     /// The image's own health check is turned off.
     public var healthcheckDisabled: Bool = false
     public var initProcess: Bool
+    /// Created with a terminal and an open standard input, for a one-off interactive task.
+    public var terminal: Bool = false
     /// Config files written into the container after it is created and before it starts.
     public var files: [WorkloadFile] = []
 }
@@ -383,6 +385,61 @@ public protocol ContainerStreams: Sendable {
     /// Follows or dumps a container's output. `since`: unix seconds.
     func logs(_ container: String, follow: Bool, tail: Int?, since: String?) -> AsyncThrowingStream<OutputFrame, Error>
     /// Runs a command and streams its output; the exit code comes from `execExitCode` afterwards.
-    func execStream(_ container: String, command: [String], workingDir: String?) async throws -> (id: String, output: AsyncThrowingStream<OutputFrame, Error>)
+    func execStream(_ container: String, command: [String], options: ProcessOptions) async throws -> (id: String, output: AsyncThrowingStream<OutputFrame, Error>)
     func execExitCode(_ id: String) async throws -> Int
+    /// Runs a command under a terminal, wired to `session`'s bytes both ways; the exit code comes
+    /// from `execExitCode` once the output ends.
+    func execAttached(_ container: String, command: [String], options: ProcessOptions, size: TerminalSize?) async throws -> (id: String, session: AttachedSession)
+    /// Attaches to a created container that has a terminal (`Workload.terminal`), before it starts.
+    func attach(_ id: String) async throws -> AttachedSession
+    /// Tells a container's terminal its new size (after it started).
+    func resizeContainer(_ id: String, to size: TerminalSize) async throws
+}
+
+extension ContainerStreams {
+    public func execStream(_ container: String, command: [String], workingDir: String?) async throws -> (id: String, output: AsyncThrowingStream<OutputFrame, Error>) {
+        try await execStream(container, command: command, options: ProcessOptions(workingDir: workingDir))
+    }
+}
+
+/// What a command run in a container gets besides its arguments.
+public struct ProcessOptions: Sendable, Equatable {
+    public var workingDir: String?
+    public var user: String?
+    /// Added to the container's own variables.
+    public var env: [String: String]
+    public init(workingDir: String? = nil, user: String? = nil, env: [String: String] = [:]) {
+        self.workingDir = workingDir
+        self.user = user
+        self.env = env
+    }
+}
+
+public struct TerminalSize: Sendable, Equatable {
+    public var rows: Int
+    public var columns: Int
+    public init(rows: Int, columns: Int) {
+        self.rows = rows
+        self.columns = columns
+    }
+}
+
+/// A process attached to a terminal: raw bytes out, keystrokes in, and a size that follows the
+/// user's window. The output ends when the process does.
+public struct AttachedSession: Sendable {
+    public var output: AsyncThrowingStream<Data, Error>
+    public var send: @Sendable (Data) -> Void
+    /// The keyboard's end (Ctrl-D on an empty line is the process's business, not this).
+    public var closeInput: @Sendable () -> Void
+    public var resize: @Sendable (TerminalSize) async -> Void
+    /// Drops the connection.
+    public var close: @Sendable () -> Void
+    public init(output: AsyncThrowingStream<Data, Error>, send: @escaping @Sendable (Data) -> Void, closeInput: @escaping @Sendable () -> Void,
+                resize: @escaping @Sendable (TerminalSize) async -> Void, close: @escaping @Sendable () -> Void) {
+        self.output = output
+        self.send = send
+        self.closeInput = closeInput
+        self.resize = resize
+        self.close = close
+    }
 }

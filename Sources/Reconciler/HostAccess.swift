@@ -31,6 +31,8 @@ public struct SecretMask: Sendable {
         self.init(spec.secrets.values.compactMap { try? host.readSecret($0, projectDirectory: projectDirectory) })
     }
 
+    public var isEmpty: Bool { values.isEmpty }
+
     public func apply(_ text: String) -> String {
         values.reduce(text) { $0.replacingOccurrences(of: $1, with: Self.mark) }
     }

@@ -138,6 +138,10 @@ public enum EventAction: String, Sendable, Codable {
     case reconcile
     /// A crash-looping service is held back.
     case backOff = "back-off"
+    /// A task ran (`devstack run`): its exit code and duration.
+    case task
+    /// `devstack watch` synced, rebuilt or restarted a service.
+    case watch
 }
 
 /// How a recorded event ended.
