@@ -225,9 +225,10 @@ public enum Tar {
     }
 
     /// The header block of an entry streamed piece by piece: its data follows, then `padding`.
-    public static func entryHeader(name: String, size: Int, mode: Int, directory: Bool) throws -> Data {
+    /// `modified`: seconds since 1970, kept so a program that watches mtimes sees the change.
+    public static func entryHeader(name: String, size: Int, mode: Int, directory: Bool, modified: Int = 0) throws -> Data {
         var out = Data()
-        try header(into: &out, name: directory ? name + "/" : name, size: size, mode: mode, type: directory ? "5" : "0")
+        try header(into: &out, name: directory ? name + "/" : name, size: size, mode: mode, type: directory ? "5" : "0", modified: modified)
         return out
     }
 
@@ -244,7 +245,7 @@ public enum Tar {
         out.append(Data(count: (512 - contents.count % 512) % 512))
     }
 
-    static func header(into out: inout Data, name: String, size: Int, mode: Int, type: Character, link: String = "") throws {
+    static func header(into out: inout Data, name: String, size: Int, mode: Int, type: Character, link: String = "", modified: Int = 0) throws {
         var block = [UInt8](repeating: 0, count: 512)
         var nameBytes = Array(name.utf8), prefix: [UInt8] = []
         if nameBytes.count > 100 {
@@ -262,7 +263,7 @@ public enum Tar {
         put(octal(0, width: 8), at: 108)
         put(octal(0, width: 8), at: 116)
         put(octal(size, width: 12), at: 124)
-        put(octal(0, width: 12), at: 136)
+        put(octal(max(0, min(modified, 0o77777777777)), width: 12), at: 136)
         put(Array(repeating: UInt8(ascii: " "), count: 8), at: 148)
         put([UInt8(String(type).utf8.first!)], at: 156)
         put(Array(link.utf8.prefix(100)), at: 157)
