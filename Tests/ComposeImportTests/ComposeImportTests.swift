@@ -123,6 +123,53 @@ func importCompose(_ files: [String], in folder: String = fixtures, profiles: Se
         #expect(result.json.contains("\"ports\": [\n        \"\",\n        \"/\"\n      ]"), "\(result.json)")
     }
 
+    @Test func developWatchCarriesOverAndTheRestIsNamed() throws {
+        let yaml = """
+        services:
+          web:
+            build: .
+            develop:
+              watch:
+                - path: ./src
+                  target: /app/src
+                  action: sync
+                  ignore: [node_modules/, "*.pyc"]
+                - path: package.json
+                  action: rebuild
+                - path: ./conf
+                  target: /etc/web
+                  action: sync+restart
+                  initial_sync: true
+                - path: ./hooks
+                  target: /hooks
+                  action: sync+exec
+                - path: ./lib
+                  action: sync
+          cache:
+            image: redis
+            develop:
+              watch:
+                - path: ./redis.conf
+                  action: rebuild
+        """
+        let result = try ComposeImporter.convert([.init(display: "c.yml", text: yaml)], projectDirectory: "/nowhere", environment: [:],
+                                                 readFile: { _ in throw CocoaError(.fileNoSuchFile) })
+        let loader = EnvironmentLoader(readFile: { _ in result.json }, hostEnvironment: [:], currentDirectory: "/w/nowhere")
+        let spec = try loader.load("env.json").spec
+        #expect(spec.services["web"]?.develop == [
+            WatchRule(path: "src", target: "/app/src", action: .sync, ignore: ["node_modules/", "*.pyc"]),
+            WatchRule(path: "package.json", action: .rebuild),
+            WatchRule(path: "conf", target: "/etc/web", action: .syncRestart),
+        ])
+        #expect(spec.services["cache"]?.develop == [])
+        #expect(result.warnings.map(\.description).filter { $0.contains("develop") } == [
+            "c.yml:26:19: services.cache.develop.watch[0].action: \"rebuild\" needs a build section; rule ignored",
+            "c.yml:15:25: services.web.develop.watch[2].initial_sync: watch option not supported; ignored",
+            "c.yml:18:19: services.web.develop.watch[3].action: watch action \"sync+exec\" is not supported (sync, rebuild, sync+restart are); rule ignored",
+            "c.yml:19:11: services.web.develop.watch[4]: \"sync\" without \"target\"; rule ignored",
+        ])
+    }
+
     @Test func aWarningNamesTheOverlayThatSaysIt() throws {
         let base = ComposeImporter.Source(display: "base.yml", text: "services:\n  web:\n    image: x\n")
         let overlay = ComposeImporter.Source(display: "dev.yml", text: "services:\n  web:\n    shm_size: 1g\n")

@@ -59,7 +59,9 @@ public enum TaskLookup {
             if matches.count == 1 { return .success(matches[0]) }
             if matches.count > 1 { return .failure(.ambiguous(name: name, candidates: matches)) }
         }
-        return .failure(.unknown(name: name, suggestion: Suggest.didYouMean(name, in: tasks.keys)))
+        // Suggest bare names too: "pnig" means "ping" even when only dep:ping exists.
+        let bare = tasks.keys.compactMap { $0.split(separator: separator, maxSplits: 1).dropFirst().first.map(String.init) }
+        return .failure(.unknown(name: name, suggestion: Suggest.didYouMean(name, in: Set(tasks.keys).union(bare))))
     }
 }
 
