@@ -275,6 +275,18 @@ extension EnvironmentSpec {
         return m
     }
 
+    /// The canonical form as an environment file: each service's watch rules back inside it
+    /// (`develop`), where a user writes them. `devstack show` prints this; applying it records
+    /// the same hashes.
+    public var fileForm: JSONValue {
+        let members = [("name", JSONValue.string(name)), ("services", .obj(services.map { name, service in
+            guard case let .object(fields) = service.canonical, !service.develop.isEmpty else { return (name, service.canonical) }
+            let develop = JSONValue.obj([("watch", .array(service.develop.map { JSONNode($0.canonical) }))])
+            return (name, .object(fields + [(key: "develop", value: JSONNode(develop))]))
+        }))] + settingsMembers.filter { $0.0 != "develop" }
+        return .obj(members)
+    }
+
     public var canonicalJSON: String { canonicalForms.environment }
     public var specHash: String { CanonicalJSON.sha256(canonicalJSON) }
 

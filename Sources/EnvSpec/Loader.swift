@@ -131,8 +131,10 @@ public struct EnvironmentLoader: Sendable {
                     }
                     for (taskName, node) in list {
                         let p = "tasks.\(taskName)"
-                        guard decoder.name(taskName, p, what: "task"), let spec = decoder.task(node, p) else { continue }
-                        if let other = tasks[prefix + taskName], other.file != file.display {
+                        // The root file may override an included task by its INCLUDE:NAME.
+                        let named = isRoot ? decoder.taskKey(taskName, p) : decoder.name(taskName, p, what: "task")
+                        guard named, let spec = decoder.task(node, p) else { continue }
+                        if !isRoot, let other = tasks[prefix + taskName], other.file != file.display {
                             decoder.fail(p, "task \"\(prefix + taskName)\" is also defined in \(other.file): give one of the environments another \"name\"")
                             continue
                         }

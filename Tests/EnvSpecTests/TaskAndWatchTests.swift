@@ -65,6 +65,11 @@ import Testing
         let back = try EnvironmentSpec.decodeCanonical(json: spec.canonicalJSON, source: "stored")
         #expect(back == spec)
         #expect(back.specHash == spec.specHash)
+        // What `show` prints is an environment file that records the same hashes, included
+        // tasks being overrides by their INCLUDE:NAME.
+        let shown = try load(["/p/env.json": CanonicalJSON.pretty(spec.fileForm)]).spec
+        #expect(shown == spec)
+        #expect(shown.specHash == spec.specHash)
         // Without tasks or rules the form is what it was before they existed.
         let plain = try load(["/p/env.json": #"{"name": "x", "services": {"a": {"image": "a"}}}"#]).spec
         #expect(plain.canonicalJSON.contains("tasks") == false)
@@ -83,7 +88,7 @@ import Testing
                 == [#"env.json: tasks.t.exec: expected an array of strings, found a string (write the command as an argument array, e.g. ["sh", "-c", "..."])"#])
         #expect(problems(#""t": {"service": "web", "exec": []}"#) == [#"env.json: tasks.t.exec: expected the command and its arguments, found an empty array"#])
         #expect(problems(#""T:x": {"service": "web", "exec": ["x"]}"#)
-                == [#"env.json: tasks.T:x: invalid task name "T:x": use 1 to 63 lower-case letters, digits, '-' or '_', starting with a letter or digit"#])
+                == [#"env.json: tasks.T:x: invalid task name "T:x": use 1 to 63 lower-case letters, digits, '-' or '_', starting with a letter or digit (an included environment's task is INCLUDE:NAME)"#])
         #expect(problems(#""t": {"service": "web", "exec": ["x"], "dependsOn": ["db"], "env": {"K": {"secret": "nope"}}}"#)
                 == [#"env.json: tasks.t.dependsOn[0]: no service named "db" (did you mean "web"?)"#, #"env.json: tasks.t.env.K: no secret named "nope" in "secrets""#])
         #expect(problems("", develop: #", "develop": {"watch": [{"path": "src", "action": "sync"}]}"#)

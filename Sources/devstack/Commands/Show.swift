@@ -19,7 +19,7 @@ extension Devstack {
             if output.json {
                 print(CanonicalJSON.pretty(.object([
                     (key: "revision", value: JSONNode(RevisionJSON.summary(s))),
-                    (key: "spec", value: JSONNode(stored.spec.canonical)),
+                    (key: "spec", value: JSONNode(stored.spec.fileForm)),
                 ])))
                 return
             }
@@ -27,7 +27,7 @@ extension Devstack {
             Terminal.note("revision \(s.number) of \(s.environment)  (\(s.source.rawValue) by \(s.author)@\(s.host), \(s.createdAt))")
             if !s.message.isEmpty { Terminal.note("message: \(s.message)") }
             Terminal.note("spec hash: \(s.specHash)")
-            print(CanonicalJSON.pretty(stored.spec.canonical))
+            print(CanonicalJSON.pretty(stored.spec.fileForm))
         }
     }
 }
