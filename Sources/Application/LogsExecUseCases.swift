@@ -57,6 +57,15 @@ public enum ExecUseCase {
         return Naming.container(env, service)
     }
 
+    /// Runs a command under the caller's terminal (raw keys, window size); returns its exit code.
+    public static func runAttached(container: String, command: [String], workingDir: String?, terminal: TasksUseCase.Terminal,
+                                   output: @escaping @Sendable (OutputFrame) -> Void) async throws -> Int {
+        let engine = try Workspace.liveEngine()
+        let (id, session) = try await engine.execAttached(container, command: command, options: ProcessOptions(workingDir: workingDir), size: terminal.size)
+        try await TasksUseCase.pump(session, terminal: terminal, mask: SecretMask([]), output: output)
+        return try await engine.execExitCode(id)
+    }
+
     /// Runs a command without a terminal, streaming its output; returns its exit code.
     public static func run(container: String, command: [String], workingDir: String?, output: @escaping @Sendable (OutputFrame) -> Void) async throws -> Int {
         let engine = try Workspace.liveEngine()

@@ -93,9 +93,9 @@ import TestSupport
     }
 
     /// Drives an interactive task through `script`, which gives it a pseudo-terminal.
-    static func underTerminal(_ f: EngineFixture, _ task: String, typing lines: [String]) -> CLIResult {
+    static func underTerminal(_ f: EngineFixture, _ task: String, typing lines: [String], command arguments: String? = nil) -> CLIResult {
         let typed = lines.map { "sleep 1; printf '%s\\n' '\($0)'" }.joined(separator: "; ")
-        let command = "(\(typed)) | script -q -e -c '\(CLI.binary) run \(task)' /dev/null"
+        let command = "(\(typed)) | script -q -e -c '\(CLI.binary) \(arguments ?? "run \(task)")' /dev/null"
         return CLI.run("sh", ["-c", command], environment: f.env.merging(Self.token) { $1 }, cwd: f.dir)
     }
 
@@ -113,6 +113,11 @@ import TestSupport
         let oneOff = Self.underTerminal(f, "oneoff", typing: ["echo one-off-$((6*7))", "exit 4"])
         #expect(oneOff.code == 4, "\(oneOff.output)")
         #expect(oneOff.stdout.contains("one-off-42"))
+
+        // devstack exec gets a terminal the same way.
+        let exec2 = Self.underTerminal(f, "", typing: ["echo exec-$((6*7))", "exit 6"], command: "exec web -- sh")
+        #expect(exec2.code == 6, "\(exec2.output)")
+        #expect(exec2.stdout.contains("exec-42"))
         #expect(f.containers() == [f.container("cache"), f.container("web")])
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import EnvSpec
 import Application
+import Reconciler
 
 extension Devstack {
     struct Exec: AsyncParsableCommand {
@@ -18,23 +19,18 @@ extension Devstack {
             guard !command.isEmpty else { throw UserError("give the command after --, e.g. devstack exec lms -- ls /", exitCode: 2) }
             let workspace = try store.openForReading()
             let container = try ExecUseCase.container(workspace: workspace, environment: try workspace.environment(environment.env), service: service)
-            // An interactive terminal needs a hijacked connection; the docker CLI does that well.
-            if !noTTY, isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1, let docker = Self.which("docker") {
-                let argv = ["docker", "exec", "-it"] + (workdir.map { ["-w", $0] } ?? []) + [container] + command
-                execv(docker, argv.map { strdup($0) } + [nil])
+            let write: @Sendable (OutputFrame) -> Void = { frame in (frame.stream == 2 ? FileHandle.standardError : FileHandle.standardOutput).write(frame.payload) }
+            if !noTTY, isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 {
+                let terminal = TasksUseCase.Terminal(size: RawTerminal.size(), input: RawTerminal.keystrokes(), resizes: RawTerminal.resizes())
+                let raw = RawTerminal.enter()
+                defer { raw?.restore() }
+                let code = try await ExecUseCase.runAttached(container: container, command: command, workingDir: workdir, terminal: terminal, output: write)
+                if code != 0 { throw ExitCode(Int32(truncatingIfNeeded: code)) }
+                return
             }
-            let code = try await ExecUseCase.run(container: container, command: command, workingDir: workdir) { frame in
-                (frame.stream == 2 ? FileHandle.standardError : FileHandle.standardOutput).write(frame.payload)
-            }
+            let code = try await ExecUseCase.run(container: container, command: command, workingDir: workdir, output: write)
             if code != 0 { throw ExitCode(Int32(truncatingIfNeeded: code)) }
         }
 
-        static func which(_ name: String) -> String? {
-            for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
-                let path = "\(dir)/\(name)"
-                if FileManager.default.isExecutableFile(atPath: path) { return path }
-            }
-            return nil
-        }
     }
 }
