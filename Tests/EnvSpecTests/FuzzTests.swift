@@ -10,11 +10,12 @@ import TestSupport
     static let tokens = ["{", "}", "[", "]", "\"", ":", ",", "null", "true", "-1e999", "1e400", "0.0000001", "\"${", "${X:-", "$$",
                          "\\u0000", "\\ud800", "\u{FEFF}", "é", "🚀", "\"../../etc/passwd\"", "\"/etc/shadow\"", "\"a:b:c:d\"",
                          String(repeating: "[", count: 600), String(repeating: "9", count: 400), "\"\(String(repeating: "x", count: 5000))\"",
-                         "\"dev.devstack.env\"", "\"healthy\"", "\"0.0.0.0:80:80\"", "\"5s\"", "\"-1s\"", "\"512q\"", "\"include\"", "\"secret\""]
+                         "\"dev.devstack.env\"", "\"healthy\"", "\"0.0.0.0:80:80\"", "\"5s\"", "\"-1s\"", "\"512q\"", "\"include\"", "\"secret\"",
+                         "\"tasks\"", "\"develop\"", "\"watch\"", "\"sync+restart\"", "\"dep:x\""]
 
     static var corpus: [String] {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        var texts = [good]
+        var texts = [good, withTasks]
         for path in ["examples/edx-lite/env.json"] {
             if let text = try? String(contentsOf: root.appendingPathComponent(path), encoding: .utf8) { texts.append(text) }
         }
@@ -24,6 +25,14 @@ import TestSupport
         }
         return texts
     }
+
+    static let withTasks = #"""
+    {"name": "t", "secrets": {"k": {"fromEnv": "K"}},
+     "services": {"web": {"build": ".", "develop": {"watch": [{"path": "src", "target": "/app", "action": "sync", "ignore": ["*.pyc"]},
+                                                             {"path": "Dockerfile", "action": "rebuild"}]}}},
+     "tasks": {"test": {"service": "web", "run": ["pytest"], "args": true, "env": {"A": {"secret": "k"}}},
+               "shell": {"service": "web", "exec": ["sh"], "interactive": true, "dependsOn": ["web"], "workingDir": "/app", "user": "1"}}}
+    """#
 
     static func mutate(_ text: String, _ random: inout SplitMix) -> String { Mutation.mutate(text, tokens: tokens, &random) }
 
