@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
     ],
     targets: [
         // The dependency picture (docs/architecture.md): CLI → Application → (StateStore,
@@ -49,9 +50,15 @@ let package = Package(
         // The application layer: one type per use case, wiring the store, the engine and the
         // host; the CLI and the dashboard both call it.
         .target(name: "Application", dependencies: ["EnvSpec", "HostFiles", "StateStore", "Reconciler", "DockerEngine", "ComposeImport"]),
+        // The web dashboard (`devstack ui`): pages and actions over the same use cases as the CLI,
+        // served by Hummingbird on loopback behind a token.
+        .target(name: "Dashboard", dependencies: [
+            "Application", "EnvSpec", "Reconciler", "StateStore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
         // The CLI: argument parsing and rendering over the application layer.
         .executableTarget(name: "devstack", dependencies: [
-            "Application", "EnvSpec", "HostFiles", "Reconciler", "ComposeImport",
+            "Application", "Dashboard", "EnvSpec", "HostFiles", "Reconciler", "ComposeImport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Fills a store with many revisions and times the CLI against it: scripts/bench-store.
@@ -65,6 +72,9 @@ let package = Package(
         .testTarget(name: "ComposeImportTests", dependencies: ["ComposeImport", "EnvSpec", "HostFiles"], exclude: ["Fixtures"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "EnvSpec"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "EnvSpec", "StateStore", "Application", "TestSupport"]),
+        // The dashboard's routes in-process: pages, actions and refusals.
+        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "Application", "EnvSpec", "StateStore", "TestSupport",
+                                                           .product(name: "HummingbirdTesting", package: "hummingbird")]),
         // End-to-end: the built binary, and the real dockerd.
         .testTarget(name: "IntegrationTests", dependencies: ["DockerEngine", "Reconciler", "EnvSpec", "StateStore", "Application", "TestSupport"],
                     exclude: ["Fixtures"]),

@@ -9,7 +9,9 @@ extension Workspace {
     public var location: String { store.location }
     public func revision(environment: String, number: Int? = nil) throws -> StoredRevision { try store.revision(environment: environment, number: number) }
     public func latestNumber(environment: String) throws -> Int? { try store.latestNumber(environment: environment) }
-    public func history(environment: String, limit: Int? = nil) throws -> [RevisionSummary] { try store.history(environment: environment, limit: limit) }
+    public func history(environment: String, limit: Int? = nil, before: Int? = nil) throws -> [RevisionSummary] {
+        try store.history(environment: environment, limit: limit, before: before)
+    }
     public func events(environment: String, afterID: Int64 = 0, limit: Int = 1000) throws -> [EventRecord] {
         try store.events(environment: environment, afterID: afterID, limit: limit)
     }

@@ -246,12 +246,19 @@ public final class StateStore: Sendable {
         }
     }
 
-    public func history(environment: String, limit: Int? = nil) throws(StoreError) -> [RevisionSummary] {
+    /// Newest first; `before` pages backwards (revisions numbered below it), by the primary key.
+    public func history(environment: String, limit: Int? = nil, before: Int? = nil) throws(StoreError) -> [RevisionSummary] {
         try read { db in
             guard let envID = try Self.environmentID(db, name: environment, create: false) else { return [] }
-            var sql = "SELECT \(RevisionRow.columns) FROM revisions WHERE environment_id = ? ORDER BY number DESC"
+            var sql = "SELECT \(RevisionRow.columns) FROM revisions WHERE environment_id = ?"
+            var arguments: [any DatabaseValueConvertible] = [envID]
+            if let before {
+                sql += " AND number < ?"
+                arguments.append(before)
+            }
+            sql += " ORDER BY number DESC"
             if let limit { sql += " LIMIT \(max(0, limit))" }
-            return try RevisionRow.fetchAll(db, sql: sql, arguments: [envID]).map { $0.summary(environment: environment) }
+            return try RevisionRow.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { $0.summary(environment: environment) }
         }
     }
 

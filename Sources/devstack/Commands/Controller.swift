@@ -12,6 +12,8 @@ extension Devstack {
         @OptionGroup var environment: EnvironmentOption
         @Option(name: .long, help: "Seconds between full resyncs.") var resync: Int = 30
         @Flag(name: .long, help: "Wait for the lease instead of refusing when another process holds it.") var wait = false
+        @Flag(name: .long, help: "Serve the dashboard beside the loop (see devstack ui).") var ui = false
+        @OptionGroup var dashboard: DashboardOptions
 
         mutating func validate() throws { try NumericOption.check(resync, "--resync", 1...NumericOption.maxSeconds) }
 
@@ -29,7 +31,15 @@ extension Devstack {
                 return source
             }
             defer { signals.forEach { $0.cancel() } }
-            try await controller.run(waitForLease: wait)
+            guard ui else { return try await controller.run(waitForLease: wait) }
+            let env = try workspace.environment(environment.env)
+            let server = dashboard.server(workspace: workspace, environment: env, settings: ConvergeSettings())
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await server.run(ready: DashboardOptions.announce) }
+                // The loop decides when to stop; the dashboard goes with it.
+                try await controller.run(waitForLease: wait)
+                group.cancelAll()
+            }
         }
     }
 
