@@ -12,7 +12,7 @@ extension DashboardServer {
         router.post("/actions/rollback") { request, _ in
             let form = try await Self.form(request)
             guard let revision = form["revision"].flatMap({ Int($0) }) else { throw HTTPError(.badRequest, message: "expected revision=N") }
-            _ = try workspace.revision(environment: environment, number: revision)
+            do { _ = try workspace.revision(environment: environment, number: revision) } catch { throw HTTPError(.badRequest, message: "\(error)") }
             return startJob { sink in
                 try await RollbackUseCase.run(workspace: workspace, environment: environment, to: revision, withData: false, recordOnly: false, settings: settings, sink: sink)
                 return "rolled back to revision \(revision)"

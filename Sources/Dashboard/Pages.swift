@@ -61,7 +61,7 @@ enum Pages {
             let state = states[name] ?? ("missing", "-")
             let fill = state.state != "running" ? "#fee2e2" : state.health == "starting" ? "#fef3c7" : state.health == "unhealthy" ? "#fee2e2" : "#dcfce7"
             svg += "<g class=\"node\" data-service=\"\(HTML.escape(name))\" data-state=\"\(HTML.escape(state.state))\"><rect x=\"\(at.x)\" y=\"\(at.y)\" width=\"\(boxW)\" height=\"\(boxH)\" rx=\"6\" fill=\"\(fill)\" stroke=\"#6b7280\"/>"
-            svg += "<text x=\"\(at.x + 8)\" y=\"\(at.y + 15)\">\(HTML.escape(name))</text><text x=\"\(at.x + 8)\" y=\"\(at.y + 28)\" fill=\"#6b7280\">\(HTML.escape(state.state + (state.health == "-" ? "" : ", \(state.health)")))</text></g>"
+            svg += "<text x=\"\(at.x + 8)\" y=\"\(at.y + 15)\">\(HTML.escape(name))</text><text x=\"\(at.x + 8)\" y=\"\(at.y + 28)\" fill=\"#6b7280\">\(HTML.escape(state.state + (["-", "none"].contains(state.health) ? "" : ", \(state.health)")))</text></g>"
         }
         return "<h1>Dependency graph</h1>\(svg)</svg>"
     }

@@ -12,29 +12,19 @@ struct AccessGuard<Context: RequestContext>: RouterMiddleware {
     static var cookieName: String { "devstack_token" }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let authority = request.head.authority, access.isOurHost(authority) else {
-            return Self.refusal(.forbidden, "refused: the Host header names another site (a DNS rebinding attempt?)")
-        }
-        let fromQuery = request.uri.queryParameters.get("token")
-        let fromCookie = request.cookies[Self.cookieName]?.value
-        guard access.isToken(fromQuery ?? fromCookie) else {
-            return Self.refusal(.unauthorized, "refused: open the URL devstack ui printed (it carries the access token)")
-        }
-        if request.method != .get && request.method != .head {
-            guard let origin = request.headers[.origin], access.isOurOrigin(origin) else {
-                return Self.refusal(.forbidden, "refused: a change must come from a page of this dashboard (Origin)")
-            }
-            guard access.isCSRF(request.headers[HTTPField.Name("X-CSRF-Token")!]) else {
-                return Self.refusal(.forbidden, "refused: missing or wrong CSRF token")
-            }
-        }
-        if fromQuery != nil && request.method == .get {
+        let verdict = access.verdict(method: request.method, authority: request.head.authority, path: request.uri.path,
+                                     queryToken: request.uri.queryParameters.get("token").map { String($0) },
+                                     cookieToken: request.cookies[Self.cookieName]?.value, origin: request.headers[.origin],
+                                     csrf: request.headers[HTTPField.Name("X-CSRF-Token")!])
+        switch verdict {
+        case .allow: return Self.hardened(try await next(request, context))
+        case let .refuse(status, message): return Self.refusal(status, message)
+        case let .storeCookie(redirect):
             // The token moves into a cookie, and out of the address bar and the history.
-            var response = Response(status: .seeOther, headers: [.location: request.uri.path.isEmpty ? "/" : request.uri.path])
-            response.headers[.setCookie] = "\(Self.cookieName)=\(access.token); Path=/; HttpOnly; SameSite=Strict"
+            var response = Response(status: .seeOther, headers: [.location: redirect])
+            response.headers[HTTPField.Name.setCookie] = "\(Self.cookieName)=\(access.token); Path=/; HttpOnly; SameSite=Strict"
             return Self.hardened(response)
         }
-        return Self.hardened(try await next(request, context))
     }
 
     static func hardened(_ response: Response) -> Response {
@@ -92,6 +82,31 @@ public final class DashboardAccess: @unchecked Sendable {
     func isOurOrigin(_ origin: String) -> Bool {
         guard origin.hasPrefix("http://") else { return false }
         return isOurHost(String(origin.dropFirst("http://".count)))
+    }
+
+    public enum Verdict: Sendable, Equatable {
+        case allow
+        /// The token came in the URL: set the cookie and send the browser to `redirect`.
+        case storeCookie(redirect: String)
+        case refuse(HTTPResponse.Status, String)
+    }
+
+    /// Who may do what, decided from the request's parts alone.
+    public func verdict(method: HTTPRequest.Method, authority: String?, path: String, queryToken: String?, cookieToken: String?,
+                        origin: String?, csrf: String?) -> Verdict {
+        guard let authority, isOurHost(authority) else {
+            return .refuse(.forbidden, "refused: the Host header names another site (a DNS rebinding attempt?)")
+        }
+        guard isToken(queryToken ?? cookieToken) else {
+            return .refuse(.unauthorized, "refused: open the URL devstack ui printed (it carries the access token)")
+        }
+        if method != .get && method != .head {
+            guard let origin, isOurOrigin(origin) else { return .refuse(.forbidden, "refused: a change must come from a page of this dashboard (Origin)") }
+            guard isCSRF(csrf) else { return .refuse(.forbidden, "refused: missing or wrong CSRF token") }
+            return .allow
+        }
+        if queryToken != nil { return .storeCookie(redirect: path.isEmpty ? "/" : path) }
+        return .allow
     }
 
     func isToken(_ candidate: String?) -> Bool { candidate.map { Self.same($0, token) } ?? false }

@@ -55,6 +55,11 @@ for number in 1...revisions {
 }
 let fillSeconds = Date().timeIntervalSince(fillStart)
 try naive.close()
+// --fill-only: leave the filled database for another benchmark (scripts/bench-ui) and stop.
+if CommandLine.arguments.contains("--fill-only") {
+    print("filled \(path) in \(String(format: "%.0f", fillSeconds)) s")
+    exit(0)
+}
 
 func size(_ p: String) -> Int {
     ["", "-wal"].reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: p + $1)[.size] as? Int) ?? 0) }
