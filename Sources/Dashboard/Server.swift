@@ -31,7 +31,8 @@ public struct DashboardServer: Sendable {
     /// Serves until cancelled; `ready` gets the URL to open (with the token) once listening.
     public func run(ready: @escaping @Sendable (String) -> Void) async throws {
         var logger = Logger(label: "devstack-ui")
-        logger.logLevel = .error
+        // The server's own log stays quiet (a normal shutdown logs a cancellation as an error).
+        logger.logLevel = .critical
         let access = self.access
         let host = self.host
         let app = Application(router: router(), configuration: .init(address: .hostname(host, port: port), serverName: nil),

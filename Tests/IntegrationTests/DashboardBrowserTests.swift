@@ -8,8 +8,8 @@ import TestSupport
 @Suite(.serialized) struct DashboardBrowserTests {
     static let screenshots = CLI.packageRoot.appendingPathComponent(".build/test-output/dashboard").path
 
-    static func startUI(_ f: EngineFixture) throws -> (BackgroundDevstack, String) {
-        let ui = try BackgroundDevstack(f, ["ui"])
+    static func startUI(_ f: EngineFixture, _ arguments: [String] = ["ui"]) throws -> (BackgroundDevstack, String) {
+        let ui = try BackgroundDevstack(f, arguments)
         #expect(eventually(15) { ui.output.contains("dashboard: http://127.0.0.1:") }, "\(ui.output)")
         let url = ui.output.split(separator: "\n").first { $0.hasPrefix("dashboard: ") }.map { String($0.dropFirst("dashboard: ".count)) } ?? ""
         return (ui, url)
@@ -47,14 +47,15 @@ import TestSupport
         }
     }
 
-    /// Outside the browser, on the live listener: a foreign Host and a cross-site POST are refused.
+    /// Outside the browser, on the live listener (the one `controller --ui` serves beside its
+    /// loop): a foreign Host and a cross-site POST are refused.
     @Test func theListenerRefusesForeignHostsAndCrossSitePosts() throws {
         guard Docker.require() else { return }
         let f = EngineFixture("uisec")
         defer { f.tearDown() }
         f.write(#""web": {"image": "devstack/busybox:1.36", "pullPolicy": "never", "command": ["sleep", "3600"]}"#)
         #expect(f.devstack(["apply", f.file, "--record-only"]).code == 0)
-        let (ui, url) = try Self.startUI(f)
+        let (ui, url) = try Self.startUI(f, ["controller", "--ui"])
         defer { _ = ui.stop() }
         let port = URL(string: url)?.port ?? 0
         let token = url.components(separatedBy: "token=").last ?? ""
@@ -78,5 +79,6 @@ import TestSupport
         #expect(statuses.stdout == "200 403 403 403 403\n", "\(statuses.output)")
         let listening = try String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)
         #expect(listening.contains(String(format: "0100007F:%04X", port)), "the dashboard listens on 127.0.0.1 only")
+        #expect(ui.output.contains("holds \(f.name)"), "the controller runs beside it: \(ui.output)")
     }
 }
