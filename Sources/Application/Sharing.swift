@@ -12,27 +12,43 @@ public enum SharingUseCases {
         return (try BundleContents.make(stored, store: workspace.store, withData: withData), stored.summary.number)
     }
 
-    /// Writes an export: a new file is private (it carries host values); an existing regular file
-    /// keeps its mode; a device or FIFO is written through; a folder is refused.
-    public static func write(_ bundle: ExportBundle, to output: String) throws {
-        try Files.writeOutput(Data(bundle.text.utf8), to: output, newFileMode: Files.privateFileMode)
+    /// The bundle's bytes, signed with `key` when one is given.
+    public static func bytes(_ bundle: ExportBundle, signedWith key: BundleSignature.PrivateKey?) throws -> Data {
+        let data = Data(bundle.text.utf8)
+        guard let key else { return data }
+        return try BundleSignature.sign(data, with: key)
     }
 
-    /// Reads and verifies a bundle file.
-    public static func read(_ file: String) throws -> (bundle: ExportBundle, provenance: String) {
-        let text: String
-        do { text = try LocalFiles.readText(file, limit: 2 << 30) } catch {
+    /// Writes an export: a new file is private (it carries host values); an existing regular file
+    /// keeps its mode; a device or FIFO is written through; a folder is refused.
+    public static func write(_ bundle: ExportBundle, to output: String, signedWith key: BundleSignature.PrivateKey? = nil) throws {
+        try Files.writeOutput(try bytes(bundle, signedWith: key), to: output, newFileMode: Files.privateFileMode)
+    }
+
+    /// Reads and verifies a bundle file: its signature, when it has one, over its exact bytes;
+    /// then its hashes.
+    public static func read(_ file: String) throws -> (bundle: ExportBundle, provenance: String, signature: BundleSignature.Signature?) {
+        let data: Data
+        do { data = try LocalFiles.readData(file, limit: 2 << 30) } catch {
             throw UseCaseError("\(file): cannot read the bundle: \(LocalFiles.reason(error))", invalidInput: true)
         }
+        let opened: (bundle: Data, signature: BundleSignature.Signature?)
+        do { opened = try BundleSignature.open(data) } catch { throw UseCaseError("\(file): \(error); nothing was imported", invalidInput: true) }
+        guard let text = String(data: opened.bundle, encoding: .utf8) else {
+            throw UseCaseError("\(file): the bundle is not UTF-8 text", invalidInput: true)
+        }
         let (bundle, provenance) = try ExportBundle.read(text, file: file)
-        return (bundle, provenance)
+        return (bundle, provenance, opened.signature)
     }
 
     /// Records a bundle as a new revision. Someone else's bundle is someone else's code: what it
     /// asks of this machine is shown, and needs consent before anything is recorded.
-    public static func importBundle(file: String, message: String?, allowHostAccess: Bool, open: () throws -> Workspace,
-                                    sink: @escaping ProgressSink) throws {
-        var (bundle, provenance) = try read(file)
+    public static func importBundle(file: String, message: String?, allowHostAccess: Bool, trust: [String] = [], allowUnsigned: Bool = false,
+                                    open: () throws -> Workspace, sink: @escaping ProgressSink) throws {
+        var (bundle, provenance, signature) = try read(file)
+        let (trusted, sources) = try SigningUseCases.trustedKeys(extra: trust)
+        sink(.aside(try SigningUseCases.check(signature, file: file, trusted: trusted, sources: sources, allowUnsigned: allowUnsigned)))
+        if let signature { provenance += "\nsigned by ed25519 key \(signature.key.fingerprint) \(signature.key.name)" }
         if !bundle.provenanceVerified {
             sink(.warning("\(file) was written by an older devstack: its message, author and exporter are not covered by a hash"))
         }

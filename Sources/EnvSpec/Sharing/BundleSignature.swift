@@ -82,7 +82,8 @@ public enum BundleSignature {
         guard bundle.count >= closing.count, bundle.suffix(closing.count) == closing else { throw Failure.malformed("the bundle does not end as devstack writes it") }
         let signingKey = try Curve25519.Signing.PrivateKey(rawRepresentation: key.raw)
         let value = try signingKey.signature(for: bundle)
-        let member = "{\"algorithm\": \"ed25519\", \"key\": \"\(key.publicKey.raw.base64EncodedString())\", \"signer\": \(quoted(key.name)), \"value\": \"\(value.base64EncodedString())\"}"
+        // No name: nothing in the member goes unsigned. Who a key is comes from trusted-keys.
+        let member = "{\"algorithm\": \"ed25519\", \"key\": \"\(key.publicKey.raw.base64EncodedString())\", \"value\": \"\(value.base64EncodedString())\"}"
         return bundle.prefix(bundle.count - closing.count) + marker + Data(member.utf8) + closing
     }
 
@@ -96,11 +97,14 @@ public enum BundleSignature {
         let memberBytes = tail.prefix(tail.count - closing.count)
         guard let object = try? JSONSerialization.jsonObject(with: Data(memberBytes)) as? [String: String],
               object["algorithm"] == "ed25519", let keyText = object["key"], let raw = Data(base64Encoded: keyText), raw.count == 32,
-              let valueText = object["value"], let value = Data(base64Encoded: valueText), Set(object.keys) == ["algorithm", "key", "signer", "value"] else {
-            throw Failure.malformed("expected {\"algorithm\": \"ed25519\", \"key\", \"signer\", \"value\"}")
+              let valueText = object["value"], let value = Data(base64Encoded: valueText), Set(object.keys) == ["algorithm", "key", "value"],
+              // Only the one spelling devstack writes: base64 has spare bits a forger could flip unseen.
+              raw.base64EncodedString() == keyText, value.base64EncodedString() == valueText,
+              Data(memberBytes) == Data("{\"algorithm\": \"ed25519\", \"key\": \"\(keyText)\", \"value\": \"\(valueText)\"}".utf8) else {
+            throw Failure.malformed("expected {\"algorithm\": \"ed25519\", \"key\", \"value\"} as devstack writes it")
         }
         let bundle = file.prefix(upTo: range.lowerBound) + closing
-        let signature = Signature(key: PublicKey(raw: raw, name: object["signer"] ?? ""), value: value)
+        let signature = Signature(key: PublicKey(raw: raw, name: ""), value: value)
         guard let publicKey = try? Curve25519.Signing.PublicKey(rawRepresentation: raw), publicKey.isValidSignature(value, for: bundle) else {
             throw Failure.badSignature(fingerprint: signature.key.fingerprint)
         }
@@ -120,11 +124,5 @@ public enum BundleSignature {
             keys.append(key)
         }
         return keys
-    }
-
-    static func quoted(_ text: String) -> String {
-        var out = ""
-        CanonicalJSON.writeString(text, into: &out)
-        return out
     }
 }

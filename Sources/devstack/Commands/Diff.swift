@@ -42,7 +42,7 @@ extension Devstack {
 
 extension Devstack.Diff {
     func againstBundle(_ path: String) async throws {
-        let (bundle, _) = try SharingUseCases.read(path)
+        let (bundle, _, _) = try SharingUseCases.read(path)
         let workspace = try store.openForReading()
         let (env, revision, differences) = try await SharingUseCases.compare(workspace: workspace, environment: environment.env, bundle: bundle,
                                                                               version: DevstackVersion.current)
