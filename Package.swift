@@ -55,6 +55,7 @@ let package = Package(
         .target(name: "Dashboard", dependencies: [
             "Application", "EnvSpec", "Reconciler", "StateStore",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // The CLI: argument parsing and rendering over the application layer.
         .executableTarget(name: "devstack", dependencies: [

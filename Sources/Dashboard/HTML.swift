@@ -47,10 +47,10 @@ enum HTML {
         <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
         <meta name="csrf" content="\(escape(csrf))">
         <title>\(escape(title)) · \(escape(environment)) · devstack</title>
-        <link rel="stylesheet" href="/assets/app.css"></head>
+        <style>\(Assets.css)</style></head>
         <body><header><strong>devstack</strong> <span class="env">\(escape(environment))</span><nav>\(nav)</nav></header>
         <main>\(body)</main>
-        <script src="/assets/app.js"></script></body></html>
+        <script src="/assets/app.js" defer></script></body></html>
         """
     }
 

@@ -39,8 +39,10 @@ extension DashboardServer {
     /// The overview again whenever the engine reports a container event or the store has a new
     /// revision or event; a comment every 15 s finds a closed page.
     func overviewUpdates() -> AsyncStream<String> {
-        let (triggers, trigger) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        // true: an engine event, after which the state must change; false: a store change or the resync.
+        let (triggers, trigger) = AsyncStream<Bool>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let workspace = self.workspace, environment = self.environment
+        let status = self.status
         return AsyncStream { continuation in
             let task = Task {
                 await withTaskGroup(of: Void.self) { group in
@@ -51,7 +53,7 @@ extension DashboardServer {
                         let since = Date().timeIntervalSince1970 - 1
                         while !Task.isCancelled {
                             do {
-                                for try await _ in engine.events(environment: environment, since: since) { trigger.yield() }
+                                for try await _ in engine.events(environment: environment, since: since) { trigger.yield(true) }
                             } catch {
                                 FileHandle.standardError.write(Data("devstack ui: engine events: \(error); subscribing again\n".utf8))
                             }
@@ -67,17 +69,33 @@ extension DashboardServer {
                             let now = (revision ?? 0, event ?? 0)
                             ticks += 1
                             // A new revision or event at once; and every 10 s regardless, as a resync.
-                            if now != seen || ticks % 10 == 0 { seen = now; trigger.yield() }
+                            if now != seen || ticks % 10 == 0 { seen = now; trigger.yield(false) }
                             if ticks % 15 == 0 { continuation.yield(": keep-alive\n\n") }
                             try? await Task.sleep(for: .seconds(1))
                         }
                     }
                     group.addTask {
-                        for await _ in triggers {
-                            // Events come in bursts (die, then a restart): one update for the burst.
-                            try? await Task.sleep(for: .milliseconds(60))
-                            guard let report = try? await StatusUseCase.run(workspace: workspace, environment: environment) else { continue }
-                            if case .terminated = continuation.yield(Self.message("overview", Self.json(report))) { return }
+                        var first = true
+                        var sent = "", sentStates: [String: String] = [:]
+                        for await fromEngine in triggers {
+                            // Events come in bursts (kill, die): one update for the burst. The first
+                            // update may reuse the status the page was just rendered from.
+                            if !first { try? await Task.sleep(for: .milliseconds(60)) }
+                            // The engine announces a death before its container list shows it: after
+                            // an engine event, look again (briefly) until a container's state moved.
+                            let before = sentStates
+                            for delay in fromEngine ? [0, 150, 300, 600] : [0] {
+                                if delay > 0 { try? await Task.sleep(for: .milliseconds(delay)) }
+                                guard let report = try? await status(first ? .seconds(1) : .zero) else { continue }
+                                first = false
+                                let message = Self.message("overview", Self.json(report))
+                                if message != sent {
+                                    sent = message
+                                    sentStates = Dictionary(report.services.map { ($0.service, "\($0.state) \($0.health)") }, uniquingKeysWith: { a, _ in a })
+                                    if case .terminated = continuation.yield(message) { return }
+                                }
+                                if sentStates != before { break }
+                            }
                         }
                     }
                     await group.next()
@@ -171,5 +189,27 @@ final class JobBoard: @unchecked Sendable {
         case let .tested(revision, verdict, detail): return "revision \(revision): \(verdict) (\(detail))"
         case let .transfer(transfer): return transfer.finished ? "\(transfer.label): \(Bytes.format(transfer.bytes))" : nil
         }
+    }
+}
+
+/// The overview's status, computed once for everyone who asks at the same moment (a page being
+/// rendered, the live streams of several tabs) and reused while it is younger than the caller
+/// allows: a reload right after an update costs no second look at the engine.
+actor StatusCache {
+    private var latest: (report: StatusUseCase.Report, at: ContinuousClock.Instant)?
+    private var running: (task: Task<StatusUseCase.Report, any Error>, started: ContinuousClock.Instant)?
+
+    /// A report begun no earlier than `maxAge` ago: a finished one, or one under way. With
+    /// `.zero` (after an engine event) only a look begun after the call will do.
+    func report(maxAge: Duration, compute: @escaping @Sendable () async throws -> StatusUseCase.Report) async throws -> StatusUseCase.Report {
+        let asked = ContinuousClock.now
+        if let latest, asked - latest.at <= maxAge, maxAge > .zero { return latest.report }
+        if let running, running.started >= asked - maxAge, maxAge > .zero { return try await running.task.value }
+        let task = Task { try await compute() }
+        running = (task, asked)
+        let report = try await task.value
+        if running?.started == asked { running = nil }
+        if latest.map({ $0.at < asked }) ?? true { latest = (report, asked) }
+        return report
     }
 }

@@ -29,7 +29,7 @@ struct AccessGuard<Context: RequestContext>: RouterMiddleware {
 
     static func hardened(_ response: Response) -> Response {
         var response = response
-        response.headers[.contentSecurityPolicy] = "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+        response.headers[.contentSecurityPolicy] = "default-src 'self'; style-src '\(Assets.cssHash)'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
         response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
         response.headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
         response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"

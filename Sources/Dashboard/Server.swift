@@ -17,6 +17,7 @@ public struct DashboardServer: Sendable {
     public var port: Int
     public var settings: ConvergeSettings
     let jobs = JobBoard()
+    let statusCache = StatusCache()
 
     public init(workspace: Workspace, environment: String, access: DashboardAccess = DashboardAccess(), host: String = "127.0.0.1", port: Int = 0,
                 settings: ConvergeSettings = ConvergeSettings()) {
@@ -50,10 +51,10 @@ public struct DashboardServer: Sendable {
         router.add(middleware: AccessGuard(access: access))
         router.get("/assets/app.css") { _, _ in Self.asset(Assets.css, type: "text/css; charset=utf-8") }
         router.get("/assets/app.js") { _, _ in Self.asset(Assets.js, type: "text/javascript; charset=utf-8") }
-        router.get("/") { _, _ in try await page("overview", "overview") { Pages.overview(try await StatusUseCase.run(workspace: workspace, environment: environment)) } }
+        router.get("/") { _, _ in try await page("overview", "overview") { Pages.overview(try await status(maxAge: .seconds(1))) } }
         router.get("/graph") { _, _ in
             try await page("graph", "graph") {
-                let report = try await StatusUseCase.run(workspace: workspace, environment: environment)
+                let report = try await status(maxAge: .seconds(1))
                 let states = Dictionary(report.services.map { ($0.service, (state: $0.state, health: $0.health)) }, uniquingKeysWith: { a, _ in a })
                 return Pages.graph(try workspace.revision(environment: environment).spec, states: states)
             }
@@ -107,6 +108,12 @@ public struct DashboardServer: Sendable {
         addLive(router)
         addActions(router)
         return router
+    }
+
+    /// The overview's status, at most `maxAge` old (shared with whoever asks at the same time).
+    func status(maxAge: Duration) async throws -> StatusUseCase.Report {
+        let workspace = self.workspace, environment = self.environment
+        return try await statusCache.report(maxAge: maxAge) { try await StatusUseCase.run(workspace: workspace, environment: environment) }
     }
 
     static func asset(_ text: String, type: String) -> Response {

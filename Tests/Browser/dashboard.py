@@ -71,8 +71,10 @@ def main():
         expected = sorted(s for s in args.services.split(",") if s)
 
         def rows():
-            return {r.get_attribute("data-service"): r.get_attribute("data-state")
-                    for r in driver.find_elements(By.CSS_SELECTOR, "#services tbody tr[data-service]")}
+            # One script call reads every row at once: the live stream replaces rows at any time,
+            # and an element found in one call may be gone by the next.
+            return dict(driver.execute_script(
+                "return Array.from(document.querySelectorAll('#services tbody tr[data-service]')).map(r => [r.dataset.service, r.dataset.state]);"))
         # The live stream replaces the server-rendered rows with ones that carry data attributes.
         wait("every service on the overview", lambda: sorted(rows()) == expected and all(s == "running" for s in rows().values()), 15)
         shot(driver, args.shots, "overview")
