@@ -33,7 +33,7 @@ public enum SharingUseCases {
             throw UseCaseError("\(file): cannot read the bundle: \(LocalFiles.reason(error))", invalidInput: true)
         }
         let opened: (bundle: Data, signature: BundleSignature.Signature?)
-        do { opened = try BundleSignature.open(data) } catch { throw UseCaseError("\(file): \(error); nothing was imported", invalidInput: true) }
+        do { opened = try BundleSignature.unseal(data) } catch { throw UseCaseError("\(file): \(error); nothing was imported", invalidInput: true) }
         guard let text = String(data: opened.bundle, encoding: .utf8) else {
             throw UseCaseError("\(file): the bundle is not UTF-8 text", invalidInput: true)
         }

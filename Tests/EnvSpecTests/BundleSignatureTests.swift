@@ -16,12 +16,12 @@ import Testing
     @Test func aSignedBundleOpensToTheExactUnsignedBytes() throws {
         let key = BundleSignature.PrivateKey.generate(name: "ada")
         let signed = try BundleSignature.sign(Self.bundle, with: key)
-        let (bytes, signature) = try BundleSignature.open(signed)
+        let (bytes, signature) = try BundleSignature.unseal(signed)
         #expect(bytes == Self.bundle)
         #expect(signature?.key.raw == key.publicKey.raw)
         #expect(signature?.key.name == "", "a name is not signed, so none is carried: trusted-keys names keys")
         // An unsigned bundle opens as it is.
-        let (plain, none) = try BundleSignature.open(Self.bundle)
+        let (plain, none) = try BundleSignature.unseal(Self.bundle)
         #expect(plain == Self.bundle)
         #expect(none == nil)
         // Keys read back from their lines and files.
@@ -40,7 +40,7 @@ import Testing
         for index in signed.indices {
             var changed = signed
             changed[index] ^= 0x01
-            if let (_, signature) = try? BundleSignature.open(changed), signature?.key.raw == key.publicKey.raw { accepted.append(index) }
+            if let (_, signature) = try? BundleSignature.unseal(changed), signature?.key.raw == key.publicKey.raw { accepted.append(index) }
         }
         #expect(accepted == [], "flipped bytes that still verified: \(accepted)")
     }
@@ -50,8 +50,8 @@ import Testing
         let signed = try BundleSignature.sign(Self.bundle, with: ada)
         // eve swaps in her own key but keeps ada's signature value: it does not verify.
         let forged = String(decoding: signed, as: UTF8.self).replacingOccurrences(of: ada.publicKey.raw.base64EncodedString(), with: eve.publicKey.raw.base64EncodedString())
-        #expect(throws: BundleSignature.Failure.badSignature(fingerprint: eve.publicKey.fingerprint)) { try BundleSignature.open(Data(forged.utf8)) }
-        #expect(throws: BundleSignature.Failure.self) { try BundleSignature.open(signed + Data("x".utf8)) }
+        #expect(throws: BundleSignature.Failure.badSignature(fingerprint: eve.publicKey.fingerprint)) { try BundleSignature.unseal(Data(forged.utf8)) }
+        #expect(throws: BundleSignature.Failure.self) { try BundleSignature.unseal(signed + Data("x".utf8)) }
     }
 
     @Test func trustedKeysFilesAreLinesOfKeys() throws {

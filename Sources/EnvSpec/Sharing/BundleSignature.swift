@@ -90,7 +90,7 @@ public enum BundleSignature {
     /// Splits a file into the unsigned bundle's bytes and its signature (nil when unsigned),
     /// checking the signature against those bytes. Only a signature devstack would write is
     /// recognised: anything else after the marker is malformed.
-    public static func open(_ file: Data) throws -> (bundle: Data, signature: Signature?) {
+    public static func unseal(_ file: Data) throws -> (bundle: Data, signature: Signature?) {
         guard let range = file.lastRange(of: marker) else { return (file, nil) }
         let tail = file[range.upperBound...]
         guard tail.suffix(closing.count) == closing else { throw Failure.malformed("it is not the bundle's last member") }
