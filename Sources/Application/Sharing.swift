@@ -47,7 +47,7 @@ public enum SharingUseCases {
                                     open: () throws -> Workspace, sink: @escaping ProgressSink) throws {
         var (bundle, provenance, signature) = try read(file)
         let (trusted, sources) = try SigningUseCases.trustedKeys(extra: trust)
-        sink(.aside(try SigningUseCases.check(signature, file: file, trusted: trusted, sources: sources, allowUnsigned: allowUnsigned)))
+        if let line = try SigningUseCases.check(signature, file: file, trusted: trusted, sources: sources, allowUnsigned: allowUnsigned) { sink(.aside(line)) }
         if let signature { provenance += "\nsigned by ed25519 key \(signature.key.fingerprint) \(signature.key.name)" }
         if !bundle.provenanceVerified {
             sink(.warning("\(file) was written by an older devstack: its message, author and exporter are not covered by a hash"))

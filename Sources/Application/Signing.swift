@@ -74,11 +74,12 @@ public enum SigningUseCases {
 
     /// The trust policy: a signature that does not match is always refused; with trusted keys,
     /// an unsigned bundle is refused (unless `allowUnsigned`) and so is one signed by another key.
-    /// Returns the line to show about the signer.
+    /// Returns the line to show about the signer; nil for an unsigned bundle where none is asked for.
     public static func check(_ signature: BundleSignature.Signature?, file: String, trusted: [BundleSignature.PublicKey], sources: [String],
-                             allowUnsigned: Bool) throws -> String {
+                             allowUnsigned: Bool) throws -> String? {
         guard let signature else {
-            if trusted.isEmpty || allowUnsigned { return "\(file) is not signed" }
+            if trusted.isEmpty { return nil }
+            if allowUnsigned { return "\(file) is not signed; imported anyway (--allow-unsigned)" }
             throw UseCaseError("\(file) is not signed, and \(sources.joined(separator: ", ")) lists the keys bundles must be signed with; nothing was imported (--allow-unsigned to import it anyway)",
                                invalidInput: true)
         }

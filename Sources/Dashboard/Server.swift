@@ -129,7 +129,9 @@ public struct DashboardServer: Sendable {
         } catch let error as HTTPError {
             throw error
         } catch {
-            status = error is UseCaseError && (error as! UseCaseError).invalidInput ? .badRequest : .internalServerError
+            // A refusal of what was asked (a service or revision that is not there) is the
+            // request's fault; anything else the server's.
+            if let refusal = error as? UseCaseError, refusal.invalidInput { status = .badRequest } else if error is StoreError { status = .notFound } else { status = .internalServerError }
             html = "<h1>\(HTML.escape(title))</h1><p class=\"badge bad\">\(HTML.escape("\(error)"))</p>"
         }
         let document = HTML.page(title: title, environment: environment, active: active, csrf: access.csrf, body: html)

@@ -129,6 +129,7 @@ import TestSupport
             let diff = try await page("/diff?a=1&b=2")
             #expect(diff.contains("<div>env.GREETING</div><div class=\"old\">&quot;hello&quot;</div><div class=\"new\">&quot;bonjour&quot;</div>"), "\(diff)")
             _ = try await page("/diff?a=1", status: .badRequest)
+            #expect(try await page("/diff?a=1&b=99", status: .notFound).contains("revision 99"))
             let plan = try await page("/plan")
             #expect(plan.contains("no existing container"))
             _ = try await page("/events?service=web&outcome=failed")
