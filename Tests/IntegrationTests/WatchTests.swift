@@ -41,18 +41,10 @@ import TestSupport
         defer { _ = watch.stop() }
         let web = f.container("web")
 
-        // Twenty edits, each waited for inside the container.
-        var latencies: [Double] = []
-        for i in 0..<20 {
-            let text = Data("edit \(i) \(UUID().uuidString)\n".utf8)
-            let started = Date()
-            try text.write(to: URL(fileURLWithPath: f.dir + "/src/a.txt"))
-            while await Self.contents(web, "/app/a.txt") != text, Date().timeIntervalSince(started) < 10 { try await Task.sleep(for: .milliseconds(5)) }
-            latencies.append(Date().timeIntervalSince(started))
-        }
-        let median = latencies.sorted()[latencies.count / 2]
-        print("watch: sync latency over 20 edits: median \(Int(median * 1000)) ms, max \(Int(latencies.max()! * 1000)) ms")
-        #expect(median < 1.0, "\(latencies)")
+        // An edit arrives (its latency is measured in LatencyTests, on a quiet engine).
+        let text = Data("edited \(UUID().uuidString)\n".utf8)
+        try text.write(to: URL(fileURLWithPath: f.dir + "/src/a.txt"))
+        #expect(await eventuallyAsync(10) { await Self.contents(web, "/app/a.txt") == text })
 
         // Ignored paths stay out; a deletion is carried over.
         CLI.write("scratch", to: f.dir + "/src/notes.tmp")
@@ -71,8 +63,8 @@ import TestSupport
         #expect(await eventuallyAsync(10) { watch.output.contains("web: synced 1000 files") }, "\(watch.output)")
         #expect(Docker.run(["exec", web, "sh", "-c", "ls /app/many | wc -l"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1000")
         #expect(await Self.contents(web, "/app/many/f999.txt") == Data("file 999".utf8))
-        // One line per batch: the twenty edits, b.txt, the thousand (the deletion says "deleted").
-        #expect(watch.output.components(separatedBy: "web: synced").count - 1 == 20 + 1 + 1, "\(watch.output)")
+        // One line per batch: the edit, b.txt, the thousand (the deletion says "deleted").
+        #expect(watch.output.components(separatedBy: "web: synced").count - 1 == 1 + 1 + 1, "\(watch.output)")
         #expect(watch.output.contains("web: deleted 1"))
     }
 
