@@ -2,14 +2,15 @@ import Foundation
 import Testing
 import TestSupport
 
-/// Tests that measure how quickly something is seen: an edit inside the container (watch), a
-/// killed container on an open page (the dashboard in headless Chromium). Under the other suites'
+/// Tests that measure how quickly something is seen: an edit inside the container (watch; and
+/// a thousand files in one batch, which holds only while the writer does not pause), a killed
+/// container on an open page (the dashboard in headless Chromium). Under the other suites'
 /// load (gigabyte snapshots, image builds) the engine itself takes seconds per call, so
 /// scripts/test runs these in a phase of their own, with DEVSTACK_LATENCY_TESTS=1.
 @Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["DEVSTACK_LATENCY_TESTS"] == "1",
                              "measures latency on a quiet engine; scripts/test runs it with DEVSTACK_LATENCY_TESTS=1"))
 struct LatencyTests {
-    @Test func anEditIsInsideTheContainerWithinASecondMedianOfTwenty() async throws {
+    @Test func anEditIsInsideTheContainerWithinASecondAndAThousandFilesGoInOneBatch() async throws {
         guard Docker.require() else { return }
         let f = EngineFixture("watchlat")
         defer { f.tearDown() }
@@ -30,6 +31,14 @@ struct LatencyTests {
         print("watch: sync latency over 20 edits: median \(Int(median * 1000)) ms, max \(Int(latencies.max()! * 1000)) ms")
         #expect(median < 1.0, "\(latencies)")
         #expect(watch.output.components(separatedBy: "web: synced 1 file").count - 1 == 20, "\(watch.output)")
+
+        // A thousand files written at once: one batch, one line.
+        try FileManager.default.createDirectory(atPath: f.dir + "/src/many", withIntermediateDirectories: true)
+        for i in 0..<1000 { CLI.write("file \(i)", to: f.dir + "/src/many/f\(i).txt") }
+        #expect(await eventuallyAsync(10) { watch.output.contains("web: synced 1000 files") }, "\(watch.output)")
+        #expect(Docker.run(["exec", web, "sh", "-c", "ls /app/many | wc -l"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1000")
+        #expect(await WatchTests.contents(web, "/app/many/f999.txt") == Data("file 999".utf8))
+        #expect(watch.output.components(separatedBy: "web: synced").count - 1 == 21, "\(watch.output)")
     }
 
     @Test func aKilledContainerShowsOnTheOpenPageAndARollbackFromThePageRecordsARevision() throws {

@@ -4,8 +4,8 @@ import Reconciler
 import Testing
 import TestSupport
 
-/// `devstack watch` on the real engine: edits reach the container, deletions too, a thousand
-/// files go in one batch, a Dockerfile edit rebuilds exactly its service.
+/// `devstack watch` on the real engine: edits reach the container, deletions too, a Dockerfile
+/// edit rebuilds exactly its service. (Latency and batching: LatencyTests.)
 @Suite(.serialized) struct WatchTests {
     static let engine = DockerContainerEngine(client: DockerClient(socketPath: "/var/run/docker.sock"))
 
@@ -31,7 +31,7 @@ import TestSupport
         return watch
     }
 
-    @Test func editsAndDeletionsReachTheContainerAndAThousandFilesGoInOneBatch() async throws {
+    @Test func editsAndDeletionsReachTheContainer() async throws {
         guard Docker.require() else { return }
         let f = EngineFixture("watch")
         defer { f.tearDown() }
@@ -57,14 +57,9 @@ import TestSupport
         try FileManager.default.removeItem(atPath: f.dir + "/src/b.txt")
         #expect(await eventuallyAsync(5) { await Self.contents(web, "/app/b.txt") == nil })
 
-        // A thousand files at once: one batch, one line.
-        try FileManager.default.createDirectory(atPath: f.dir + "/src/many", withIntermediateDirectories: true)
-        for i in 0..<1000 { CLI.write("file \(i)", to: f.dir + "/src/many/f\(i).txt") }
-        #expect(await eventuallyAsync(10) { watch.output.contains("web: synced 1000 files") }, "\(watch.output)")
-        #expect(Docker.run(["exec", web, "sh", "-c", "ls /app/many | wc -l"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1000")
-        #expect(await Self.contents(web, "/app/many/f999.txt") == Data("file 999".utf8))
-        // One line per batch: the edit, b.txt, the thousand (the deletion says "deleted").
-        #expect(watch.output.components(separatedBy: "web: synced").count - 1 == 1 + 1 + 1, "\(watch.output)")
+        // One line per batch: the edit, b.txt (the deletion says "deleted"). A thousand files in
+        // one batch is in LatencyTests: where a batch ends depends on the writer not pausing.
+        #expect(watch.output.components(separatedBy: "web: synced").count - 1 == 1 + 1, "\(watch.output)")
         #expect(watch.output.contains("web: deleted 1"))
     }
 
