@@ -21,8 +21,7 @@ public enum RestartUseCase {
         } catch let error as EngineError where error.kind == .notFound {
             throw UseCaseError("\(service) has no container: apply the environment first")
         }
-        let elapsed = ContinuousClock.now - started
-        let ms = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+        let ms = (ContinuousClock.now - started).milliseconds
         try? workspace.store.appendEvent(EventRecord(environment: env, revision: stored.summary.number, service: service, action: "restart",
                                                      cause: "restarted by request", outcome: EventOutcome.ok.rawValue, durationMs: ms))
         sink(.success("restarted \(service)", " in \(Elapsed.since(started))"))

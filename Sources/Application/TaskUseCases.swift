@@ -60,10 +60,11 @@ public enum TasksUseCase {
                            settings: ConvergeSettings, sink: @escaping ProgressSink, output: @escaping @Sendable (OutputFrame) -> Void) async throws -> Int {
         let started = ContinuousClock.now
         let task = invocation.task
-        try await bringUp(workspace: workspace, environment: env, task: task, settings: settings, sink: sink)
+        // The revision is read and made concrete (secrets, build contexts) once, for both steps.
         let stored = try workspace.store.revision(environment: env)
         let reconciler = try workspace.reconciler()
         let desired = try reconciler.desiredState(stored)
+        try await bringUp(workspace: workspace, stored: stored, reconciler: reconciler, desired: desired, task: task, settings: settings, sink: sink)
         let mask = SecretMask(desired.secretValues)
         let env = desired.environment
         var variables: [String: String] = [:]
@@ -111,12 +112,12 @@ public enum TasksUseCase {
 
     /// The task's service (for exec) and its `dependsOn` must run: when one does not, they are
     /// brought up as `apply --only` would, dependencies included.
-    static func bringUp(workspace: Workspace, environment env: String, task: TaskSpec, settings: ConvergeSettings, sink: @escaping ProgressSink) async throws {
+    static func bringUp(workspace: Workspace, stored: StoredRevision, reconciler: Reconciler, desired full: DesiredState, task: TaskSpec,
+                        settings: ConvergeSettings, sink: @escaping ProgressSink) async throws {
         let needed = Set(task.dependsOn + (task.mode == .exec ? [task.service] : []))
         guard !needed.isEmpty else { return }
-        let stored = try workspace.store.revision(environment: env)
-        let reconciler = try workspace.reconciler()
-        let desired = try reconciler.desiredState(stored).restricted(to: stored.spec.dependencyClosure(of: needed))
+        let env = stored.summary.environment
+        let desired = full.restricted(to: stored.spec.dependencyClosure(of: needed))
         let observed = try await reconciler.observe(desired)
         let running = Set(observed.containers.filter { $0.state == .running }.compactMap { $0.labels[Labels.service] })
         guard !needed.isSubset(of: running) else { return }
@@ -184,8 +185,7 @@ public enum TasksUseCase {
     }
 
     static func record(_ workspace: Workspace, env: String, revision: Int, _ invocation: Invocation, outcome: EventOutcome, started: ContinuousClock.Instant, detail: String) {
-        let elapsed = ContinuousClock.now - started
-        let ms = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+        let ms = (ContinuousClock.now - started).milliseconds
         do {
             try workspace.store.appendEvent(EventRecord(environment: env, revision: revision, service: invocation.task.service, action: EventAction.task.rawValue,
                                                         cause: "task \(invocation.name)", outcome: outcome.rawValue, durationMs: ms, detail: detail))

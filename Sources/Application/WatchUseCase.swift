@@ -121,8 +121,7 @@ public struct WatchUseCase: Sendable {
 
     /// One line per action with its latency from the first change of the batch; and an event.
     func report(_ service: String, _ what: String, since first: ContinuousClock.Instant, ok: Bool) {
-        let elapsed = ContinuousClock.now - first
-        let ms = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+        let ms = (ContinuousClock.now - first).milliseconds
         sink(ok ? .success("\(service): \(what)", " in \(ms) ms") : .error("\(service): \(what)"))
         try? workspace.store.appendEvent(EventRecord(environment: environment, revision: nil, service: service, action: EventAction.watch.rawValue,
                                                      cause: "files changed", outcome: ok ? EventOutcome.ok.rawValue : EventOutcome.failed.rawValue,

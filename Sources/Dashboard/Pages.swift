@@ -20,7 +20,6 @@ enum Pages {
             return [name, HTML.badge(s.state), HTML.badge(s.health), readyCell, ports, HTML.escape(revision), HTML.escape(s.drift ?? ""), button]
         }
         let table = HTML.table(["service", "state", "health", "ready", "ports", "created at revision", "drift", ""], rows, id: "services")
-            .replacingOccurrences(of: "<tbody><tr>", with: "<tbody><tr>")
         let problems = report.problems.map { "<p class=\"badge bad\">\(HTML.escape($0))</p>" }.joined()
         return """
         <h1>Overview</h1>
