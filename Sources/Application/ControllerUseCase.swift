@@ -6,10 +6,11 @@ import StateStore
 
 /// `devstack controller`: the environment's controller, wired to the store and the live engine.
 public enum ControllerUseCase {
-    public static func make(workspace: Workspace, environment: String, resync: Duration, sink: @escaping ProgressSink,
+    public static func make(workspace: Workspace, environment: String, resync: Duration, verbose: Bool = false, sink: @escaping ProgressSink,
                             log: @escaping @Sendable (String) -> Void) throws -> EnvironmentController {
         var settings = ControllerSettings()
         settings.resync = resync
+        settings.verbose = verbose
         let reconciler = try workspace.reconciler()
         let trim = IdleTrim()
         return EnvironmentController(reconciler: reconciler, leases: workspace.leases, interrupted: SnapshotManager(reconciler, catalog: workspace.store),

@@ -16,6 +16,8 @@ public struct ControllerSettings: Sendable {
     public var retry: Duration = .seconds(2)
     /// How often to try again for a lease held by someone else (`--wait`).
     public var leaseRetry: Duration = .seconds(1)
+    /// Log every engine event that asks for a pass and every pass with its timings (`-v`).
+    public var verbose = false
     public init() {}
 }
 
@@ -85,6 +87,9 @@ public actor EnvironmentController {
 
     private var crashLoop: CrashLoopTracker
     private var lastTerminal: String?
+    /// Containers the engine said went down (`die`, `stop`, `destroy`) that no pass has looked at
+    /// since: the engine's container list can still show them running for a while after the event.
+    private var reportedDown: Set<String> = []
     private nonisolated let stopRequested = Mutex(false)
     private nonisolated let triggers: AsyncStream<ControllerTrigger>
     private nonisolated let trigger: AsyncStream<ControllerTrigger>.Continuation
@@ -211,9 +216,14 @@ public actor EnvironmentController {
                     delay = .milliseconds(500)
                     since = Date().timeIntervalSince1970 - 1
                     let action = EngineEvent.Action(event.action)
+                    if action.meansDown { reportedDown.insert(event.containerID) }
+                    if action == .start { reportedDown.remove(event.containerID) }
                     if let service = event.service, action.isOutsideDisruption { crashLoop.forgive(service) }
                     if let service = event.service, action == .die || action == .oom { crashLoop.exited(service, at: timeline.now) }
-                    if action.needsAPass { poke(.engineEvent(service: event.service, action: event.action)) }
+                    if action.needsAPass {
+                        if settings.verbose { log("engine event: \(event.service ?? event.containerID) \(event.action)") }
+                        poke(.engineEvent(service: event.service, action: event.action))
+                    }
                 }
             } catch {
                 log("engine event stream interrupted (\(error)); reconnecting in \(delay)")
@@ -246,7 +256,16 @@ public actor EnvironmentController {
     func pass(_ reason: ControllerTrigger) async {
         var stepsRun = 0
         var heldCount = 0
-        defer { observer(.passFinished(reason, stepsRun: stepsRun, held: heldCount)) }
+        let started = timeline.now
+        var observedAt = started
+        var planned = 0
+        defer {
+            if settings.verbose {
+                let end = timeline.now
+                log("pass (\(reason)): observed in \((observedAt - started).milliseconds) ms; \(planned) step(s) planned, \(heldCount) held, \(stepsRun) run in \((end - observedAt).milliseconds) ms")
+            }
+            observer(.passFinished(reason, stepsRun: stepsRun, held: heldCount))
+        }
         let revision: StoredRevision
         let plan: Plan
         do {
@@ -256,9 +275,11 @@ public actor EnvironmentController {
             if let resumed = try await interrupted.resume(desired: desired, executor: passExecutor()) {
                 log("finished an interrupted restore of \(resumed)")
             }
-            let observed = try await reconciler.observe(desired)
+            let observed = try await confirmingReportedDown(try await reconciler.observe(desired))
             plan = try reconciler.plan(desired, observed: observed)
             try recordConditions(desired: desired, observed: observed, plan: plan)
+            observedAt = timeline.now
+            planned = plan.steps.count
         } catch let error as EngineError where error.isTransient {
             log("engine unavailable: \(error.message); retrying")
             schedule(after: settings.retry, .retry("engine unavailable"))
@@ -321,6 +342,34 @@ public actor EnvironmentController {
             log("could not record the end of a pass: \(error)")
         }
         if !report.succeeded { schedule(after: settings.retry, .retry("retry after failure")) }
+    }
+
+    /// dockerd sends `die` before its container list stops saying "running" (the list is a copy
+    /// updated after the exit is handled, later still on a loaded engine), so a pass that follows
+    /// the event at once can find nothing to do, and no further event comes. A container the engine
+    /// said went down but the list shows running is inspected instead: inspecting waits for the
+    /// engine to finish with the container, so its answer is current.
+    func confirmingReportedDown(_ observed: ObservedState) async throws -> ObservedState {
+        let pending = reportedDown
+        guard !pending.isEmpty else { return observed }
+        // Events that arrive while this looks are kept for the pass they trigger.
+        reportedDown.subtract(pending)
+        var confirmed = observed
+        do {
+            for (index, container) in observed.containers.enumerated().reversed() where pending.contains(container.id) && container.state == .running {
+                do {
+                    let status = try await reconciler.engine.inspectContainer(container.id)
+                    confirmed.containers[index].state = status.state
+                    confirmed.containers[index].health = status.health
+                } catch let error as EngineError where error.kind == .notFound {
+                    confirmed.containers.remove(at: index)
+                }
+            }
+        } catch {
+            reportedDown.formUnion(pending)
+            throw error
+        }
+        return confirmed
     }
 
     /// Not worth retrying until something changes: recorded once, then the controller waits.

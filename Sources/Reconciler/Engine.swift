@@ -342,7 +342,7 @@ public struct EngineEvent: Sendable, Equatable {
 extension EngineEvent {
     /// A container event's action, as the controller reads it. Unknown actions are kept.
     public enum Action: Sendable, Equatable {
-        case die, destroy, stop, kill, oom, pause, unhealthy
+        case die, destroy, stop, kill, oom, pause, unhealthy, start
         case other(String)
 
         public init(_ raw: String) {
@@ -354,6 +354,7 @@ extension EngineEvent {
             case "oom": self = .oom
             case "pause": self = .pause
             case "health_status: unhealthy": self = .unhealthy
+            case "start": self = .start
             default: self = .other(raw)
             }
         }
@@ -365,7 +366,16 @@ extension EngineEvent {
         public var isOutsideDisruption: Bool { self == .kill || self == .stop || self == .destroy }
 
         /// The container may no longer be as desired: look again.
-        public var needsAPass: Bool { if case .other = self { return false } else { return true } }
+        public var needsAPass: Bool {
+            switch self {
+            case .other, .start: return false
+            default: return true
+            }
+        }
+
+        /// The container is no longer running (or no longer there) once the engine has finished
+        /// handling this event.
+        public var meansDown: Bool { self == .die || self == .oom || self == .stop || self == .destroy }
     }
 }
 

@@ -40,7 +40,7 @@ extension BackgroundController {
     static func applied(_ f: EngineFixture) throws -> BackgroundController {
         f.write(webAndWorker)
         #expect(f.devstack(["apply", f.file]).code == 0)
-        let controller = try BackgroundController(f)
+        let controller = try BackgroundController(f, extra: ["-v"])
         #expect(eventually(10) { controller.output.contains("holds \(f.name)") }, "\(controller.output)")
         return controller
     }
@@ -149,7 +149,7 @@ func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         defer { f.tearDown() }
         f.write(webAndWorker + ", \"crasher\": {\"image\": \"devstack/busybox:1.36\", \"command\": [\"sh\", \"-c\", \"exit 3\"]}")
         #expect(f.devstack(["apply", f.file]).code == 0)
-        let controller = try BackgroundController(f)
+        let controller = try BackgroundController(f, extra: ["-v"])
         defer { _ = controller.stop() }
         func backOffs() -> [Int] {
             let json = f.devstack(["events", "--json", "-l", "200"]).stdout

@@ -136,6 +136,31 @@ final class FakeLeases: LeaseKeeping {
         try await h.stop()
     }
 
+    /// dockerd's container list still says "running" for a while after `die`; the pass that the
+    /// event triggers must not conclude that nothing is to be done, or the container stays down
+    /// until the next resync.
+    @Test func aDieEventIsBelievedOverAContainerListThatLagsBehindIt() async throws {
+        var h = try await start()
+        #expect(await h.next() == .holdingLease)
+        #expect(await h.next() == .passFinished(.start, stepsRun: 8, held: 0))
+        let id = try #require(h.engine.containerID("web"))
+        h.engine.resetCalls()
+        // Up long enough that dying is not a crash loop.
+        await h.advance(by: .seconds(11))
+
+        h.engine.kill("web", listLags: true)
+        h.engine.emit(EngineEvent(action: "die", service: "web", containerID: id))
+        #expect(await h.next() == .passFinished(.engineEvent(service: "web", action: "die"), stepsRun: 1, held: 0))
+        #expect(h.engine.calls == ["start web"])
+
+        // Without an event, the lagging list is taken as it is: only a resync would look again.
+        await h.advance(by: .seconds(11))
+        h.engine.kill("web", listLags: true)
+        await h.advance(by: .seconds(8))
+        #expect(await h.next() == .passFinished(.resync, stepsRun: 0, held: 0))
+        try await h.stop()
+    }
+
     @Test func theLeaseIsRenewedEveryHeartbeatAndLosingItStopsTheController() async throws {
         var h = try await start()
         var leases = h.leases.operations.makeAsyncIterator()

@@ -36,6 +36,7 @@ public final class FakeEngine: ContainerEngine, EngineEventSource, Sendable {
         var foreignVolumes: [String] = []
         var subscribers: [AsyncThrowingStream<EngineEvent, Error>.Continuation] = []
         var emitted: [EngineEvent] = []
+        var listLagging: Set<String> = []
     }
 
     private let state = Mutex(State())
@@ -97,7 +98,11 @@ public final class FakeEngine: ContainerEngine, EngineEventSource, Sendable {
 
     public func observe(environment: String, containerNames: [String], images wanted: [String], networkNames: [String]) async throws -> ObservedState {
         locked { s in
-            let ours = s.containers.values.filter { $0.workload.labels[Labels.environment] == environment }.map(observed)
+            let ours = s.containers.values.filter { $0.workload.labels[Labels.environment] == environment }.map { c in
+                var seen = self.observed(c)
+                if s.listLagging.contains(c.id) { seen.state = .running }
+                return seen
+            }
             let wantedNames = Set(containerNames)
             var observed = ObservedState(containers: ours.sorted { $0.name < $1.name }, foreign: s.foreign.filter { wantedNames.contains($0.name) },
                                          networks: s.networks.sorted(), volumes: s.volumes.sorted(), images: s.images.filter { wanted.contains($0.key) })
@@ -178,6 +183,7 @@ public final class FakeEngine: ContainerEngine, EngineEventSource, Sendable {
         try locked { s in
             guard var c = s.containers[id] else { throw EngineError(.notFound, "No such container: \(id)") }
             s.calls.append("start \(c.workload.service)")
+            s.listLagging.remove(id)
             if let message = s.failStart[c.workload.service] {
                 c.state = .exited(code: 1)
                 s.containers[id] = c
@@ -283,10 +289,19 @@ public final class FakeEngine: ContainerEngine, EngineEventSource, Sendable {
 
     // MARK: drift, as a user or a crash would cause it
 
-    public func kill(_ service: String, code: Int = 137) {
+    /// The service's container exits. `listLags`: the container list keeps saying "running"
+    /// until the next start, as dockerd's list does for a while after `die`; inspect is current.
+    public func kill(_ service: String, code: Int = 137, listLags: Bool = false) {
         locked { s in
-            if let c = s.containers.values.first(where: { $0.workload.service == service }) { s.containers[c.id]!.state = .exited(code: code) }
+            guard let c = s.containers.values.first(where: { $0.workload.service == service }) else { return }
+            s.containers[c.id]!.state = .exited(code: code)
+            if listLags { s.listLagging.insert(c.id) }
         }
+    }
+
+    /// The id of the service's container, for the events a test emits.
+    public func containerID(_ service: String) -> String? {
+        locked { s in s.containers.values.first(where: { $0.workload.service == service })?.id }
     }
 
     public func delete(_ service: String) {

@@ -13,6 +13,7 @@ extension Devstack {
         @Option(name: .long, help: "Seconds between full resyncs.") var resync: Int = 30
         @Flag(name: .long, help: "Wait for the lease instead of refusing when another process holds it.") var wait = false
         @Flag(name: .long, help: "Serve the dashboard beside the loop (see devstack ui).") var ui = false
+        @Flag(name: .shortAndLong, help: "Log every engine event that triggers a pass and every pass with its timings.") var verbose = false
         @OptionGroup var dashboard: DashboardOptions
 
         mutating func validate() throws { try NumericOption.check(resync, "--resync", 1...NumericOption.maxSeconds) }
@@ -20,7 +21,7 @@ extension Devstack {
         func run() async throws {
             let workspace = try store.openExisting()
             let controller = try ControllerUseCase.make(workspace: workspace, environment: try workspace.environment(environment.env),
-                                                        resync: .seconds(resync), sink: Output.sink(progress: ConsoleProgress(live: false)),
+                                                        resync: .seconds(resync), verbose: verbose, sink: Output.sink(progress: ConsoleProgress(live: false)),
                                                         log: { line in print("controller: \(line)"); Terminal.flush() })
             // SIGINT and SIGTERM finish the pass under way and release the lease.
             let signals = [SIGINT, SIGTERM].map { signalNumber -> DispatchSourceSignal in
@@ -40,20 +41,6 @@ extension Devstack {
                 try await controller.run(waitForLease: wait)
                 group.cancelAll()
             }
-        }
-    }
-
-    struct Unlock: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove an environment's lease, for a controller or apply that is gone (like terraform force-unlock).")
-
-        @OptionGroup var store: StoreOptions
-        @OptionGroup var environment: EnvironmentOption
-
-        func run() throws {
-            let workspace = try store.openExisting()
-            let env = try workspace.environment(environment.env)
-            guard let lease = try workspace.breakLease(environment: env) else { return print("\(env) was not locked") }
-            print("removed the lease on \(env) held by \(lease.holder) \(lease.holderID) since \(lease.acquiredAt)")
         }
     }
 }
