@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
     ],
     targets: [
@@ -38,6 +39,15 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
+        // OCI registries over the distribution API (TLS, Basic and Bearer auth, docker's
+        // credentials): environments and snapshots travel as artifacts. Knows no store.
+        .target(name: "Registry", dependencies: [
+            "EnvSpec", "HostFiles",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
         // docker compose files → environment files, with a warning for everything not carried over.
         // YAML through the system libyaml's event parser: no recursion, bounded, never a crash.
         .target(name: "ComposeImport", dependencies: ["EnvSpec", "HostFiles", "CLibYAML"]),
@@ -49,7 +59,7 @@ let package = Package(
         .target(name: "Reconciler", dependencies: ["EnvSpec", "CZlib", .product(name: "Crypto", package: "swift-crypto")]),
         // The application layer: one type per use case, wiring the store, the engine and the
         // host; the CLI and the dashboard both call it.
-        .target(name: "Application", dependencies: ["EnvSpec", "HostFiles", "StateStore", "Reconciler", "DockerEngine", "ComposeImport"]),
+        .target(name: "Application", dependencies: ["EnvSpec", "HostFiles", "StateStore", "Reconciler", "DockerEngine", "ComposeImport", "Registry"]),
         // The web dashboard (`devstack ui`): pages and actions over the same use cases as the CLI,
         // served by Hummingbird on loopback behind a token.
         .target(name: "Dashboard", dependencies: [

@@ -66,6 +66,16 @@ public struct SeedRunner: Sendable {
         return outcomes
     }
 
+    /// Loads a snapshot archive into the seed's volume, stopping and bringing back its users.
+    func restore(_ name: String, _ source: RestoreSource, from origin: String, desired: DesiredState) async throws -> (Bool, String) {
+        let executor = Executor(engine: engine, recordEvent: store.sink { warning in
+            FileHandle.standardError.write(Data("devstack: warning: \(warning)\n".utf8))
+        })
+        let outcome = try await SnapshotManager(reconciler, catalog: store).restore([source], label: "seed \(name) (\(origin))", desired: desired, executor: executor)
+        guard outcome.converged else { return (false, "loaded \(origin) into volume \(source.volume), but the services using it did not come back healthy") }
+        return (true, "loaded snapshot \(origin) into volume \(source.volume)")
+    }
+
     static func tail(_ output: String) -> String {
         let lines = output.split(separator: "\n", omittingEmptySubsequences: false).suffix(20).joined(separator: "\n")
         return String(lines.suffix(2000)).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -110,12 +120,10 @@ public struct SeedRunner: Sendable {
                 return (true, "copied \(path) into volume \(seed.volume!)")
             case let .snapshot(path, sha256):
                 let source = RestoreSource(volume: seed.volume!, path: PathMath.join(projectDirectory, path), sha256: sha256)
-                let executor = Executor(engine: engine, recordEvent: store.sink { warning in
-                    FileHandle.standardError.write(Data("devstack: warning: \(warning)\n".utf8))
-                })
-                let outcome = try await SnapshotManager(reconciler, catalog: store).restore([source], label: "seed \(name) (\(path))", desired: desired, executor: executor)
-                guard outcome.converged else { return (false, "loaded \(path) into volume \(seed.volume!), but the services using it did not come back healthy") }
-                return (true, "loaded snapshot \(path) into volume \(seed.volume!)")
+                return try await restore(name, source, from: path, desired: desired)
+            case let .registrySnapshot(reference):
+                let archive = try await RegistryUseCases.seedArchive(reference, volume: seed.volume!, options: .live(), sink: { _ in })
+                return try await restore(name, RestoreSource(volume: seed.volume!, path: archive.path, sha256: archive.sha256), from: reference, desired: desired)
             }
         } catch {
             return (false, "\(error)")

@@ -2,14 +2,20 @@ import HostFiles
 import EnvSpec
 import Foundation
 import Reconciler
+import Registry
 import StateStore
 
 /// export, import and `diff --against`: sharing an environment with a teammate.
 public enum SharingUseCases {
     /// The bundle of a revision; `withData` carries the snapshot archives themselves.
-    public static func export(workspace: Workspace, environment env: String, revision: Int?, withData: Bool) throws -> (bundle: ExportBundle, revision: Int) {
+    /// `reproducible`: stamped with the revision's own time instead of now, so the same revision
+    /// exported by the same person is the same bytes (a push then has the same digest).
+    public static func export(workspace: Workspace, environment env: String, revision: Int?, withData: Bool,
+                              reproducible: Bool = false) throws -> (bundle: ExportBundle, revision: Int) {
         let stored = try workspace.store.revision(environment: env, number: revision)
-        return (try BundleContents.make(stored, store: workspace.store, withData: withData), stored.summary.number)
+        var bundle = try BundleContents.make(stored, store: workspace.store, withData: withData)
+        if reproducible { bundle.exportedAt = stored.summary.createdAt }
+        return (bundle, stored.summary.number)
     }
 
     /// The bundle's bytes, signed with `key` when one is given.
@@ -32,6 +38,11 @@ public enum SharingUseCases {
         do { data = try LocalFiles.readData(file, limit: 2 << 30) } catch {
             throw UseCaseError("\(file): cannot read the bundle: \(LocalFiles.reason(error))", invalidInput: true)
         }
+        return try open(data, source: file)
+    }
+
+    /// Verifies a bundle's bytes, from a file or a registry: the signature first, then the hashes.
+    public static func open(_ data: Data, source file: String) throws -> (bundle: ExportBundle, provenance: String, signature: BundleSignature.Signature?) {
         let opened: (bundle: Data, signature: BundleSignature.Signature?)
         do { opened = try BundleSignature.unseal(data) } catch { throw UseCaseError("\(file): \(error); nothing was imported", invalidInput: true) }
         guard let text = String(data: opened.bundle, encoding: .utf8) else {
@@ -41,11 +52,27 @@ public enum SharingUseCases {
         return (bundle, provenance, opened.signature)
     }
 
+    /// A bundle file, or `oci://REF` from a registry (the bundle alone, for a comparison).
+    public static func read(_ source: String, registry options: RegistryOptions) async throws -> (bundle: ExportBundle, provenance: String, signature: BundleSignature.Signature?) {
+        guard OCIReference.isWritten(source) else { return try read(source) }
+        let fetched = try await RegistryUseCases.fetch(source, options: options, archives: false, sink: { _ in })
+        return try open(fetched.bundle, source: fetched.reference.description)
+    }
+
     /// Records a bundle as a new revision. Someone else's bundle is someone else's code: what it
     /// asks of this machine is shown, and needs consent before anything is recorded.
     public static func importBundle(file: String, message: String?, allowHostAccess: Bool, trust: [String] = [], allowUnsigned: Bool = false,
                                     open: () throws -> Workspace, sink: @escaping ProgressSink) throws {
-        var (bundle, provenance, signature) = try read(file)
+        try importBundle(try read(file), source: file, archiveFiles: [:], message: message, allowHostAccess: allowHostAccess,
+                         trust: trust, allowUnsigned: allowUnsigned, open: open, sink: sink)
+    }
+
+    /// Records an opened bundle; its snapshot archives are in the bundle (a file) or in
+    /// `archiveFiles`, by "SNAPSHOT/VOLUME" (downloaded from a registry).
+    static func importBundle(_ opened: (bundle: ExportBundle, provenance: String, signature: BundleSignature.Signature?), source file: String,
+                             archiveFiles: [String: String], message: String?, allowHostAccess: Bool, trust: [String], allowUnsigned: Bool,
+                             open: () throws -> Workspace, sink: @escaping ProgressSink) throws {
+        var (bundle, provenance, signature) = opened
         let (trusted, sources) = try SigningUseCases.trustedKeys(extra: trust)
         if let line = try SigningUseCases.check(signature, file: file, trusted: trusted, sources: sources, allowUnsigned: allowUnsigned) { sink(.aside(line)) }
         if let signature { provenance += "\nsigned by ed25519 key \(signature.key.fingerprint) \(signature.key.name)" }
@@ -68,6 +95,17 @@ public enum SharingUseCases {
                 throw UseCaseError("\(file): \(error); nothing was imported", invalidInput: true)
             }
         }
+        for snapshot in bundle.snapshots {
+            let sources = snapshot.volumes.compactMap { volume in
+                archiveFiles["\(snapshot.name)/\(volume.volume)"].map { RestoreSource(volume: volume.volume, path: $0, sha256: volume.sha256) }
+            }
+            do { try SnapshotManager.verify(sources, label: "snapshot \"\(snapshot.name)\"", entries: true) } catch {
+                throw UseCaseError("\(file): \(error); nothing was imported", invalidInput: true)
+            }
+        }
+        func hasArchive(_ snapshot: SnapshotRecord, _ volume: SnapshotRecord.Volume) -> Bool {
+            bundle.archives["\(snapshot.name)/\(volume.volume)"] != nil || archiveFiles["\(snapshot.name)/\(volume.volume)"] != nil
+        }
         let db = try open().store
         let meta = RevisionMeta.local(message: message ?? "import of revision \(bundle.revision.number) by \(bundle.revision.author)@\(bundle.revision.host)",
                                       source: .import, provenance: provenance)
@@ -79,7 +117,7 @@ public enum SharingUseCases {
         let env = outcome.summary.environment
         try db.recordLock(environment: env, revision: outcome.summary.number, bundle.lock)
         if !bundle.lock.isEmpty { sink(.info("locked \(bundle.lock.count) image(s) to the digests they ran as on \(bundle.revision.host)")) }
-        for snapshot in bundle.snapshots where snapshot.volumes.allSatisfy({ bundle.archives["\(snapshot.name)/\($0.volume)"] != nil }) {
+        for snapshot in bundle.snapshots where snapshot.volumes.allSatisfy({ hasArchive(snapshot, $0) }) {
             if try db.snapshots(environment: env).contains(where: { $0.name == snapshot.name }) {
                 sink(.warning("snapshot \(snapshot.name) already exists here; the imported one was not kept"))
                 continue
@@ -87,7 +125,11 @@ public enum SharingUseCases {
             for volume in snapshot.volumes {
                 let path = PathMath.join(db.snapshotsDirectory, volume.archive)
                 try Files.createPrivateFolder(PathMath.directory(of: path))
-                try Files.writePrivate(bundle.archives["\(snapshot.name)/\(volume.volume)"]!, to: path)
+                if let data = bundle.archives["\(snapshot.name)/\(volume.volume)"] {
+                    try Files.writePrivate(data, to: path)
+                } else if let cached = archiveFiles["\(snapshot.name)/\(volume.volume)"] {
+                    try Files.copyPrivate(cached, to: path)
+                }
             }
             var imported = snapshot
             imported.revision = outcome.summary.number

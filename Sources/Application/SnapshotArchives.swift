@@ -112,22 +112,24 @@ final class ArchiveWriter {
 struct TransferMeter {
     let label: String
     let sink: ProgressSink?
+    let total: Int?
     let started = ContinuousClock.now
     var lastReport = ContinuousClock.now
 
-    init(_ label: String, sink: ProgressSink?) {
+    init(_ label: String, sink: ProgressSink?, total: Int? = nil) {
         self.label = label
         self.sink = sink
+        self.total = total
     }
 
     mutating func moved(_ bytes: Int) {
         let now = ContinuousClock.now
         guard let sink, now - lastReport >= .milliseconds(250) else { return }
         lastReport = now
-        sink(.transfer(Transfer(label: label, bytes: bytes, elapsed: now - started, finished: false)))
+        sink(.transfer(Transfer(label: label, bytes: bytes, elapsed: now - started, finished: false, total: total)))
     }
 
     func finished(_ bytes: Int) {
-        sink?(.transfer(Transfer(label: label, bytes: bytes, elapsed: ContinuousClock.now - started, finished: true)))
+        sink?(.transfer(Transfer(label: label, bytes: bytes, elapsed: ContinuousClock.now - started, finished: true, total: total)))
     }
 }

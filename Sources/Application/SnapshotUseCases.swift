@@ -100,6 +100,7 @@ public enum ApplyUseCase {
     /// itself a write). Otherwise opens it for writing and records and converges.
     public static func run(statePath: String, spec: EnvironmentSpec, projectDirectory: String, message: String, only: [String],
                            recordOnly: Bool, settings: ConvergeSettings, sink: @escaping ProgressSink) async throws {
+        if !recordOnly { try await RegistryUseCases.prefetchSeeds(spec, sink: sink) }
         var checked = false
         if !recordOnly, only.isEmpty, FileManager.default.fileExists(atPath: statePath),
            let reading = try? Workspace.open(path: statePath, access: .read),

@@ -25,6 +25,8 @@ public struct Transfer: Sendable, Equatable {
     public var elapsed: Duration
     /// The last report of this copy.
     public var finished: Bool
+    /// The size being copied, when known (a download, an upload): a bar can be drawn.
+    public var total: Int? = nil
 
     /// Bytes per second so far.
     public var rate: Double {

@@ -224,6 +224,7 @@ extension SeedSpec {
         case let .run(cmd): m.append(("run", .strings(cmd)))
         case let .copy(path): m.append(("copy", .string(path)))
         case let .snapshot(path, sha256): m.append(("snapshot", .string(path))); m.append(("sha256", .string(sha256)))
+        case let .registrySnapshot(reference): m.append(("snapshot", .string(reference)))
         }
         if let stdin { m.append(("stdin", .string(stdin))) }
         m.append(("after", .strings(after)))

@@ -620,7 +620,17 @@ struct SpecDecoder {
             case "exec": if let a = argv(value, p) { actions.append(.exec(a)) }
             case "run": if let a = argv(value, p) { actions.append(.run(a)) }
             case "copy": if let s = string(value, p), relativeFile(s, p) { actions.append(.copy(rebasePath(s))) }
-            case "snapshot": if let s = string(value, p), relativeFile(s, p) { actions.append(.snapshot(rebasePath(s), sha256: "")) }
+            case "snapshot":
+                guard let s = string(value, p) else { break }
+                if OCIReference.isWritten(s) {
+                    do {
+                        let reference = try OCIReference.parse(s)
+                        guard reference.digest != nil else { fail(p, "a snapshot from a registry is pinned by digest: expected oci://REGISTRY/PATH[:TAG]@sha256:DIGEST, found \"\(s)\""); break }
+                        actions.append(.registrySnapshot(OCIReference.scheme + reference.description))
+                    } catch { fail(p, "\(error)") }
+                } else if relativeFile(s, p) {
+                    actions.append(.snapshot(rebasePath(s), sha256: ""))
+                }
             case "sha256":
                 if let s = string(value, p) {
                     if s.count == 64, s.allSatisfy(\.isHexDigit) { sha256 = s.lowercased() } else { fail(p, "expected 64 hexadecimal digits, found \"\(s)\"") }
@@ -638,7 +648,7 @@ struct SpecDecoder {
         switch action {
         case .exec, .run:
             if service == nil { fail(path, "expected \"service\": the service whose container or image runs the seed"); return nil }
-        case .copy, .snapshot:
+        case .copy, .snapshot, .registrySnapshot:
             if volume == nil { fail(path, "expected \"volume\": the named volume the files go into"); return nil }
             if stdin != nil { fail(Self.join(path, "stdin"), "\"stdin\" goes with \"exec\" or \"run\""); return nil }
         }
@@ -646,6 +656,9 @@ struct SpecDecoder {
             guard let sha256 else { fail(path, "expected \"sha256\": the digest the snapshot archive must have, so a changed file is refused"); return nil }
             action = .snapshot(file, sha256: sha256)
         } else if sha256 != nil {
+            if case .registrySnapshot = action {
+                fail(Self.join(path, "sha256"), "\"sha256\" is not needed with a registry snapshot: its @sha256 digest pins it"); return nil
+            }
             fail(Self.join(path, "sha256"), "\"sha256\" goes with \"snapshot\""); return nil
         }
         if let volume, !name(volume, Self.join(path, "volume"), what: "volume") { return nil }

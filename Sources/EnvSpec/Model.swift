@@ -229,11 +229,14 @@ public struct SeedSpec: Sendable, Equatable {
         case copy(String)
         /// Replace a named volume's contents with a snapshot archive that must hash to `sha256`.
         case snapshot(String, sha256: String)
+        /// Replace a named volume's contents with a snapshot archive from a registry artifact,
+        /// `oci://REF@sha256:…` (the manifest's digest pins every byte).
+        case registrySnapshot(String)
 
         /// The project file the action reads, if any.
         public var file: String? {
             switch self {
-            case .exec, .run: return nil
+            case .exec, .run, .registrySnapshot: return nil
             case let .copy(path), let .snapshot(path, _): return path
             }
         }

@@ -102,6 +102,21 @@ public enum Files {
         try writeAll(fd, data, path: path)
     }
 
+    /// Copies a file devstack owns (a downloaded archive) piece by piece into a private file.
+    public static func copyPrivate(_ source: String, to path: String) throws(WriteError) {
+        let handle: FileHandle
+        do { handle = try LocalFiles.openRegular(source) } catch { throw WriteError(path: source, reason: LocalFiles.reason(error)) }
+        defer { try? handle.close() }
+        let file = try AtomicFile(privateAt: path)
+        while true {
+            let piece: Data
+            do { piece = try handle.read(upToCount: 1 << 20) ?? Data() } catch { throw WriteError(path: source, reason: "\(error)") }
+            if piece.isEmpty { break }
+            try file.write(piece)
+        }
+        try file.commit()
+    }
+
     static func replaceAtomically(_ path: String, data: Data, mode: mode_t, owner: (uid_t, gid_t)?) throws(WriteError) {
         let file = try AtomicFile(path, mode: mode, owner: owner)
         try file.write(data)

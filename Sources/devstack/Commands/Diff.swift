@@ -13,8 +13,9 @@ extension Devstack {
         @Argument(help: "Two revision numbers.") var revisions: [Int] = []
         @Option(name: [.customShort("f"), .long], help: "Compare this environment file (or these compose files, repeatable), not the latest revision, with the engine.") var file: [String] = []
         @Option(name: .long, help: "Activate a profile (repeatable), with --file.") var profile: [String] = []
-        @Option(name: .long, help: ArgumentHelp("Compare my state (desired, lock, seeds, snapshots, devstack version) with a teammate's export.", valueName: "BUNDLE"))
+        @Option(name: .long, help: ArgumentHelp("Compare my state (desired, lock, seeds, snapshots, devstack version) with a teammate's export (a file, or oci://REF).", valueName: "BUNDLE"))
         var against: String?
+        @OptionGroup var registry: RegistryFlags
         @OptionGroup var store: StoreOptions
         @OptionGroup var environment: EnvironmentOption
         @OptionGroup var output: OutputOptions
@@ -42,7 +43,7 @@ extension Devstack {
 
 extension Devstack.Diff {
     func againstBundle(_ path: String) async throws {
-        let (bundle, _, _) = try SharingUseCases.read(path)
+        let (bundle, _, _) = try await SharingUseCases.read(path, registry: registry.options)
         let workspace = try store.openForReading()
         let (env, revision, differences) = try await SharingUseCases.compare(workspace: workspace, environment: environment.env, bundle: bundle,
                                                                               version: DevstackVersion.current)

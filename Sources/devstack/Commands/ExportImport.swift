@@ -24,20 +24,30 @@ extension Devstack {
         }
     }
 
-    struct Import: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Verify a bundle and record it as a new revision (history is never rewritten).")
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Verify a bundle (a file, or oci://REF in a registry) and record it as a new revision (history is never rewritten).")
 
-        @Argument(help: "The bundle file.") var file: String
-        @Option(name: .shortAndLong, help: "A message for the new revision.") var message: String?
-        @Flag(name: .long, help: "Accept what the bundle asks of this machine (binds outside the project, the engine socket, ports on other addresses, secret files, build contexts); it is listed first and recorded with the revision.")
-        var allowHostAccess = false
-        @Option(name: .long, help: ArgumentHelp("Trust this key (an \"ed25519 BASE64 NAME\" line, or a file of them) besides ./trusted-keys.", valueName: "KEY")) var trust: [String] = []
-        @Flag(name: .long, help: "Import an unsigned bundle even though trusted keys are set.") var allowUnsigned = false
+        @Argument(help: "The bundle file, or oci://REGISTRY/PATH[:TAG][@sha256:DIGEST].") var file: String
+        @OptionGroup var options: ImportOptions
+        @OptionGroup var registry: RegistryFlags
         @OptionGroup var store: StoreOptions
 
-        func run() throws {
-            try SharingUseCases.importBundle(file: file, message: message, allowHostAccess: allowHostAccess, trust: trust, allowUnsigned: allowUnsigned,
-                                             open: store.open, sink: Output.sink())
+        func run() async throws {
+            if file.hasPrefix("oci://") {
+                return try await RegistryUseCases.pull(file, options: registry.options, message: options.message, allowHostAccess: options.allowHostAccess,
+                                                       trust: options.trust, allowUnsigned: options.allowUnsigned, open: store.open, sink: Output.sink())
+            }
+            try SharingUseCases.importBundle(file: file, message: options.message, allowHostAccess: options.allowHostAccess, trust: options.trust,
+                                             allowUnsigned: options.allowUnsigned, open: store.open, sink: Output.sink())
         }
     }
+}
+
+/// What import and pull accept from someone else's bundle.
+struct ImportOptions: ParsableArguments {
+    @Option(name: .shortAndLong, help: "A message for the new revision.") var message: String?
+    @Flag(name: .long, help: "Accept what the bundle asks of this machine (binds outside the project, the engine socket, ports on other addresses, secret files, build contexts); it is listed first and recorded with the revision.")
+    var allowHostAccess = false
+    @Option(name: .long, help: ArgumentHelp("Trust this key (an \"ed25519 BASE64 NAME\" line, or a file of them) besides ./trusted-keys.", valueName: "KEY")) var trust: [String] = []
+    @Flag(name: .long, help: "Import an unsigned bundle even though trusted keys are set.") var allowUnsigned = false
 }

@@ -4,6 +4,7 @@ import Reconciler
 
 // Library errors the CLI prints as they describe themselves.
 extension EngineError: UserFacingError {}
+extension RegistryFailure: UserFacingError {}
 extension DesiredState.ResolveError: UserFacingError {}
 extension LeaseHeldError: UserFacingError {}
 extension LeaseLostError: UserFacingError {}

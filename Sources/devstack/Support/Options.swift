@@ -63,3 +63,13 @@ enum NumericOption {
         }
     }
 }
+
+/// How to reach an OCI registry (push, pull, import and diff of oci:// references).
+struct RegistryFlags: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Trust this CA certificate (PEM) for the registry, besides the system's (default: $DEVSTACK_REGISTRY_CA).", valueName: "FILE"))
+    var ca: String?
+    @Flag(name: .long, help: "Speak plain HTTP to a registry on this machine (localhost, 127.0.0.1, ::1).")
+    var plainHttp = false
+
+    var options: RegistryOptions { .live(ca: ca, plainHTTP: plainHttp) }
+}

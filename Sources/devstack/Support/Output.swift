@@ -28,7 +28,11 @@ enum Output {
     /// A copy that takes over a second gets one live line on a terminal's stderr: bytes and rate.
     static func renderTransfer(_ transfer: Transfer) {
         guard Terminal.stderrIsTTY, transfer.elapsed >= .seconds(1) else { return }
-        let line = "\(transfer.label): \(Bytes.format(transfer.bytes)) at \(Bytes.format(Int(transfer.rate)))/s"
+        var line = "\(transfer.label): \(Bytes.format(transfer.bytes)) at \(Bytes.format(Int(transfer.rate)))/s"
+        if let total = transfer.total, total > 0 {
+            let done = min(20, transfer.bytes * 20 / total)
+            line = "\(transfer.label): [\(String(repeating: "#", count: done))\(String(repeating: ".", count: 20 - done))] \(Bytes.format(transfer.bytes)) of \(Bytes.format(total)) at \(Bytes.format(Int(transfer.rate)))/s"
+        }
         FileHandle.standardError.write(Data("\r\u{1B}[2K\(Terminal.escape(line))\(transfer.finished ? "\n" : "")".utf8))
     }
 
