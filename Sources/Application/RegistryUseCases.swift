@@ -231,8 +231,9 @@ public enum RegistryUseCases {
         }
     }
 
-    /// `cache prune`: removes what no environment's latest revision seeds from (or, with
-    /// `all`, everything); what was removed and what was kept.
+    /// `cache prune`: removes what no environment's latest revision seeds from (its manifest and
+    /// archive stay; a bundle fetched for a comparison goes), or everything with `all`; what was
+    /// removed and what was kept.
     public static func prune(workspace: Workspace?, all: Bool) throws -> (removed: [BlobCache.Entry], kept: [BlobCache.Entry]) {
         let cache = BlobCache.live()
         var keep: Set<String> = []
@@ -243,7 +244,7 @@ public enum RegistryUseCases {
                     guard case let .registrySnapshot(written) = seed.action, let digest = try? OCIReference.parse(written).digest else { continue }
                     keep.insert(digest)
                     if let data = cache.manifest(digest), let manifest = try? OCIArtifact.parse(data, source: written) {
-                        manifest.layers.forEach { keep.insert($0.digest) }
+                        manifest.archives.forEach { keep.insert($0.layer.digest) }
                     }
                 }
             }

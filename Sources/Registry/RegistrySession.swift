@@ -313,6 +313,8 @@ public actor RegistrySession {
     }
 
     func execute(_ request: HTTPClientRequest, what: String) async throws -> HTTPClientResponse {
+        var request = request
+        request.headers.replaceOrAdd(name: "User-Agent", value: "devstack/\(DevstackVersion.current)")
         do { return try await http.execute(request, timeout: .minutes(30)) } catch {
             throw Self.transportError(error, registry: registry, what: what)
         }
