@@ -134,10 +134,11 @@ public enum OCIArtifact {
             }
             return Descriptor(mediaType: mediaType, digest: digest, size: Int(size), annotations: try strings(node["annotations"], "\(path).annotations"))
         }
+        let config = try descriptor(root["config"], "config")
         guard case let .array(layerNodes)? = root["layers"]?.value else { throw fail("layers: expected an array") }
         var layers: [Descriptor] = []
         for (index, node) in layerNodes.enumerated() { layers.append(try descriptor(node, "layers[\(index)]")) }
-        let manifest = Manifest(config: try descriptor(root["config"], "config"), layers: layers, annotations: try strings(root["annotations"], "annotations"))
+        let manifest = Manifest(config: config, layers: layers, annotations: try strings(root["annotations"], "annotations"))
         guard manifest.layers.filter({ $0.mediaType == bundleMediaType }).count == 1 else { throw fail("expected exactly one layer of type \(bundleMediaType)") }
         let keys = manifest.archives.map { "\($0.snapshot)/\($0.volume)" }
         guard Set(keys).count == keys.count else { throw fail("two layers hold the same snapshot volume") }
