@@ -163,15 +163,25 @@ public actor RegistrySession {
         guard response.status.code == 200 else { throw failure(response.status, try? await body(response), what: "downloading \(descriptor.digest.prefix(19)) from \(repository)") }
         var hasher = CanonicalJSON.Hasher()
         var count = 0
-        for try await var buffer in response.body {
-            let piece = Data(buffer.readBytes(length: buffer.readableBytes) ?? [])
-            count += piece.count
-            guard count <= descriptor.size else {
-                throw RegistryError(.invalid, "\(registry)/\(repository): blob \(descriptor.digest.prefix(19)) is larger than the \(descriptor.size) bytes its manifest says; nothing was kept")
+        var received = false
+        do {
+            for try await var buffer in response.body {
+                let piece = Data(buffer.readBytes(length: buffer.readableBytes) ?? [])
+                count += piece.count
+                guard count <= descriptor.size else {
+                    throw RegistryError(.invalid, "\(registry)/\(repository): blob \(descriptor.digest.prefix(19)) is larger than the \(descriptor.size) bytes its manifest says; nothing was kept")
+                }
+                hasher.update(piece)
+                received = true
+                try sink(piece)
+                received = false
+                moved(count)
             }
-            hasher.update(piece)
-            try sink(piece)
-            moved(count)
+        } catch let error as RegistryError {
+            throw error
+        } catch where !received {
+            // The connection failed, not the sink (whose own error goes up as it is).
+            throw RegistryError(.unreachable, "\(registry) stopped sending blob \(descriptor.digest.prefix(19)) after \(count) bytes (\(String(describing: error).prefix(120))); nothing was kept")
         }
         let actual = "sha256:" + hasher.finalize()
         guard count == descriptor.size, actual == descriptor.digest else {
@@ -289,8 +299,8 @@ public actor RegistrySession {
             default: break
             }
             let response = try await execute(request, what: "asking \(realmURL.host ?? realm) for a token")
-            let data = try await body(response, limit: 1 << 20)
             guard response.status.code == 200 else {
+                _ = try? await body(response, limit: 1 << 16)
                 if response.status.code == 401 || response.status.code == 403 {
                     throw RegistryError(.unauthorized, credential == nil
                         ? "\(registry) needs credentials for \(scopes.joined(separator: " ")): run docker login \(registry) (devstack reads docker's config.json and credential helpers)"
@@ -298,6 +308,7 @@ public actor RegistrySession {
                 }
                 throw RegistryError(.unauthorized, "\(registry)'s token service answered \(response.status.code)")
             }
+            let data = try await body(response, limit: 1 << 20)
             let answer = try? JSONParser.parse(String(decoding: data, as: UTF8.self))
             guard case let .string(token)? = (answer?["token"] ?? answer?["access_token"])?.value, !token.isEmpty else {
                 throw RegistryError(.unauthorized, "\(registry)'s token service answered without a token")
@@ -333,7 +344,12 @@ public actor RegistrySession {
     }
 
     func body(_ response: HTTPClientResponse, limit: Int = 1 << 20) async throws -> Data {
-        var buffer = try await response.body.collect(upTo: limit)
+        var buffer: ByteBuffer
+        do { buffer = try await response.body.collect(upTo: limit) } catch is NIOTooManyBytesError {
+            throw RegistryError(.invalid, "\(registry): an answer was over \(limit) bytes, more than devstack reads")
+        } catch {
+            throw RegistryError(.unreachable, "\(registry) stopped answering mid-response (\(String(describing: error).prefix(120)))")
+        }
         return Data(buffer.readBytes(length: buffer.readableBytes) ?? [])
     }
 

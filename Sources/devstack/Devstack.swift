@@ -28,7 +28,13 @@ struct Devstack: AsyncParsableCommand {
         } catch {
             // Usage errors exit 2, like every other invalid input (argument-parser's default is 64).
             let code = exitCode(for: error)
-            guard code.rawValue == 64 else { exit(withError: error) }
+            // Help, version and explicit exit codes are argument-parser's to print; any other
+            // error that reached here is still one `devstack: error:` line, never "Error: …".
+            if code.rawValue == 0 || error is ExitCode { exit(withError: error) }
+            guard code.rawValue == 64 else {
+                Terminal.error("\(error)")
+                Foundation.exit(code.rawValue)
+            }
             // One `devstack: error:` line, like every other failure, then the usage that helps.
             var lines = fullMessage(for: error).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
             if lines.first?.hasPrefix("Error: ") == true { lines.removeFirst() }

@@ -3,11 +3,15 @@ import Testing
 import TestSupport
 
 /// Debian's docker-registry on a loopback port, with TLS from a CA made for the test (openssl)
-/// and htpasswd basic auth (alice / s3cret): the real distribution server, not a stand-in.
+/// and either htpasswd basic auth (alice / s3cret) or the token flow, with a token service
+/// (Fixtures/token-server.py) that checks alice's password and signs JWTs the registry trusts:
+/// the real distribution server, not a stand-in.
 final class TestRegistry {
+    enum Auth { case htpasswd, token }
     let dir: String
     let port: Int
     let process = Process()
+    let tokenServer = Process()
     let logPath: String
 
     var address: String { "127.0.0.1:\(port)" }
@@ -15,10 +19,11 @@ final class TestRegistry {
     /// docker's config folder with alice's password for this registry.
     var dockerConfig: String { dir + "/docker" }
 
-    init() throws {
+    init(auth: Auth = .htpasswd) throws {
         dir = CLI.temporaryDirectory("devstack-registry")
         logPath = dir + "/registry.log"
         port = Int.random(in: 20000...45000)
+        let tokenPort = port + 1
         func sh(_ command: String) throws {
             let result = CLI.run("bash", ["-c", command], cwd: dir)
             guard result.code == 0 else { throw TestFailure("\(command): \(result.output)") }
@@ -27,13 +32,29 @@ final class TestRegistry {
         try sh("openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj '/CN=localhost'")
         CLI.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n", to: dir + "/ext.cnf")
         try sh("openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext.cnf")
-        try sh("htpasswd -Bbn alice s3cret > htpasswd")
+        let authConfig: String
+        switch auth {
+        case .htpasswd:
+            try sh("htpasswd -Bbn alice s3cret > htpasswd")
+            authConfig = "htpasswd: { realm: devstack-test, path: \(dir)/htpasswd }"
+        case .token:
+            try sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout token.key -out token.pem -days 2 -subj '/CN=devstack test tokens'")
+            authConfig = "token: { realm: \"https://127.0.0.1:\(tokenPort)/token\", service: devstack-test, issuer: devstack-test-issuer, rootcertbundle: \(dir)/token.pem }"
+            let tokenLog = try FileHandle(forWritingTo: URL(fileURLWithPath: { FileManager.default.createFile(atPath: dir + "/token.log", contents: nil); return dir + "/token.log" }()))
+            tokenServer.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            tokenServer.arguments = ["python3", CLI.packageRoot.appendingPathComponent("Tests/IntegrationTests/Fixtures/token-server.py").path, String(tokenPort),
+                                     dir + "/server.pem", dir + "/server.key", dir + "/token.key", dir + "/token.pem", "alice:s3cret",
+                                     "devstack-test-issuer", "devstack-test"]
+            tokenServer.standardOutput = tokenLog
+            tokenServer.standardError = tokenLog
+            try tokenServer.run()
+        }
         CLI.write("""
             version: 0.1
             log: { level: warn, accesslog: { disabled: false } }
             storage: { filesystem: { rootdirectory: \(dir)/data }, delete: { enabled: true } }
             http: { addr: "127.0.0.1:\(port)", tls: { certificate: \(dir)/server.pem, key: \(dir)/server.key } }
-            auth: { htpasswd: { realm: devstack-test, path: \(dir)/htpasswd } }
+            auth: { \(authConfig) }
             """, to: dir + "/config.yml")
         try FileManager.default.createDirectory(atPath: dockerConfig, withIntermediateDirectories: true)
         writeCredentials(password: "s3cret")
@@ -49,9 +70,12 @@ final class TestRegistry {
             if CLI.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", ca, "https://\(address)/v2/"]).stdout == "401" { return }
             Thread.sleep(forTimeInterval: 0.2)
         }
-        process.terminate()
-        throw TestFailure("docker-registry did not answer on \(address): \((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")")
+        stop()
+        throw TestFailure("docker-registry did not answer on \(address)")
     }
+
+    /// What the token service logged ("issued SCOPE" for each token).
+    var tokenLog: String { (try? String(contentsOfFile: dir + "/token.log", encoding: .utf8)) ?? "" }
 
     func writeCredentials(password: String) {
         let auth = Data("alice:\(password)".utf8).base64EncodedString()
@@ -70,8 +94,13 @@ final class TestRegistry {
     }
 
     func stop() {
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
+        for running in [process, tokenServer] where running.isRunning {
+            running.terminate()
+            let deadline = Date().addingTimeInterval(5)
+            while running.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            if running.isRunning { kill(running.processIdentifier, SIGKILL) }
+            running.waitUntilExit()
+        }
         try? FileManager.default.removeItem(atPath: dir)
     }
 }
@@ -176,6 +205,32 @@ func snapshotted(_ f: EngineFixture, content: String) -> Bool {
         #expect(refused.stderr == "devstack: error: seed base: \(registry.address)/team/base: no manifest \(flipped) (was it pushed?); nothing was recorded or changed\n")
         #expect(!FileManager.default.fileExists(atPath: wrong.state), "the wrong digest created a state database")
         #expect(wrong.containers().isEmpty)
+    }
+
+    /// The distribution spec's token flow: the registry answers 401 with a Bearer challenge, the
+    /// token service checks alice's password and signs a token for exactly the scopes asked.
+    @Test func theBearerTokenFlowPushesAndPullsAndAWrongPasswordIsRefusedByTheTokenService() throws {
+        guard Docker.require() else { return }
+        let registry = try TestRegistry(auth: .token)
+        defer { registry.stop() }
+        let f = EngineFixture("bearer")
+        defer { f.tearDown() }
+        f.write(#""web": { "image": "devstack/busybox:1.36", "pullPolicy": "never", "command": ["sleep", "600"] }"#)
+        #expect(f.devstack(["apply", f.file, "--record-only"]).code == 0)
+        let target = "\(registry.address)/team/bearer:v1"
+
+        let push = f.devstack(["push", target], environment: registry.env)
+        #expect(push.code == 0, "\(push.output)\n\(registry.tokenLog)")
+        #expect(push.stdout.contains("uploaded 2 blob(s)"), "\(push.output)")
+        #expect(registry.tokenLog.contains("issued repository:team/bearer:pull,push"), "\(registry.tokenLog)")
+        let against = f.devstack(["diff", "--against", "oci://\(target)"], environment: registry.env)
+        #expect(against.stdout.hasSuffix("no differences\n"), "\(against.output)")
+        #expect(registry.tokenLog.contains("issued repository:team/bearer:pull\n"), "\(registry.tokenLog)")
+
+        registry.writeCredentials(password: "wrong")
+        let denied = f.devstack(["push", target], environment: registry.env)
+        #expect(denied.code == 1)
+        #expect(denied.stderr == "devstack: error: \(registry.address)'s token service refused the credentials (user alice): check them with docker login \(registry.address)\n")
     }
 
     @Test func wrongCredentialsAndAnUntrustedCertificateAreClearErrors() throws {
