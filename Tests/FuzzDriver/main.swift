@@ -7,7 +7,7 @@ import TestSupport
 
 // devstack-fuzz KIND ROOT SEED START COUNT
 //
-// Runs mutated inputs of one kind (`env` or `compose`) through devstack's parsers, one case at a
+// Runs mutated inputs of one kind (`env`, `compose`, `bundle` or `artifact`) through devstack's parsers, one case at a
 // time, and writes "case N" before each one. It is run as a child process by `SignalFuzzTests`:
 // when a case crashes it, the parent sees the signal, counts it against that case and starts a
 // new child from the next case. So a crash is observed and counted, never assumed away.
@@ -64,6 +64,15 @@ case "bundle":
         bundle.archives = ["seeded/mysql-data": archive]
         corpus = [bundle.text]
     }
+case "artifact":
+    // What a registry or docker's config hands us: a manifest, credentials, a challenge, references.
+    let layer = OCIArtifact.Descriptor(mediaType: OCIArtifact.snapshotMediaType, digest: "sha256:" + String(repeating: "c", count: 64), size: 9,
+                                       annotations: [OCIArtifact.Annotation.snapshot: "s", OCIArtifact.Annotation.volume: "data"])
+    let manifest = OCIArtifact.Manifest(layers: [.of(Data("{}".utf8), mediaType: OCIArtifact.bundleMediaType), layer], annotations: ["a": "b"])
+    corpus = [String(decoding: manifest.data, as: UTF8.self),
+              #"{"auths": {"r.example:5000": {"auth": "YWxpY2U6czNjcmV0"}, "https://index.docker.io/v1/": {"identitytoken": "t"}}, "credHelpers": {"x.io": "pass"}, "credsStore": "desktop"}"#,
+              #"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:team/env:pull,push""#,
+              "oci://registry.example:5000/team/lms-env:v3@sha256:" + String(repeating: "ab", count: 32)]
 case "self-test":
     // Proves the counting: every case 7 mod 100 traps, as a force-unwrap of nil would.
     corpus = ["x"]
@@ -86,6 +95,11 @@ for index in start..<(start + count) {
         if index % 100 == 7 { fatalError("self-test crash at case \(index)") }
     case "bundle":
         _ = try? ExportBundle.read(text, file: "b.json")
+    case "artifact":
+        if let manifest = try? OCIArtifact.parse(Data(text.utf8), source: "m") { _ = try? OCIArtifact.layer(for: "data", in: manifest, source: "m") }
+        if let config = try? DockerConfig.parse(Data(text.utf8), file: "config.json") { _ = config.source(for: "r.example:5000") }
+        _ = RegistryChallenge.parse(text)
+        _ = try? OCIReference.parse(text)
     case "env":
         let loader = EnvironmentLoader(readFile: { path in path == project + "/env.json" ? text : try LocalFiles.read(path) },
                                        hostEnvironment: ["LMS_PORT": "18000"], currentDirectory: project, realPath: LocalFiles.realPath)

@@ -53,7 +53,7 @@ import TestSupport
         #expect(result.children == 4)
     }
 
-    @Test(arguments: ["env", "compose", "bundle"])
+    @Test(arguments: ["env", "compose", "bundle", "artifact"])
     func mutatedInputsNeverKillTheProcess(kind: String) throws {
         let count = Int(ProcessInfo.processInfo.environment["DEVSTACK_FUZZ_CASES"] ?? "") ?? 5_000
         let result = try Self.campaign(kind, count: count, seed: 0x5EED)
