@@ -67,6 +67,9 @@ public actor RegistrySession {
         tls.additionalTrustRoots = roots
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow)
         configuration.timeout = HTTPClient.Configuration.Timeout(connect: .seconds(10), read: .seconds(120))
+        // A refused connection or an untrusted certificate is reported at once, as docker does,
+        // not retried until the connect timeout.
+        configuration.connectionPool.retryConnectionEstablishment = false
         http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
         credentials = RegistryCredentials(environment: options.environment)
     }
@@ -337,7 +340,10 @@ public actor RegistrySession {
             let reason = text.contains("CERTIFICATE_VERIFY_FAILED") ? "certificate verify failed" : String(text.prefix(120))
             return RegistryError(.untrusted, "cannot reach \(registry): its TLS certificate is not trusted (\(reason)); pass --ca with the registry's CA certificate, or put it in /etc/docker/certs.d/\(registry)/ca.crt")
         }
-        if text.contains("connectTimeout") || text.contains("connectionRefused") || text.contains("Connection refused") || text.contains("connect(descriptor") {
+        if text.contains("connectionRefused") || text.contains("Connection refused") {
+            return RegistryError(.unreachable, "cannot reach \(registry): connection refused: is the registry running, and is the address right?")
+        }
+        if text.contains("connectTimeout") || text.contains("connect(descriptor") {
             return RegistryError(.unreachable, "cannot reach \(registry) (\(text.prefix(160))): is the registry running, and is the address right?")
         }
         return RegistryError(.unreachable, "cannot reach \(registry) while \(what) (\(text.prefix(200)))")

@@ -233,7 +233,7 @@ func snapshotted(_ f: EngineFixture, content: String) -> Bool {
         #expect(denied.stderr == "devstack: error: \(registry.address)'s token service refused the credentials (user alice): check them with docker login \(registry.address)\n")
     }
 
-    @Test func wrongCredentialsAndAnUntrustedCertificateAreClearErrors() throws {
+    @Test func credentialsComeFromDockersHelpersAndWrongOnesOrAnUntrustedCertificateAreClearErrors() throws {
         guard Docker.require() else { return }
         let registry = try TestRegistry()
         defer { registry.stop() }
@@ -242,6 +242,19 @@ func snapshotted(_ f: EngineFixture, content: String) -> Bool {
         f.write(#""web": { "image": "devstack/busybox:1.36", "pullPolicy": "never", "command": ["sleep", "600"] }"#)
         #expect(f.devstack(["apply", f.file, "--record-only"]).code == 0)
         let target = "\(registry.address)/team/auth:v1"
+
+        // A credential helper, as docker runs it: `docker-credential-NAME get`, the server on stdin.
+        let bin = registry.dir + "/bin"
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        CLI.write("#!/bin/sh\nread server\n[ \"$server\" = \"\(registry.address)\" ] || { echo 'credentials not found in native keychain'; exit 1; }\necho '{\"ServerURL\": \"'$server'\", \"Username\": \"alice\", \"Secret\": \"s3cret\"}'\n",
+                  to: bin + "/docker-credential-teamvault")
+        #expect(chmod(bin + "/docker-credential-teamvault", 0o755) == 0)
+        CLI.write("{\"auths\": {\"\(registry.address)\": {}}, \"credHelpers\": {\"\(registry.address)\": \"teamvault\"}}", to: registry.dockerConfig + "/config.json")
+        var helped = registry.env
+        helped["PATH"] = bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+        let pushed = f.devstack(["push", target], environment: helped)
+        #expect(pushed.code == 0, "\(pushed.output)")
+        #expect(registry.blobUploads() == 2)
 
         registry.writeCredentials(password: "wrong")
         let denied = f.devstack(["push", target], environment: registry.env)
@@ -253,6 +266,6 @@ func snapshotted(_ f: EngineFixture, content: String) -> Bool {
         let untrusted = f.devstack(["pull", target], environment: untrusting)
         #expect(untrusted.code == 1)
         #expect(untrusted.stderr.hasPrefix("devstack: error: cannot reach \(registry.address): its TLS certificate is not trusted (certificate verify failed); pass --ca"), "\(untrusted.stderr)")
-        #expect(registry.blobUploads() == 0)
+        #expect(registry.blobUploads() == 2)
     }
 }
