@@ -29,8 +29,8 @@ let package = Package(
         .target(name: "HostFiles", dependencies: ["EnvSpec"]),
         // SQLite: migrations, revisions, events.
         .target(name: "StateStore", dependencies: ["EnvSpec", "HostFiles", .product(name: "GRDB", package: "GRDB.swift")]),
-        // Docker Engine API client over the unix socket; the live ContainerEngine. Knows the core's
-        // engine protocol only.
+        // Docker Engine API client over the unix socket (a remote engine, tcp+TLS or ssh, through a
+        // private local socket); the live ContainerEngine. Knows the core's engine protocol only.
         .target(name: "DockerEngine", dependencies: [
             "HostFiles",
             "Reconciler",
@@ -38,6 +38,8 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // OCI registries over the distribution API (TLS, Basic and Bearer auth, docker's
         // credentials): environments and snapshots travel as artifacts. Knows no store.

@@ -11,20 +11,30 @@ public struct DockerClient: Sendable {
     public let socketPath: String
     let http: HTTPClient
 
-    /// Honours DOCKER_HOST (unix:// only), defaulting to /var/run/docker.sock.
+    /// The engine the docker CLI would use (EngineEndpoint): a local socket as it is, a remote
+    /// one through a private local socket this process carries to it (EngineProxy).
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> DockerClient {
-        let host = environment["DOCKER_HOST"].flatMap { $0.isEmpty ? nil : $0 } ?? "unix:///var/run/docker.sock"
-        guard host.hasPrefix("unix://") else {
-            throw EngineError(.badRequest, "DOCKER_HOST=\(host) is not supported: devstack talks to the engine over a unix socket (unix:///path)")
+        let endpoint = try EngineEndpoint.resolve(environment: environment)
+        if case let .unix(path) = endpoint { return DockerClient(socketPath: path) }
+        if case .tcp(_, _, nil) = endpoint, environment["DEVSTACK_INSECURE_ENGINE"] == "1" {
+            FileHandle.standardError.write(Data("devstack: warning: \(endpoint.display) is plain TCP without TLS (DEVSTACK_INSECURE_ENGINE=1)\n".utf8))
         }
-        return DockerClient(socketPath: String(host.dropFirst("unix://".count)))
+        let proxy = try EngineProxy.shared(for: endpoint, environment: environment)
+        var client = DockerClient(socketPath: proxy.socketPath)
+        client.endpoint = endpoint.display
+        client.proxy = proxy
+        return client
     }
+
+    /// Set for a remote engine: the local end of its connection, which knows why it last failed.
+    var proxy: EngineProxy?
 
     /// The largest answer this client reads whole.
     public var bodyLimit = DockerClient.maxBodyBytes
 
     public init(socketPath: String) {
         self.socketPath = socketPath
+        self.endpoint = "unix://\(socketPath)"
         self.http = Self.sharedHTTP
     }
 
@@ -46,7 +56,20 @@ public struct DockerClient: Sendable {
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
-    public var endpoint: String { "unix://\(socketPath)" }
+    /// The engine as messages name it: the socket, or the remote address.
+    public var endpoint: String
+
+    /// Why the engine cannot be reached, from the remote connection when there is one.
+    func unreachable(_ error: Error) -> EngineError {
+        if let proxy {
+            // ssh says why it failed on its stderr, which may come a moment after the connection closed.
+            for _ in 0..<30 {
+                if let failure = proxy.failure { return EngineError(.unreachable, "cannot reach the Docker engine at \(endpoint): \(failure)") }
+                usleep(50_000)
+            }
+        }
+        return EngineError(.unreachable, "cannot reach the Docker engine at \(endpoint) (\(Self.reason(error))): is dockerd running?")
+    }
 
     /// The largest answer read whole; archives stream through `transfer` and are never read whole.
     public static let maxBodyBytes = 512 << 20
@@ -115,7 +138,7 @@ public struct DockerClient: Sendable {
         do {
             response = try await http.execute(request, timeout: timeout)
         } catch {
-            throw EngineError(.unreachable, "cannot reach the Docker engine at \(endpoint) (\(Self.reason(error))): is dockerd running?")
+            throw unreachable(error)
         }
         do {
             buffer = try await response.body.collect(upTo: bodyLimit)
@@ -154,7 +177,7 @@ public struct DockerClient: Sendable {
         } catch let error as EngineError {
             throw error
         } catch where Self.isConnectionFailure(error) {
-            throw EngineError(.unreachable, "cannot reach the Docker engine at \(endpoint) (\(Self.reason(error))): is dockerd running?")
+            throw unreachable(error)
         }
         let status = Int(response.status.code)
         guard (200..<300).contains(status) else {

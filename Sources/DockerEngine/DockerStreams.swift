@@ -26,7 +26,7 @@ extension DockerClient {
                     do {
                         response = try await Self.streamingHTTP.execute(request, timeout: .hours(24 * 365))
                     } catch {
-                        throw EngineError(.unreachable, "cannot reach the Docker engine at \(endpoint) (\(Self.reason(error))): is dockerd running?")
+                        throw self.unreachable(error)
                     }
                     guard (200..<300).contains(Int(response.status.code)) else {
                         var body = try await response.body.collect(upTo: 1 << 20)

@@ -1,0 +1,267 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import NIOSSL
+import Reconciler
+
+/// A remote engine, made local: a unix socket in a private folder (0700) that this process
+/// listens on, each connection carried to the engine over TLS (`tcp://`) or through the system's
+/// ssh to the remote `docker system dial-stdio` (`ssh://`, as the docker CLI does it). Everything
+/// that speaks to the engine — requests, streams, the hijacked terminals — keeps speaking HTTP
+/// on a unix socket and never knows the difference.
+final class EngineProxy: @unchecked Sendable {
+    let endpoint: EngineEndpoint
+    let socketPath: String
+    let folder: String
+    private var failures = FailureBox()
+    private var channel: Channel?
+
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var running: [EngineEndpoint: EngineProxy] = [:]
+
+    /// The proxy for `endpoint`, started on first use and kept for the life of the process.
+    static func shared(for endpoint: EngineEndpoint, environment: [String: String]) throws -> EngineProxy {
+        lock.lock()
+        defer { lock.unlock() }
+        if let proxy = running[endpoint] { return proxy }
+        let proxy = try EngineProxy(endpoint, environment: environment)
+        running[endpoint] = proxy
+        return proxy
+    }
+
+    /// Why the last connection to the engine failed, for the message of the request that saw it.
+    var failure: String? { failures.last }
+
+    private init(_ endpoint: EngineEndpoint, environment: [String: String]) throws {
+        self.endpoint = endpoint
+        folder = NSTemporaryDirectory() + "devstack-engine-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        guard mkdir(folder, 0o700) == 0 else { throw EngineError(.unreachable, "cannot create \(folder) for the engine connection: \(String(cString: strerror(errno)))") }
+        socketPath = folder + "/engine.sock"
+        let failures = FailureBox()
+        let upstream = try Self.upstream(for: endpoint, environment: environment, report: { failures.record($0) })
+        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            // The accepted connection starts reading only once this future completes: after the
+            // engine's side is connected and glued to it.
+            .childChannelInitializer { inbound in
+                upstream(inbound.eventLoop).flatMap { outbound in
+                    let (mine, theirs) = GlueHandler.pair()
+                    return inbound.pipeline.addHandler(mine).flatMap { outbound.pipeline.addHandler(theirs) }
+                }.flatMapErrorThrowing { error in
+                    failures.record(EngineProxy.describe(error))
+                    throw error
+                }
+            }
+        do { channel = try bootstrap.bind(unixDomainSocketPath: socketPath).wait() } catch {
+            throw EngineError(.unreachable, "cannot listen on \(socketPath) for the engine connection: \(error)")
+        }
+        self.failures = failures
+        EngineProxy.cleanUpAtExit(folder)
+    }
+
+    static func describe(_ error: Error) -> String {
+        let text = String(describing: error)
+        if text.contains("CERTIFICATE_VERIFY_FAILED") { return "its TLS certificate is not trusted by the CA in DOCKER_CERT_PATH (certificate verify failed)" }
+        if error is NIOSSLError || text.contains("SSL") { return "TLS failed: \(text.prefix(160))" }
+        if text.contains("Connection refused") || text.contains("connectionRefused") { return "connection refused" }
+        return String(text.prefix(200))
+    }
+
+    typealias Upstream = @Sendable (EventLoop) -> EventLoopFuture<Channel>
+
+    static func upstream(for endpoint: EngineEndpoint, environment: [String: String], report: @escaping @Sendable (String) -> Void) throws -> Upstream {
+        switch endpoint {
+        case let .unix(path):
+            return { loop in ClientBootstrap(group: loop).channelOption(.allowRemoteHalfClosure, value: true).connect(unixDomainSocketPath: path) }
+        case let .tcp(host, port, tls):
+            guard let tls else {
+                return { loop in ClientBootstrap(group: loop).channelOption(.allowRemoteHalfClosure, value: true).connect(host: host, port: port) }
+            }
+            let context = try tlsContext(tls, display: endpoint.display)
+            let serverName = host.allSatisfy { $0.isNumber || $0 == "." || $0 == ":" } ? nil : host
+            return { loop in
+                ClientBootstrap(group: loop).channelOption(.allowRemoteHalfClosure, value: true).channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: serverName)) }
+                }.connect(host: host, port: port)
+            }
+        case let .ssh(user, host, port):
+            let ssh = try SSHDialer(user: user, host: host, port: port, environment: environment)
+            return { loop in ssh.dial(on: loop, report: report) }
+        }
+    }
+
+    static func tlsContext(_ files: EngineEndpoint.TLSFiles, display: String) throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        func load<T>(_ path: String?, _ what: String, _ body: (String) throws -> T) throws -> T? {
+            guard let path else { return nil }
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                throw EngineError(.badRequest, "\(display): cannot read the TLS \(what) \(path) (DOCKER_CERT_PATH holds ca.pem, cert.pem and key.pem)")
+            }
+            do { return try body(path) } catch { throw EngineError(.badRequest, "\(display): \(path) is not a PEM \(what)") }
+        }
+        if let ca = try load(files.ca, "CA certificate", { try NIOSSLCertificate.fromPEMFile($0) }), files.verify {
+            configuration.trustRoots = .certificates(ca)
+        }
+        if let chain = try load(files.cert, "client certificate", { try NIOSSLCertificate.fromPEMFile($0) }) {
+            configuration.certificateChain = chain.map { .certificate($0) }
+        }
+        if let key = try load(files.key, "client key", { try NIOSSLPrivateKey(file: $0, format: .pem) }) {
+            configuration.privateKey = .privateKey(key)
+        }
+        if !files.verify { configuration.certificateVerification = .none }
+        do { return try NIOSSLContext(configuration: configuration) } catch {
+            throw EngineError(.badRequest, "\(display): the TLS settings are unusable: \(error)")
+        }
+    }
+
+    private static let exitLock = NSLock()
+    nonisolated(unsafe) private static var foldersToRemove: [String] = []
+
+    static func cleanUpAtExit(_ folder: String) {
+        exitLock.withLock {
+            if foldersToRemove.isEmpty {
+                atexit {
+                    for folder in EngineProxy.foldersToRemove {
+                        unlink(folder + "/engine.sock")
+                        rmdir(folder)
+                    }
+                }
+            }
+            foldersToRemove.append(folder)
+        }
+    }
+}
+
+/// One `ssh … docker system dial-stdio` per connection, its stdin and stdout the connection: how
+/// the docker CLI reaches an `ssh://` engine. The user's ssh configuration and known hosts apply
+/// (`BatchMode`: an unknown host key or a password prompt fails instead of waiting);
+/// `DEVSTACK_SSH_CONFIG` names another configuration file.
+struct SSHDialer: Sendable {
+    let arguments: [String]
+    let executable: String
+
+    init(user: String?, host: String, port: Int?, environment: [String: String]) throws {
+        let paths = (environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map { "\($0)/ssh" }
+        guard let ssh = paths.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw EngineError(.unreachable, "DOCKER_HOST=ssh://…: the ssh client is not on PATH (Debian: apt-get install openssh-client)")
+        }
+        executable = ssh
+        var arguments = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=10"]
+        if let config = environment["DEVSTACK_SSH_CONFIG"], !config.isEmpty { arguments += ["-F", config] }
+        if let port { arguments += ["-p", String(port)] }
+        if let user { arguments += ["-l", user] }
+        arguments += ["--", host, "docker", "system", "dial-stdio"]
+        self.arguments = arguments
+    }
+
+    /// `report` hears what ssh said when it failed (an unknown host key, a refused login).
+    func dial(on loop: EventLoop, report: @escaping @Sendable (String) -> Void) -> EventLoopFuture<Channel> {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let input = Pipe(), output = Pipe(), errors = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = errors
+        do { try process.run() } catch { return loop.makeFailedFuture(EngineError(.unreachable, "cannot run \(executable): \(error)")) }
+        // The pipes' other ends belong to ssh now.
+        try? input.fileHandleForReading.close()
+        try? output.fileHandleForWriting.close()
+        try? errors.fileHandleForWriting.close()
+        let readFD = dup(output.fileHandleForReading.fileDescriptor)
+        let writeFD = dup(input.fileHandleForWriting.fileDescriptor)
+        try? output.fileHandleForReading.close()
+        try? input.fileHandleForWriting.close()
+        let stderr = errors.fileHandleForReading
+        let box = ProcessBox(process)
+        Thread.detachNewThread {
+            let said = stderr.readDataToEndOfFile()
+            box.process.waitUntilExit()
+            try? stderr.close()
+            let text = String(decoding: said, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let last = text.components(separatedBy: .newlines).map { $0.trimmingCharacters(in: .whitespaces) }.last { !$0.isEmpty }
+            if box.process.terminationStatus != 0, let last { report("ssh: \(last)") }
+        }
+        return NIOPipeBootstrap(group: loop).channelOption(.allowRemoteHalfClosure, value: true)
+            .takingOwnershipOfDescriptors(input: readFD, output: writeFD)
+            .map { channel in
+                channel.closeFuture.whenComplete { _ in
+                    if box.process.isRunning { box.process.terminate() }
+                }
+                return channel
+            }
+    }
+}
+
+/// The last reason a connection to the engine failed, shared with the connections' callbacks.
+final class FailureBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var reason: String?
+    var last: String? { lock.withLock { reason } }
+    func record(_ text: String) { lock.withLock { reason = text } }
+}
+
+final class ProcessBox: @unchecked Sendable {
+    let process: Process
+    init(_ process: Process) { self.process = process }
+}
+
+/// Carries bytes both ways between two channels, with back-pressure and half-closes: the
+/// connection glue of swift-nio's own proxy example.
+final class GlueHandler: ChannelDuplexHandler, @unchecked Sendable {
+    typealias InboundIn = NIOAny
+    typealias OutboundIn = NIOAny
+    typealias OutboundOut = NIOAny
+
+    private var partner: GlueHandler?
+    private var context: ChannelHandlerContext?
+    private var pendingRead = false
+
+    static func pair() -> (GlueHandler, GlueHandler) {
+        let first = GlueHandler(), second = GlueHandler()
+        first.partner = second
+        second.partner = first
+        return (first, second)
+    }
+
+    private func partnerWrite(_ data: NIOAny) { context?.write(data, promise: nil) }
+    private func partnerFlush() { context?.flush() }
+    private func partnerWriteEOF() { context?.close(mode: .output, promise: nil) }
+    private func partnerCloseFull() { context?.close(promise: nil) }
+    private func partnerBecameWritable() {
+        if pendingRead {
+            pendingRead = false
+            context?.read()
+        }
+    }
+    private var partnerWritable: Bool { context?.channel.isWritable ?? false }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        partner = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) { partner?.partnerWrite(data) }
+    func channelReadComplete(context: ChannelHandlerContext) { partner?.partnerFlush() }
+    func channelInactive(context: ChannelHandlerContext) { partner?.partnerCloseFull() }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event { partner?.partnerWriteEOF() }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) { partner?.partnerCloseFull() }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { partner?.partnerBecameWritable() }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if let partner, partner.partnerWritable {
+            context.read()
+        } else {
+            pendingRead = true
+        }
+    }
+}
