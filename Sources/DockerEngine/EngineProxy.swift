@@ -81,7 +81,11 @@ final class EngineProxy: @unchecked Sendable {
             let serverName = host.allSatisfy { $0.isNumber || $0 == "." || $0 == ":" } ? nil : host
             return { loop in
                 ClientBootstrap(group: loop).channelOption(.allowRemoteHalfClosure, value: true).channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: serverName)) }
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: serverName))
+                        // The handshake fails after the connection is up: say why to whoever asks.
+                        try channel.pipeline.syncOperations.addHandler(ErrorRecorder(report: report))
+                    }
                 }.connect(host: host, port: port)
             }
         case let .ssh(user, host, port):
@@ -190,6 +194,18 @@ struct SSHDialer: Sendable {
                 }
                 return channel
             }
+    }
+}
+
+/// Hears an error on the engine's side of a connection (a TLS handshake refused) and passes it on.
+final class ErrorRecorder: ChannelInboundHandler, Sendable {
+    typealias InboundIn = NIOAny
+    let report: @Sendable (String) -> Void
+    init(report: @escaping @Sendable (String) -> Void) { self.report = report }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        report(EngineProxy.describe(error))
+        context.fireErrorCaught(error)
     }
 }
 
