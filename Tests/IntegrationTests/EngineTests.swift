@@ -157,7 +157,7 @@ import TestSupport
         #expect(result.stderr.contains("the container name \"\(f.container("web"))\" is taken by a container devstack does not manage"), "\(result.stderr)")
         #expect(!result.stderr.contains("Fatal error"))
         #expect(f.inspect(f.container("web"), "{{.Id}}") == foreign)
-        #expect(f.inspect(f.container("web"), "{{.State.Running}}") == "true")
+        #expect(f.inspect(f.container("web"), "{{.State.Running}}") == "true", "\(f.inspect(f.container("web"), "{{.State.Status}} exit={{.State.ExitCode}} oom={{.State.OOMKilled}} error={{.State.Error}} started={{.State.StartedAt}} finished={{.State.FinishedAt}}") ?? "gone")")
         #expect(f.containers().isEmpty, "nothing should be created when the plan has problems")
         // The revision is kept: the desired state is recorded even though it could not be applied.
         #expect(f.devstack(["history", "--json"]).stdout.contains("\"number\" : 1"))
@@ -176,7 +176,7 @@ import TestSupport
         #expect(f.containers().isEmpty)
         #expect(f.inspect("\(f.name)-net", "{{.Name}}") == nil)
         #expect(f.inspect("\(f.name)-data", "{{.Name}}") != nil, "volumes survive down without --volumes")
-        #expect(f.inspect("\(f.name)-bystander", "{{.State.Running}}") == "true")
+        #expect(f.inspect("\(f.name)-bystander", "{{.State.Running}}") == "true", "\(f.inspect("\(f.name)-bystander", "{{.State.Status}} exit={{.State.ExitCode}} oom={{.State.OOMKilled}} error={{.State.Error}} started={{.State.StartedAt}} finished={{.State.FinishedAt}}") ?? "gone")")
         #expect(f.inspect("\(f.name)-other", "{{.Name}}") != nil)
         #expect(f.devstack(["down", "--volumes"]).code == 0)
         #expect(f.inspect("\(f.name)-data", "{{.Name}}") == nil)
