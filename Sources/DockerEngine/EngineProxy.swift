@@ -13,7 +13,7 @@ final class EngineProxy: @unchecked Sendable {
     let endpoint: EngineEndpoint
     let socketPath: String
     let folder: String
-    private var failures = FailureBox()
+    private let failures = FailureBox()
     private var channel: Channel?
 
     private static let lock = NSLock()
@@ -37,7 +37,7 @@ final class EngineProxy: @unchecked Sendable {
         folder = NSTemporaryDirectory() + "devstack-engine-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         guard mkdir(folder, 0o700) == 0 else { throw EngineError(.unreachable, "cannot create \(folder) for the engine connection: \(String(cString: strerror(errno)))") }
         socketPath = folder + "/engine.sock"
-        let failures = FailureBox()
+        let failures = self.failures
         let upstream = try Self.upstream(for: endpoint, environment: environment, report: { failures.record($0) })
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
@@ -55,7 +55,6 @@ final class EngineProxy: @unchecked Sendable {
         do { channel = try bootstrap.bind(unixDomainSocketPath: socketPath).wait() } catch {
             throw EngineError(.unreachable, "cannot listen on \(socketPath) for the engine connection: \(error)")
         }
-        self.failures = failures
         EngineProxy.cleanUpAtExit(folder)
     }
 

@@ -39,12 +39,6 @@ public struct RegistryCredentials: Sendable {
         }
     }
 
-    /// " (user NAME)" for messages, when a user name is known; never the password.
-    func describeUser(for registry: String) -> String {
-        guard case let .basic(username, _)?? = try? credential(for: registry) else { return "" }
-        return " (user \(username))"
-    }
-
     /// Runs `docker-credential-NAME get`: the server address in, `{"Username", "Secret"}` out.
     func helper(_ name: String, server: String) throws -> Credential? {
         guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }) else {

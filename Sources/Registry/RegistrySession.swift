@@ -44,6 +44,8 @@ public actor RegistrySession {
     /// The Authorization header for each scope (Bearer), or for every request (Basic).
     var authorizations: [String: String] = [:]
     var basic: String?
+    /// docker's credential for this registry, looked up once (a helper is a process to run).
+    var credential: RegistryCredentials.Credential??
     /// Bytes per upload request: memory stays at one chunk whatever the blob's size.
     public static let chunkSize = 8 << 20
 
@@ -261,19 +263,36 @@ public actor RegistrySession {
             throw RegistryError(.unauthorized, "\(registry) refused the request (401) without a challenge devstack can answer")
         }
         if hadAuthorization, challenge.scheme == .basic {
-            throw RegistryError(.unauthorized, "\(registry) refused the credentials\(credentials.describeUser(for: registry)): check them with docker login \(registry)")
+            throw refusedCredentials()
         }
         try await answer(challenge, scopes: scopes)
         let second = try await execute(request(), what: what)
         if second.status.code == 401 {
             _ = try? await self.body(second, limit: 1 << 16)
-            throw RegistryError(.unauthorized, "\(registry) refused the credentials\(credentials.describeUser(for: registry)): check them with docker login \(registry)")
+            throw refusedCredentials()
         }
         return second
     }
 
+    func dockerCredential() throws -> RegistryCredentials.Credential? {
+        if let credential { return credential }
+        let found = try credentials.credential(for: registry)
+        credential = .some(found)
+        return found
+    }
+
+    /// " (user NAME)" for messages, when a user name is known; never the password.
+    var userNote: String {
+        guard case let .basic(username, _)?? = credential else { return "" }
+        return " (user \(username))"
+    }
+
+    func refusedCredentials(by who: String? = nil) -> RegistryError {
+        RegistryError(.unauthorized, "\(who ?? registry) refused the credentials\(userNote): check them with docker login \(registry)")
+    }
+
     func answer(_ challenge: RegistryChallenge, scopes: [String]) async throws {
-        let credential = try credentials.credential(for: registry)
+        let credential = try dockerCredential()
         switch challenge.scheme {
         case .basic:
             guard case let .basic(username, password)? = credential else {
@@ -307,7 +326,7 @@ public actor RegistrySession {
                 if response.status.code == 401 || response.status.code == 403 {
                     throw RegistryError(.unauthorized, credential == nil
                         ? "\(registry) needs credentials for \(scopes.joined(separator: " ")): run docker login \(registry) (devstack reads docker's config.json and credential helpers)"
-                        : "\(registry)'s token service refused the credentials\(credentials.describeUser(for: registry)): check them with docker login \(registry)")
+                        : refusedCredentials(by: "\(registry)'s token service").message)
                 }
                 throw RegistryError(.unauthorized, "\(registry)'s token service answered \(response.status.code)")
             }
