@@ -5,7 +5,9 @@ import Reconciler
 
 /// Where build-context indexes are kept between runs: the state database.
 public protocol ContextIndexKeeping: Sendable {
-    func contextIndex(_ context: String) throws -> ContextIndex?
+    /// With `entries` false, the index without its entries (fingerprint, digest, time): all a
+    /// no-op needs, without decoding tens of thousands of entries.
+    func contextIndex(_ context: String, entries: Bool) throws -> ContextIndex?
     func saveContextIndex(_ context: String, _ index: ContextIndex) throws
     /// False for a store opened read-only: the index is used but not updated.
     var canSaveContextIndex: Bool { get }
@@ -59,38 +61,39 @@ public struct LocalHost: HostAccess {
 
     /// The digest of the files a build would send (see `ContextDigest`). Files whose size,
     /// modification time and inode match the index are not read again; the others are hashed
-    /// and the index updated, as git's index does for `git status`.
+    /// and the index updated, as git's index does for `git status`. When the walk finds exactly
+    /// what the index was taken from, its digest is reused without looking at any entry.
     public func contextHash(_ directory: String, dockerfile: String) throws -> String {
         let files: [ContextFile]
         do { files = try ContextWalker.listing(directory, dockerfile: dockerfile) } catch { throw HostError("\(error)") }
         let key = LocalFiles.realPath(directory) ?? directory
-        let known = (try? contextIndex?.contextIndex(key)) ?? nil
+        let fingerprint = ContextIndex.fingerprint(of: files)
+        let summary = (try? contextIndex?.contextIndex(key, entries: false)) ?? nil
+        if let digest = summary?.knownContextDigest(files, fingerprint: fingerprint) { return digest }
+        let known = summary == nil ? nil : (try? contextIndex?.contextIndex(key, entries: true)) ?? nil
         let indexedAt = Int64(Date().timeIntervalSince1970 * 1e9)
         var digests: [(path: String, sha256: String, size: Int)] = []
         digests.reserveCapacity(files.count)
-        var changed = known == nil
         for file in files where !file.isDirectory {
             var sha256 = known?.knownDigest(file)
             if sha256 == nil {
                 do { sha256 = try ContextWalker.sha256(directory + "/" + file.path) } catch {
                     throw HostError("cannot read \(directory)/\(file.path) of a build context: \(LocalFiles.reason(error))")
                 }
-                changed = true
             }
             digests.append((file.path, sha256!, file.size))
         }
-        // A file gone since the last run changes the index too; an unchanged one is not rewritten.
-        changed = changed || digests.count != known?.entries.count
-        if changed, let keeper = contextIndex, keeper.canSaveContextIndex {
-            var next = ContextIndex(indexedAt: indexedAt)
+        let digest = ContextDigest.combine(digests)
+        if let keeper = contextIndex, keeper.canSaveContextIndex {
+            var next = ContextIndex(indexedAt: indexedAt, fingerprint: fingerprint, digest: digest)
             next.entries.reserveCapacity(digests.count)
-            for (file, digest) in zip(files.lazy.filter { !$0.isDirectory }, digests) {
-                next.entries[file.path] = ContextIndex.Entry(size: file.size, modified: file.modified, inode: file.inode, sha256: digest.sha256)
+            for (file, entry) in zip(files.lazy.filter { !$0.isDirectory }, digests) {
+                next.entries[file.path] = ContextIndex.Entry(size: file.size, modified: file.modified, inode: file.inode, sha256: entry.sha256)
             }
             // The index is a cache: failing to keep it costs time next run, not correctness.
             try? keeper.saveContextIndex(key, next)
         }
-        return ContextDigest.combine(digests)
+        return digest
     }
 
     /// Binds the port for a moment: if that fails, someone else holds it.

@@ -28,6 +28,7 @@ public enum CanonicalJSON {
         var state = SHA256()
         public init() {}
         public mutating func update(_ data: Data) { state.update(data: data) }
+        public mutating func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { state.update(bufferPointer: $0) } }
         /// Lower-case hex of the digest of everything given so far.
         public func finalize() -> String { CanonicalJSON.hex(state.finalize()) }
     }

@@ -34,7 +34,12 @@ import TestSupport
     final class MemoryIndex: ContextIndexKeeping, @unchecked Sendable {
         var saved: [String: ContextIndex] = [:]
         var saves = 0
-        func contextIndex(_ context: String) throws -> ContextIndex? { saved[context] }
+        var entryReads = 0
+        func contextIndex(_ context: String, entries: Bool) throws -> ContextIndex? {
+            guard var index = saved[context] else { return nil }
+            if entries { entryReads += 1 } else { index.entries = [:] }
+            return index
+        }
         func saveContextIndex(_ context: String, _ index: ContextIndex) throws {
             saved[context] = index
             saves += 1
@@ -61,6 +66,7 @@ import TestSupport
         #expect(index.saved.values.first?.entries.keys.sorted() == ["Dockerfile", "src/a.txt", "src/b.txt"])
         #expect(try host.contextHash(dir, dockerfile: "Dockerfile") == first)
         #expect(index.saves == 1, "nothing changed, so the index is not written again")
+        #expect(index.entryReads == 0, "the same walk reuses the kept digest without reading the entries")
 
         // Same size, same mtime, same inode: the index is trusted, as git's is; the file is not read.
         try write("ONE", to: dir + "/src/a.txt")
@@ -100,6 +106,51 @@ import TestSupport
         #expect(listed == [".dockerignore", "Dockerfile", "app.js"])
         try write("app2", to: dir + "/app.js", modified: 1_600_000_100)
         #expect(try host.contextHash(dir, dockerfile: "Dockerfile") != first)
+    }
+
+    @Test func aNewFileDeepInsideChangesTheDigestAndTheEntriesAreReadOnlyThen() throws {
+        let dir = CLI.temporaryDirectory("devstack-ctx")
+        try write("FROM scratch\n", to: dir + "/Dockerfile")
+        try write("one", to: dir + "/a/b/c/one.txt")
+        let index = MemoryIndex()
+        let host = LocalHost(contextIndex: index)
+        let first = try host.contextHash(dir, dockerfile: "Dockerfile")
+        try write("two", to: dir + "/a/b/c/two.txt")
+        let second = try host.contextHash(dir, dockerfile: "Dockerfile")
+        #expect(second != first)
+        #expect(index.entryReads == 1)
+        #expect(second == (try LocalHost().contextHash(dir, dockerfile: "Dockerfile")))
+        #expect(unlink(dir + "/a/b/c/two.txt") == 0)
+        #expect(try host.contextHash(dir, dockerfile: "Dockerfile") == first, "a file removed again gives the first digest")
+    }
+
+    /// The walk lists on one thread and stats on all cores, in chunks: across chunk boundaries
+    /// and folders the order must still be folders first, then what they hold, sorted.
+    @Test func theWalkKeepsItsOrderAcrossChunksAndFolders() throws {
+        let dir = CLI.temporaryDirectory("devstack-ctx")
+        var expected: [String] = []
+        for folder in ["b", "a", "a/z", "c"] {
+            try FileManager.default.createDirectory(atPath: dir + "/" + folder, withIntermediateDirectories: true)
+        }
+        for i in 0..<3000 { try Data().write(to: URL(fileURLWithPath: dir + "/a/f\(i)")) }
+        for i in 0..<3000 { try Data().write(to: URL(fileURLWithPath: dir + "/b/g\(i)")) }
+        try Data().write(to: URL(fileURLWithPath: dir + "/a/z/last"))
+        #expect(symlink("/etc", dir + "/c/link") == 0)
+        func visit(_ prefix: String) {
+            let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir + "/" + prefix)) ?? []).sorted()
+            for name in names {
+                let relative = prefix.isEmpty ? name : prefix + "/" + name
+                if name == "link" { continue }
+                expected.append(relative)
+                var isFolder: ObjCBool = false
+                if FileManager.default.fileExists(atPath: dir + "/" + relative, isDirectory: &isFolder), isFolder.boolValue { visit(relative) }
+            }
+        }
+        visit("")
+        let walked = try ContextWalker.walk(dir, skip: { _ in false }, descend: { _ in false })
+        #expect(walked.count == 6005)
+        #expect(walked.map(\.path) == expected)
+        #expect(walked.filter(\.isDirectory).map(\.path) == ["a", "a/z", "b", "c"])
     }
 
     @Test func theIndexRoundTripsAndRejectsOtherBytes() {

@@ -41,15 +41,52 @@ public struct ContextIndex: Sendable, Equatable {
     public var entries: [String: Entry]
     /// When the digests were taken, in nanoseconds since 1970.
     public var indexedAt: Int64
+    /// What the walk saw when the index was taken (`fingerprint(of:)`) and the context digest it
+    /// gave: the next walk with the same fingerprint reuses the digest without a look at the
+    /// entries. Nil in an index written before they were kept.
+    public var fingerprint: String?
+    public var digest: String?
 
     /// A file modified this close to the moment it was indexed is hashed again: a second write
     /// within the file system's timestamp granularity would leave its metadata unchanged
     /// ("racily clean", in git's words).
     public static let racyWindowNanos: Int64 = 2_000_000_000
 
-    public init(entries: [String: Entry] = [:], indexedAt: Int64) {
+    public init(entries: [String: Entry] = [:], indexedAt: Int64, fingerprint: String? = nil, digest: String? = nil) {
         self.entries = entries
         self.indexedAt = indexedAt
+        self.fingerprint = fingerprint
+        self.digest = digest
+    }
+
+    /// SHA-256 over every walked path with its kind, size, modification time, inode and mode:
+    /// equal fingerprints mean the walk found the same files with the same metadata.
+    public static func fingerprint(of files: [ContextFile]) -> String {
+        var hasher = CanonicalJSON.Hasher()
+        var buffer = [UInt8]()
+        buffer.reserveCapacity(1 << 16)
+        for file in files {
+            buffer.append(contentsOf: file.path.utf8)
+            buffer.append(0)
+            for number in [UInt64(file.isDirectory ? 1 : 0), UInt64(truncatingIfNeeded: file.size), UInt64(bitPattern: file.modified), file.inode,
+                           UInt64(truncatingIfNeeded: file.mode)] {
+                withUnsafeBytes(of: number.littleEndian) { buffer.append(contentsOf: $0) }
+            }
+            if buffer.count >= 1 << 16 - 512 {
+                hasher.update(buffer)
+                buffer.removeAll(keepingCapacity: true)
+            }
+        }
+        hasher.update(buffer)
+        return hasher.finalize()
+    }
+
+    /// The digest kept with the index, when `files` are exactly the files it was taken from and
+    /// none was modified racily close to the indexing.
+    public func knownContextDigest(_ files: [ContextFile], fingerprint: String) -> String? {
+        guard let digest, self.fingerprint == fingerprint,
+              files.allSatisfy({ $0.isDirectory || $0.modified < indexedAt - Self.racyWindowNanos }) else { return nil }
+        return digest
     }
 
     /// The digest of `file` as indexed, when its size, modification time and inode are those
