@@ -159,40 +159,102 @@ struct SSHDialer: Sendable {
 
     /// `report` hears what ssh said when it failed (an unknown host key, a refused login).
     func dial(on loop: EventLoop, report: @escaping @Sendable (String) -> Void) -> EventLoopFuture<Channel> {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let input = Pipe(), output = Pipe(), errors = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        do { try process.run() } catch { return loop.makeFailedFuture(EngineError(.unreachable, "cannot run \(executable): \(error)")) }
+        let input: (read: Int32, write: Int32), output: (read: Int32, write: Int32), errors: (read: Int32, write: Int32)
+        let child: ChildProcess
+        do {
+            input = try ChildProcess.pipe()
+            output = try ChildProcess.pipe()
+            errors = try ChildProcess.pipe()
+            child = try ChildProcess.spawn(executable, arguments, stdin: input.read, stdout: output.write, stderr: errors.write)
+        } catch {
+            return loop.makeFailedFuture(EngineError(.unreachable, "cannot run \(executable): \(error)"))
+        }
         // The pipes' other ends belong to ssh now.
-        try? input.fileHandleForReading.close()
-        try? output.fileHandleForWriting.close()
-        try? errors.fileHandleForWriting.close()
-        let readFD = dup(output.fileHandleForReading.fileDescriptor)
-        let writeFD = dup(input.fileHandleForWriting.fileDescriptor)
-        try? output.fileHandleForReading.close()
-        try? input.fileHandleForWriting.close()
-        let stderr = errors.fileHandleForReading
-        let box = ProcessBox(process)
+        close(input.read)
+        close(output.write)
+        close(errors.write)
         Thread.detachNewThread {
-            let said = stderr.readDataToEndOfFile()
-            box.process.waitUntilExit()
-            try? stderr.close()
+            let said = FileHandle(fileDescriptor: errors.read, closeOnDealloc: true).readDataToEndOfFile()
+            let status = child.wait()
             let text = String(decoding: said, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             let last = text.components(separatedBy: .newlines).map { $0.trimmingCharacters(in: .whitespaces) }.last { !$0.isEmpty }
-            if box.process.terminationStatus != 0, let last { report("ssh: \(last)") }
+            if status != 0, let last { report("ssh: \(last)") }
         }
         return NIOPipeBootstrap(group: loop).channelOption(.allowRemoteHalfClosure, value: true)
-            .takingOwnershipOfDescriptors(input: readFD, output: writeFD)
+            .takingOwnershipOfDescriptors(input: output.read, output: input.write)
             .map { channel in
-                channel.closeFuture.whenComplete { _ in
-                    if box.process.isRunning { box.process.terminate() }
-                }
+                channel.closeFuture.whenComplete { _ in child.terminate() }
                 return channel
             }
+    }
+}
+
+/// A child process started with posix_spawn rather than Foundation's `Process`. ssh closes every
+/// descriptor it inherits as it starts, which Foundation's `Process` on Linux takes for the
+/// child's exit: its one monitoring thread then blocks in waitpid until ssh really exits, and
+/// no other process's exit is noticed meanwhile. The child also starts with no signal blocked
+/// and default handlers (dispatch's worker threads block nearly every signal, and a child
+/// inherits its spawning thread's mask).
+final class ChildProcess: @unchecked Sendable {
+    struct SpawnError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    let pid: pid_t
+    private let lock = NSLock()
+    private var reaped = false
+
+    private init(pid: pid_t) { self.pid = pid }
+
+    /// A one-way channel whose ends are closed on exec, atomically (another thread may be
+    /// spawning at the same moment): the child gets only the copies made for it. A socket pair,
+    /// since Glibc's module does not export pipe2.
+    static func pipe() throws -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [0, 0]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
+            throw SpawnError(description: String(cString: strerror(errno)))
+        }
+        shutdown(fds[0], Int32(SHUT_WR))
+        shutdown(fds[1], Int32(SHUT_RD))
+        return (fds[0], fds[1])
+    }
+
+    static func spawn(_ executable: String, _ arguments: [String], stdin: Int32, stdout: Int32, stderr: Int32) throws -> ChildProcess {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, stdin, 0)
+        posix_spawn_file_actions_adddup2(&actions, stdout, 1)
+        posix_spawn_file_actions_adddup2(&actions, stderr, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        guard result == 0 else { throw SpawnError(description: String(cString: strerror(result))) }
+        return ChildProcess(pid: pid)
+    }
+
+    /// Blocks until the child exits; its exit status (128 + the signal when a signal ended it).
+    func wait() -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+        lock.withLock { reaped = true }
+        let signal = status & 0x7f
+        return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+    }
+
+    /// SIGTERM, unless the child was already reaped (its pid may belong to someone else now).
+    func terminate() {
+        lock.withLock { if !reaped { _ = kill(pid, SIGTERM) } }
     }
 }
 
@@ -214,11 +276,6 @@ final class FailureBox: @unchecked Sendable {
     private var reason: String?
     var last: String? { lock.withLock { reason } }
     func record(_ text: String) { lock.withLock { reason = text } }
-}
-
-final class ProcessBox: @unchecked Sendable {
-    let process: Process
-    init(_ process: Process) { self.process = process }
 }
 
 /// Carries bytes both ways between two channels, with back-pressure and half-closes: the

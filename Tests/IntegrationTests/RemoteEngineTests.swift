@@ -2,9 +2,8 @@ import Foundation
 import Testing
 import TestSupport
 
-/// Remote engines: the address rules, checked without a network. The tcp+TLS and ssh:// paths
-/// were verified by hand against a second dockerd and a loopback sshd (docs/remote.md); their
-/// tests hung inside the test runner and are not in the suite yet.
+/// Remote engines: the address rules, and real remote ends on this machine (OpenSSH's sshd on a
+/// loopback port whose `docker system dial-stdio` reaches this machine's dockerd).
 @Suite struct RemoteEngineTests {
     static let services = webAndWorker
 
@@ -20,5 +19,27 @@ import TestSupport
         #expect(loopback.stderr == "devstack: error: cannot reach the Docker engine at tcp://127.0.0.1:9: connection refused\n", "\(loopback.output)")
         let context = f.devstack(["status"], environment: ["DOCKER_CONTEXT": "nowhere", "DOCKER_CONFIG": f.dir + "/docker"])
         #expect(context.stderr.hasPrefix("devstack: error: no docker context named \"nowhere\""), "\(context.output)")
+    }
+
+    @Test func anEnvironmentAppliesOverSSHAndAnUnknownHostKeyIsRefused() throws {
+        guard Docker.require() else { return }
+        let ssh = try TestSSHServer()
+        defer { ssh.stop() }
+        let f = EngineFixture("ssh")
+        defer { f.tearDown() }
+        f.write(Self.services)
+        let remote = ["DOCKER_HOST": ssh.dockerHost, "DEVSTACK_SSH_CONFIG": ssh.config]
+        let applied = f.devstack(["apply", f.file], environment: remote)
+        #expect(applied.code == 0, "\(applied.output)\n\(ssh.server.output)")
+        #expect(Docker.run(["inspect", "-f", "{{.State.Running}}", f.container("web")]).stdout == "true\n", "the containers run on the engine behind ssh")
+        let status = f.devstack(["status", "--json"], environment: remote)
+        #expect(status.code == 0)
+        let states = status.stdout.components(separatedBy: "\n").filter { $0.contains("\"state\" :") }.map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(states == ["\"state\" : \"running\"", "\"state\" : \"running\""], "\(status.output)")
+        let exec = f.devstack(["exec", "web", "--", "sh", "-c", "echo $MODE"], environment: remote)
+        #expect(exec.stdout == "dev\n", "\(exec.output)")
+        let stranger = f.devstack(["status"], environment: ["DOCKER_HOST": ssh.dockerHost, "DEVSTACK_SSH_CONFIG": ssh.strangerConfig])
+        #expect(stranger.code == 1)
+        #expect(stranger.stderr.contains("Host key verification failed"), "\(stranger.output)")
     }
 }

@@ -1,0 +1,136 @@
+import Foundation
+import TestSupport
+
+/// A background server a test starts and must stop: asked with SIGTERM, killed after 5 s.
+/// Started with posix_spawn, not Foundation's `Process`: sshd closes the descriptors it
+/// inherits, which `Process` takes for an exit, and its monitoring thread then blocks in
+/// waitpid on sshd, so no other child's exit (every devstack the test runs) is noticed.
+final class BackgroundServer {
+    let pid: pid_t
+    let log: String
+    private var exited = false
+
+    init(_ arguments: [String], log: String) throws {
+        self.log = log
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, environ)
+        guard result == 0 else { throw TestFailure("cannot start \(arguments[0]): \(String(cString: strerror(result)))") }
+        self.pid = pid
+    }
+
+    var output: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+
+    var isRunning: Bool {
+        guard !exited else { return false }
+        var status: Int32 = 0
+        if waitpid(pid, &status, WNOHANG) == pid { exited = true }
+        return !exited
+    }
+
+    /// Waits until `ready()` holds, for up to `seconds`; false when the server died or it never did.
+    func wait(seconds: Double, until ready: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if ready() { return true }
+            if !isRunning { return false }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return false
+    }
+
+    func stop() {
+        guard isRunning else { return }
+        kill(pid, SIGTERM)
+        let deadline = Date().addingTimeInterval(5)
+        while isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if isRunning { kill(pid, SIGKILL) }
+        var status: Int32 = 0
+        if !exited { waitpid(pid, &status, 0) }
+        exited = true
+    }
+}
+
+/// A free TCP port on 127.0.0.1 at the moment of asking.
+func freeLoopbackPort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+func shell(_ command: String, in dir: String) throws {
+    let result = CLI.run("bash", ["-c", command], cwd: dir)
+    guard result.code == 0 else { throw TestFailure("\(command): \(result.output)") }
+}
+
+/// Debian's OpenSSH server on a loopback port, with a host key and a client key made for the
+/// test: the remote end of `DOCKER_HOST=ssh://…` is this machine's own dockerd.
+final class TestSSHServer {
+    let dir: String
+    let port: Int
+    let server: BackgroundServer
+    let user: String
+
+    /// An ssh configuration that knows the server's host key, and one that knows no key at all.
+    var config: String { dir + "/ssh_config" }
+    var strangerConfig: String { dir + "/ssh_config_stranger" }
+    var dockerHost: String { "ssh://\(user)@127.0.0.1:\(port)" }
+
+    init() throws {
+        dir = CLI.temporaryDirectory("devstack-sshd")
+        port = freeLoopbackPort()
+        user = ProcessInfo.processInfo.environment["USER"] ?? String(cString: getpwuid(getuid()).pointee.pw_name)
+        try shell("ssh-keygen -q -t ed25519 -N '' -f host_key && ssh-keygen -q -t ed25519 -N '' -f client_key && cp client_key.pub authorized_keys", in: dir)
+        let hostKey = try String(contentsOfFile: dir + "/host_key.pub", encoding: .utf8).split(separator: " ").prefix(2).joined(separator: " ")
+        CLI.write("[127.0.0.1]:\(port) \(hostKey)\n", to: dir + "/known_hosts")
+        CLI.write("", to: dir + "/empty_known_hosts")
+        CLI.write("""
+            Port \(port)
+            ListenAddress 127.0.0.1
+            HostKey \(dir)/host_key
+            AuthorizedKeysFile \(dir)/authorized_keys
+            PermitRootLogin prohibit-password
+            PasswordAuthentication no
+            KbdInteractiveAuthentication no
+            UsePAM no
+            StrictModes no
+            PidFile none
+            """, to: dir + "/sshd_config")
+        for (name, knownHosts) in [("ssh_config", "known_hosts"), ("ssh_config_stranger", "empty_known_hosts")] {
+            CLI.write("Host *\n  IdentityFile \(dir)/client_key\n  IdentitiesOnly yes\n  UserKnownHostsFile \(dir)/\(knownHosts)\n  GlobalKnownHostsFile /dev/null\n",
+                      to: dir + "/" + name)
+        }
+        // Privilege separation wants this folder; Debian creates it only when the service starts.
+        try? FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
+        server = try BackgroundServer(["/usr/sbin/sshd", "-D", "-e", "-f", dir + "/sshd_config"], log: dir + "/sshd.log")
+        let up = server.wait(seconds: 10) { server.output.contains("Server listening") }
+        guard up else { throw TestFailure("sshd did not start: \(server.output)") }
+    }
+
+    func stop() {
+        server.stop()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
