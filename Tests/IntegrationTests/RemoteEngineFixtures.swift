@@ -134,3 +134,59 @@ final class TestSSHServer {
         try? FileManager.default.removeItem(atPath: dir)
     }
 }
+
+/// A second dockerd on a loopback TCP port that speaks only mutual TLS, with a CA, a server and
+/// a client certificate made for the test (openssl), sharing this machine's containerd under a
+/// namespace of its own. Holds the busybox test image.
+final class TestTLSEngine {
+    let dir: String
+    let port: Int
+    let server: BackgroundServer
+
+    /// DOCKER_CERT_PATH folders: the right CA, and a CA that did not sign the engine's certificate.
+    var certs: String { dir + "/client" }
+    var strangerCerts: String { dir + "/stranger" }
+    var dockerHost: String { "tcp://127.0.0.1:\(port)" }
+    var environment: [String: String] { ["DOCKER_HOST": dockerHost, "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": certs] }
+
+    init() throws {
+        dir = CLI.temporaryDirectory("devstack-tls-engine")
+        port = freeLoopbackPort()
+        try shell("""
+            set -e
+            mkdir -p client stranger
+            openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj '/CN=devstack engine CA' 2>/dev/null
+            openssl req -x509 -newkey rsa:2048 -nodes -keyout stranger/ca.key -out stranger/ca.pem -days 2 -subj '/CN=someone else' 2>/dev/null
+            printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nextendedKeyUsage=serverAuth\\n' > server.cnf
+            printf 'extendedKeyUsage=clientAuth\\n' > client.cnf
+            openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj '/CN=localhost' 2>/dev/null
+            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile server.cnf 2>/dev/null
+            openssl req -newkey rsa:2048 -nodes -keyout client/key.pem -out client.csr -subj '/CN=client' 2>/dev/null
+            openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client/cert.pem -days 2 -extfile client.cnf 2>/dev/null
+            cp ca.pem client/ca.pem
+            cp client/cert.pem client/key.pem stranger/
+            """, in: dir)
+        let containerd = "/var/run/docker/containerd/containerd.sock"
+        var arguments = ["/usr/sbin/dockerd", "--host", "tcp://127.0.0.1:\(port)", "--tlsverify", "--tlscacert", dir + "/ca.pem",
+                         "--tlscert", dir + "/server.pem", "--tlskey", dir + "/server.key", "--data-root", dir + "/data",
+                         "--exec-root", dir + "/exec", "--pidfile", dir + "/dockerd.pid", "--bridge", "none", "--iptables=false",
+                         "--default-address-pool", "base=10.231.0.0/16,size=24"]
+        if FileManager.default.fileExists(atPath: containerd) {
+            arguments += ["--containerd", containerd, "--containerd-namespace", "devstack-tls", "--containerd-plugins-namespace", "devstack-tls-plugins"]
+        }
+        server = try BackgroundServer(arguments, log: dir + "/dockerd.log")
+        let up = server.wait(seconds: 60) { server.output.contains("API listen on") }
+        guard up else { throw TestFailure("the TLS dockerd did not start: \(server.output.suffix(2000))") }
+        let docker = "docker -H \(dockerHost) --tlsverify --tlscacert \(certs)/ca.pem --tlscert \(certs)/cert.pem --tlskey \(certs)/key.pem"
+        try shell("docker save devstack/busybox:1.36 | \(docker) load -q", in: dir)
+    }
+
+    func stop() {
+        server.stop()
+        try? FileManager.default.removeItem(atPath: dir)
+        // The engine's namespaces in the shared containerd are empty once it stopped cleanly.
+        for namespace in ["devstack-tls", "devstack-tls-plugins"] {
+            CLI.run("ctr", ["-a", "/var/run/docker/containerd/containerd.sock", "namespaces", "rm", namespace])
+        }
+    }
+}

@@ -2,8 +2,9 @@ import Foundation
 import Testing
 import TestSupport
 
-/// Remote engines: the address rules, and real remote ends on this machine (OpenSSH's sshd on a
-/// loopback port whose `docker system dial-stdio` reaches this machine's dockerd).
+/// Remote engines: the address rules, and real remote ends on this machine: a second dockerd
+/// that speaks only mutual TLS on a loopback port, and OpenSSH's sshd on a loopback port whose
+/// `docker system dial-stdio` reaches this machine's dockerd.
 @Suite struct RemoteEngineTests {
     static let services = webAndWorker
 
@@ -41,5 +42,35 @@ import TestSupport
         let stranger = f.devstack(["status"], environment: ["DOCKER_HOST": ssh.dockerHost, "DEVSTACK_SSH_CONFIG": ssh.strangerConfig])
         #expect(stranger.code == 1)
         #expect(stranger.stderr.contains("Host key verification failed"), "\(stranger.output)")
+    }
+
+    @Test func anEnvironmentRunsOnADockerdThatSpeaksTLSAndAnotherCAIsRefused() throws {
+        guard Docker.require() else { return }
+        let engine = try TestTLSEngine()
+        defer { engine.stop() }
+        let f = EngineFixture("tls")
+        defer { f.devstack(["down", "--volumes"], environment: engine.environment) }
+        f.write("""
+            "web": { "image": "devstack/busybox:1.36", "pullPolicy": "never", "command": ["httpd", "-f", "-p", "80", "-h", "/www"], "env": { "MODE": "tls" },
+                     "healthcheck": { "command": ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1/"], "interval": "1s", "retries": 10 } },
+            "talker": { "image": "devstack/busybox:1.36", "pullPolicy": "never", "command": ["sh", "-c", "echo hello over tls; sleep 1000"],
+                        "dependsOn": { "web": "healthy" } }
+            """)
+        let applied = f.devstack(["apply", f.file], environment: engine.environment)
+        #expect(applied.code == 0, "\(applied.output)\n\(engine.server.output.suffix(1500))")
+        #expect(Docker.run(["inspect", f.container("web")]).code == 1, "the containers are on the TLS engine, not this machine's")
+        let status = f.devstack(["status", "--json"], environment: engine.environment)
+        let states = status.stdout.components(separatedBy: "\n").filter { $0.contains("\"state\" :") }.map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(states == ["\"state\" : \"running\"", "\"state\" : \"running\""], "\(status.output)")
+        let logs = f.devstack(["logs", "talker"], environment: engine.environment)
+        #expect(logs.stdout.hasSuffix("hello over tls\n"), "\(logs.output)")
+        let exec = f.devstack(["exec", "web", "--", "sh", "-c", "echo $MODE"], environment: engine.environment)
+        #expect(exec.stdout == "tls\n", "\(exec.output)")
+        var stranger = engine.environment
+        stranger["DOCKER_CERT_PATH"] = engine.strangerCerts
+        let refused = f.devstack(["status"], environment: stranger)
+        #expect(refused.code == 1)
+        #expect(refused.stderr == "devstack: error: cannot reach the Docker engine at \(engine.dockerHost): its TLS certificate is not trusted by the CA in DOCKER_CERT_PATH (certificate verify failed)\n",
+                "\(refused.output)")
     }
 }
