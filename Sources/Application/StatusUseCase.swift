@@ -71,10 +71,22 @@ public enum StatusUseCase {
             rows.append(ServiceStatus(service: name, desired: stored.spec.services[name] != nil,
                                       state: container?.state.label ?? "missing", health: (probed[name] ?? container?.health)?.rawValue ?? "-",
                                       container: container.map { String($0.id.prefix(12)) },
-                                      ports: container?.ports.map { "\($0.hostIP):\($0.hostPort)->\($0.containerPort)/\($0.proto)" } ?? [],
+                                      ports: container?.ports.map { Self.published($0, remoteHost: observed.remoteHost) } ?? [],
                                       revision: container?.revision, drift: drift, conditions: conditions))
         }
         return Report(environment: env, desiredRevision: stored.summary.number, lastApply: lastApply, services: rows, seeds: ledger, problems: plan.problems)
+    }
+
+    /// Where a published port is reached: on a remote engine, on that machine (a port bound to
+    /// every address is at the engine's host; one bound to loopback only there, said so).
+    static func published(_ port: PublishedPort, remoteHost: String?) -> String {
+        let mapping = "\(port.hostPort)->\(port.containerPort)/\(port.proto)"
+        guard let remoteHost else { return "\(port.hostIP):\(mapping)" }
+        let host = remoteHost.contains(":") ? "[\(remoteHost)]" : remoteHost
+        switch port.hostIP {
+        case "", "0.0.0.0", "::": return "\(host):\(mapping)"
+        default: return "\(port.hostIP):\(mapping) on \(host)"
+        }
     }
 
     /// The engine reports "starting" until its first interval passes; devstack's probe knows sooner.

@@ -22,12 +22,15 @@ public struct DockerClient: Sendable {
         let proxy = try EngineProxy.shared(for: endpoint, environment: environment)
         var client = DockerClient(socketPath: proxy.socketPath)
         client.endpoint = endpoint.display
+        client.remoteHost = endpoint.machine
         client.proxy = proxy
         return client
     }
 
     /// Set for a remote engine: the local end of its connection, which knows why it last failed.
     var proxy: EngineProxy?
+    /// The machine a remote engine runs on; nil for a local socket.
+    public var remoteHost: String?
 
     /// The largest answer this client reads whole.
     public var bodyLimit = DockerClient.maxBodyBytes

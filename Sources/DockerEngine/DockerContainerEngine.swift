@@ -215,6 +215,31 @@ public struct DockerContainerEngine: ContainerEngine {
         return (reference, "latest")
     }
 
+    public var remoteHost: String? { client.remoteHost }
+
+    /// A bind's source must exist on the engine's machine (devstack binds with `Mounts`, which
+    /// the engine checks at create, unlike `Binds`, which would make an empty folder). Each
+    /// source is asked by creating a container that is never started, and removing it.
+    public func missingBindSources(_ sources: [String], image: String) async -> Set<String> {
+        var missing: Set<String> = []
+        for source in sources {
+            let hostConfig = EngineAPI.HostConfig(Init: false, PortBindings: [:],
+                                                  Mounts: [EngineAPI.Mount(Type: "bind", Source: source, Target: "/devstack-bind-probe", ReadOnly: true)],
+                                                  RestartPolicy: EngineAPI.RestartPolicy(Name: ""), NetworkMode: "none", Memory: nil, NanoCpus: nil)
+            let body = EngineAPI.ContainerCreate(Image: image, Env: [], Labels: [Labels.helper: "bind-probe"], ExposedPorts: [:], Cmd: ["true"],
+                                                 Entrypoint: nil, WorkingDir: nil, User: nil, Healthcheck: nil, HostConfig: hostConfig, NetworkingConfig: nil)
+            do {
+                let id = try await client.request(.POST, "/containers/create", body: body, context: "bind source \(source)").decode(EngineAPI.Created.self).Id
+                try? await removeContainer(id)
+            } catch let error as EngineError where error.message.contains("bind source path does not exist") {
+                missing.insert(source)
+            } catch {
+                // Anything else is the create's to report, when the plan runs.
+            }
+        }
+        return missing
+    }
+
     public func createContainer(_ w: Workload) async throws -> String {
         var bindings: [String: [EngineAPI.PortBinding]] = [:]
         for p in w.ports {

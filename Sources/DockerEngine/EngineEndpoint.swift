@@ -33,6 +33,15 @@ public enum EngineEndpoint: Sendable, Hashable {
 
     public var isRemote: Bool { if case .unix = self { return false } else { return true } }
 
+    /// The machine a remote engine runs on: where its published ports are.
+    public var machine: String? {
+        switch self {
+        case .unix: return nil
+        case let .tcp(host, _, _): return host
+        case let .ssh(_, host, _): return host
+        }
+    }
+
     static func isLoopback(_ host: String) -> Bool {
         let h = host.lowercased()
         return h == "localhost" || h == "::1" || h.hasPrefix("127.")

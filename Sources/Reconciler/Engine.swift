@@ -112,6 +112,11 @@ public struct ObservedState: Sendable, Equatable {
     public var networkHashes: [String: String] = [:]
     /// Host ports the desired state publishes that a process outside this environment holds.
     public var busyHostPorts: Set<HostPort> = []
+    /// The machine a remote engine runs on (nil for an engine on this machine): its published
+    /// ports are there, and its bind mounts name its folders.
+    public var remoteHost: String?
+    /// Bind sources the desired state names that do not exist on a remote engine's machine.
+    public var missingBindSources: Set<String> = []
 
     public init(containers: [ObservedContainer] = [], foreign: [ObservedContainer] = [], networks: [String] = [], volumes: [String] = [], images: [String: String] = [:]) {
         self.containers = containers
@@ -239,6 +244,11 @@ public struct ContainerStatus: Sendable, Equatable {
 /// The side-effecting seam: a live Docker implementation and an in-memory fake. It speaks of
 /// workloads and observed state, so another backend (Swarm, Kubernetes) can sit behind it.
 public protocol ContainerEngine: Sendable {
+    /// The machine the engine runs on when it is not this one (a `tcp://` or `ssh://` engine).
+    var remoteHost: String? { get }
+    /// Of `sources`, the bind sources that do not exist on the engine's machine, asked of the
+    /// engine itself with `image` (one it has). Only meaningful for a remote engine.
+    func missingBindSources(_ sources: [String], image: String) async -> Set<String>
     /// Lists the environment's labelled objects, plus any container holding one of `names`, and
     /// which of `networkNames` exist without the environment's label.
     func observe(environment: String, containerNames: [String], images: [String], networkNames: [String]) async throws -> ObservedState
@@ -452,4 +462,9 @@ public struct AttachedSession: Sendable {
         self.resize = resize
         self.close = close
     }
+}
+
+extension ContainerEngine {
+    public var remoteHost: String? { nil }
+    public func missingBindSources(_ sources: [String], image: String) async -> Set<String> { [] }
 }

@@ -17,6 +17,11 @@ public enum Planner {
 
     /// The host ports the desired state publishes that this environment's containers do not hold
     /// already: observation asks the host which of them are taken.
+    /// Every bind source of the desired workloads, sorted, once each.
+    public static func bindSourcesToCheck(desired: DesiredState) -> [String] {
+        Set(desired.workloads.values.flatMap { $0.mounts.filter { $0.type == .bind }.map(\.source) }).sorted()
+    }
+
     public static func hostPortsToProbe(desired: DesiredState, observed: ObservedState) -> [HostPort] {
         let ours = Set(observed.containers.flatMap { $0.ports.map { HostPort(hostIP: $0.hostIP, port: $0.hostPort, proto: $0.proto) } })
         var seen: Set<HostPort> = []
@@ -82,6 +87,13 @@ public enum Planner {
             volumeStep[volume] = add(.createVolume(volume), service: nil, cause: "no volume")
         }
         var imageStep: [String: Int] = [:]
+        if let remote = observed.remoteHost {
+            for name in spec.serviceNames {
+                for mount in desired.workloads[name]!.mounts where mount.type == .bind && observed.missingBindSources.contains(mount.source) {
+                    problems.append("services.\(name).volumes: the bind source \(mount.source) does not exist on \(remote), where the engine runs: with a remote engine a bind names a folder of that machine, not of this one; create it there, or use a named volume (docs/remote.md)")
+                }
+            }
+        }
         for name in spec.serviceNames {
             let workload = desired.workloads[name]!
             if let build = desired.builds[name] {

@@ -38,6 +38,16 @@ public struct Reconciler: Sendable {
     public func observe(_ desired: DesiredState) async throws -> ObservedState {
         var observed = try await engine.observe(environment: desired.environment, containerNames: desired.workloads.values.map(\.name).sorted(),
                                                 images: desired.imageReferences, networkNames: desired.networkNamesToCheck)
+        if let remote = engine.remoteHost {
+            // This machine's ports say nothing about the engine's machine, whose own refusal of a
+            // taken port is the check; its bind sources are looked up there.
+            observed.remoteHost = remote
+            let sources = Planner.bindSourcesToCheck(desired: desired)
+            if !sources.isEmpty, let image = desired.workloads.values.map(\.image).sorted().first(where: { observed.images[$0] != nil }) {
+                observed.missingBindSources = await engine.missingBindSources(sources, image: image)
+            }
+            return observed
+        }
         observed.busyHostPorts = Set(Planner.hostPortsToProbe(desired: desired, observed: observed)
             .filter { !host.isPortFree(hostIP: $0.hostIP, port: $0.port, proto: $0.proto) })
         return observed

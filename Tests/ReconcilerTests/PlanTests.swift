@@ -141,6 +141,21 @@ func converge(_ json: String = shop, engine: FakeEngine, revision: Int = 1) asyn
         #expect(p.problems == ["services.web.ports[0]: host port 127.0.0.1:8080/tcp is already in use by a process devstack does not manage: stop it, or change the port"])
     }
 
+    /// On a remote engine, this machine's ports say nothing, and a bind source must exist on the
+    /// engine's machine: one that does not is a problem before anything starts.
+    @Test func aRemoteEnginesMissingBindSourceIsAProblemAndLocalPortsAreNotItsConcern() async throws {
+        let json = #"{"name": "shop", "services": {"web": {"image": "busybox", "ports": ["127.0.0.1:8080:80"], "volumes": ["./src:/app", "./conf:/etc/app:ro", "data:/data"]}}}"#
+        let desired = try SpecBuilder.desired(json)
+        #expect(Planner.bindSourcesToCheck(desired: desired) == ["/project/conf", "/project/src"])
+        var observed = ObservedState(images: ["busybox": "sha256:b1"])
+        observed.remoteHost = "build-box.example"
+        observed.missingBindSources = ["/project/src"]
+        let p = Planner.plan(Planner.Inputs(desired: desired, observed: observed, knownSpecs: [:]))
+        #expect(p.problems == ["services.web.volumes: the bind source /project/src does not exist on build-box.example, where the engine runs: with a remote engine a bind names a folder of that machine, not of this one; create it there, or use a named volume (docs/remote.md)"])
+        observed.missingBindSources = []
+        #expect(Planner.plan(Planner.Inputs(desired: desired, observed: observed, knownSpecs: [:])).problems == [])
+    }
+
     @Test func foreignContainersAreProblemsNeverSteps() throws {
         let desired = try SpecBuilder.desired(#"{"name": "shop", "services": {"a": {"image": "busybox"}}}"#)
         let foreign = ObservedContainer(id: "f00dfeedbeef0000", name: "shop-a", labels: [:], state: .running)
