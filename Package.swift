@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "EnvSpecTests", dependencies: ["EnvSpec", "TestSupport"]),
         .testTarget(name: "ComposeImportTests", dependencies: ["ComposeImport", "EnvSpec", "HostFiles"], exclude: ["Fixtures"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "EnvSpec"]),
-        .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "EnvSpec", "StateStore", "Application", "TestSupport"]),
+        .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "EnvSpec", "StateStore", "Application", "DockerEngine", "TestSupport"]),
         // The dashboard's routes in-process: pages, actions and refusals.
         .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "Application", "EnvSpec", "StateStore", "TestSupport",
                                                            .product(name: "HummingbirdTesting", package: "hummingbird")]),

@@ -143,7 +143,9 @@ struct SSHDialer: Sendable {
     let arguments: [String]
     let executable: String
 
-    init(user: String?, host: String, port: Int?, environment: [String: String]) throws {
+    /// `forward` ("ADDRESS:PORT" as the remote machine sees it): ssh's own stdio forwarding
+    /// (`-W`) to that address instead of the engine, for `devstack tunnel`.
+    init(user: String?, host: String, port: Int?, environment: [String: String], forward: String? = nil) throws {
         let paths = (environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map { "\($0)/ssh" }
         guard let ssh = paths.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw EngineError(.unreachable, "DOCKER_HOST=ssh://…: the ssh client is not on PATH (Debian: apt-get install openssh-client)")
@@ -153,7 +155,7 @@ struct SSHDialer: Sendable {
         if let config = environment["DEVSTACK_SSH_CONFIG"], !config.isEmpty { arguments += ["-F", config] }
         if let port { arguments += ["-p", String(port)] }
         if let user { arguments += ["-l", user] }
-        arguments += ["--", host, "docker", "system", "dial-stdio"]
+        if let forward { arguments += ["-W", forward, "--", host] } else { arguments += ["--", host, "docker", "system", "dial-stdio"] }
         self.arguments = arguments
     }
 

@@ -86,4 +86,27 @@ import TestSupport
         #expect(refused.stderr == "devstack: error: cannot reach the Docker engine at \(engine.dockerHost): its TLS certificate is not trusted by the CA in DOCKER_CERT_PATH (certificate verify failed)\n",
                 "\(refused.output)")
     }
+
+    /// The remote end is this machine, so the published port is on its loopback: only a
+    /// forward that runs on the engine's machine (ssh -W) reaches it.
+    @Test func aTunnelBringsARemoteEnginesPortToThisMachinesLoopback() throws {
+        guard Docker.require() else { return }
+        let ssh = try TestSSHServer()
+        defer { ssh.stop() }
+        let f = EngineFixture("tunnel")
+        defer { f.tearDown() }
+        let published = freeLoopbackPort(), local = freeLoopbackPort()
+        f.write(#""web": { "image": "devstack/busybox:1.36", "pullPolicy": "never", "command": ["httpd", "-f", "-p", "80", "-h", "/www"], "ports": ["127.0.0.1:\#(published):80"] }"#)
+        let remote = ["DOCKER_HOST": ssh.dockerHost, "DEVSTACK_SSH_CONFIG": ssh.config, "DEVSTACK_STATE": f.state, "NO_COLOR": "1"]
+        #expect(f.devstack(["apply", f.file], environment: remote).code == 0)
+        let tunnel = try BackgroundServer([CLI.binary, "tunnel", "--port-offset=\(local - published)"], log: f.dir + "/tunnel.log", environment: remote)
+        defer { tunnel.stop() }
+        #expect(tunnel.wait(seconds: 20) { tunnel.output.contains("Ctrl-C") }, "\(tunnel.output)")
+        #expect(tunnel.output.hasPrefix("web: http://127.0.0.1:\(local) → 127.0.0.1:\(published)->80/tcp on 127.0.0.1\n"), "\(tunnel.output)")
+        let page = CLI.run("curl", ["-s", "--max-time", "10", "http://127.0.0.1:\(local)/"])
+        #expect(page.stdout == "<html><body>devstack test page</body></html>\n", "\(page.output)\n\(tunnel.output)")
+        let here = f.devstack(["tunnel"])
+        #expect(here.code == 1)
+        #expect(here.stderr == "devstack: error: the engine runs on this machine (unix:///var/run/docker.sock): its published ports are here already\n", "\(here.output)")
+    }
 }
