@@ -151,7 +151,9 @@ import TestSupport
         let f = EngineFixture("foreign")
         defer { f.tearDown(); Docker.run(["rm", "-f", f.container("web")]) }
         f.write(webAndWorker)
-        let foreign = Docker.run(["run", "-d", "--name", f.container("web"), "devstack/busybox:1.36", "sleep", "300"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        // Off the default bridge: in two loaded clean-clone runs a plain `docker run` failed to
+        // start with "could not find bridge docker0", which is not what this test is about.
+        let foreign = Docker.run(["run", "-d", "--network", "none", "--name", f.container("web"), "devstack/busybox:1.36", "sleep", "300"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let result = f.devstack(["apply", f.file])
         #expect(result.code == 1)
         #expect(result.stderr.contains("the container name \"\(f.container("web"))\" is taken by a container devstack does not manage"), "\(result.stderr)")
@@ -170,7 +172,7 @@ import TestSupport
         f.write(webAndWorker)
         #expect(f.devstack(["apply", f.file]).code == 0)
         Docker.run(["network", "create", "\(f.name)-other"])
-        Docker.run(["run", "-d", "--name", "\(f.name)-bystander", "devstack/busybox:1.36", "sleep", "300"])
+        Docker.run(["run", "-d", "--network", "none", "--name", "\(f.name)-bystander", "devstack/busybox:1.36", "sleep", "300"])
         let down = f.devstack(["down"])
         #expect(down.code == 0, "\(down.output)")
         #expect(f.containers().isEmpty)
