@@ -48,9 +48,8 @@ public enum TunnelUseCase {
         guard !forwards.isEmpty else { throw UseCaseError("\(environment) has no running container with a published TCP port to forward") }
         let tunnel: PortTunnel
         do { tunnel = try PortTunnel.open(forwards.map(\.2)) } catch let error as EngineError { throw UseCaseError(error.message) }
-        let remote = observed.remoteHost ?? "this machine"
         return Session(tunnel: tunnel, forwards: forwards.map { service, port, forward in
-            Opened(service: service, local: forward.localPort, remote: StatusUseCase.published(port, remoteHost: remote), containerPort: port.containerPort)
+            Opened(service: service, local: forward.localPort, remote: StatusUseCase.published(port, remoteHost: observed.remoteHost), containerPort: port.containerPort)
         })
     }
 }
