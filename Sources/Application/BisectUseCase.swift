@@ -21,7 +21,7 @@ public enum BisectUseCase {
         _ = try db.revision(environment: env, number: good)
         _ = try db.revision(environment: env, number: bad)
         let current = try db.revision(environment: env)
-        let reconciler = try workspace.reconciler()
+        let reconciler = try workspace.reconciler(current.spec.engine)
         let executor = workspace.executor(reconciler, timeoutSeconds: settings.timeoutSeconds, parallel: settings.parallel, sink: sink, quiet: true)
         var search = BisectSearch(good: good, bad: bad, revisions: Array(good...bad))
         search = try await workspace.exclusively(env, as: .bisect) { [search] in

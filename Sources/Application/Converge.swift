@@ -85,7 +85,7 @@ public struct ConvergeUseCase: Sendable {
         let stored = try store.revision(environment: environment)
         guard stored.summary.number == revision, stored.summary.source != .import, stored.spec.seeds.isEmpty,
               try store.lastApply(environment: environment, convergedOnly: true)?.revision == revision else { return nil }
-        let reconciler = try workspace.reconciler()
+        let reconciler = try workspace.reconciler(stored.spec.engine)
         let desired = try reconciler.desiredState(stored)
         let plan = try reconciler.plan(desired, observed: try await reconciler.observe(desired))
         guard plan.isEmpty, plan.problems.isEmpty else { return nil }
@@ -117,7 +117,7 @@ public struct ConvergeUseCase: Sendable {
         if revision > self.revision {
             sink(.info("revision \(revision) was recorded while waiting; converging to it, the newest desired state"))
         }
-        let reconciler = try workspace.reconciler()
+        let reconciler = try workspace.reconciler(stored.spec.engine)
         let executor = workspace.executor(reconciler, timeoutSeconds: settings.timeoutSeconds, parallel: settings.parallel, sink: sink)
         if let resumed = try await SnapshotManager(reconciler, catalog: store).resume(desired: try reconciler.desiredState(stored), executor: executor) {
             sink(.info("finished an interrupted restore of \(resumed)"))

@@ -22,7 +22,7 @@ extension Workspace {
 
     /// What converging `stored` would do now, observed on the live engine: `diff` and `status`.
     public func plan(_ stored: StoredRevision) async throws -> (desired: DesiredState, observed: ObservedState, plan: Plan) {
-        let reconciler = try self.reconciler()
+        let reconciler = try self.reconciler(stored.spec.engine)
         let desired = try reconciler.desiredState(stored)
         let observed = try await reconciler.observe(desired)
         return (desired, observed, try reconciler.plan(desired, observed: observed))

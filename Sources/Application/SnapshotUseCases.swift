@@ -138,7 +138,7 @@ public enum ApplyUseCase {
 /// Removes every labelled container and the network (volumes only when asked), under the lease.
 public enum DownUseCase {
     public static func run(workspace: Workspace, environment env: String, removeVolumes: Bool, parallel: Int, sink: @escaping ProgressSink) async throws {
-        let reconciler = try workspace.reconciler()
+        let reconciler = try workspace.reconciler(workspace.engineKind(env))
         let executor = workspace.executor(reconciler, timeoutSeconds: nil, parallel: parallel, sink: sink)
         // Under the environment's lease: a controller would otherwise bring everything back.
         let outcome = try await workspace.exclusively(env, as: .down) {

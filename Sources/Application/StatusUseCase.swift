@@ -16,6 +16,8 @@ public enum StatusUseCase {
         public var revision: Int?
         public var drift: String?
         public var conditions: [Condition]
+        /// On the swarm engine: the service's tasks, as the swarm reports them.
+        public var tasks: TaskCounts?
     }
 
     public struct Condition: Encodable, Sendable {
@@ -38,7 +40,7 @@ public enum StatusUseCase {
         let db = workspace.store
         let env = try db.resolveEnvironment(requested)
         let stored = try db.revision(environment: env)
-        let reconciler = try workspace.reconciler()
+        let reconciler = try workspace.reconciler(stored.spec.engine)
         let desired = try reconciler.desiredState(stored)
         let observed = try await reconciler.observe(desired)
         let plan = try reconciler.plan(desired, observed: observed)
@@ -72,7 +74,7 @@ public enum StatusUseCase {
                                       state: container?.state.label ?? "missing", health: (probed[name] ?? container?.health)?.rawValue ?? "-",
                                       container: container.map { String($0.id.prefix(12)) },
                                       ports: container?.ports.map { Self.published($0, remoteHost: observed.remoteHost) } ?? [],
-                                      revision: container?.revision, drift: drift, conditions: conditions))
+                                      revision: container?.revision, drift: drift, conditions: conditions, tasks: container?.tasks))
         }
         return Report(environment: env, desiredRevision: stored.summary.number, lastApply: lastApply, services: rows, seeds: ledger, problems: plan.problems)
     }

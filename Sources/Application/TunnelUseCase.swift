@@ -42,7 +42,7 @@ public enum TunnelUseCase {
         if let unknown = services.first(where: { stored.spec.services[$0] == nil }) {
             throw UseCaseError("no service \"\(unknown)\" in \(environment) (services: \(stored.spec.services.keys.sorted().joined(separator: ", ")))")
         }
-        let reconciler = try workspace.reconciler()
+        let reconciler = try workspace.reconciler(stored.spec.engine)
         let observed = try await reconciler.observe(try reconciler.desiredState(stored))
         let forwards = try forwards(observed.containers, services: services, offset: offset)
         guard !forwards.isEmpty else { throw UseCaseError("\(environment) has no running container with a published TCP port to forward") }

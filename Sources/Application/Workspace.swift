@@ -115,8 +115,22 @@ public struct Workspace: Sendable {
         DockerContainerEngine(client: try DockerClient.fromEnvironment())
     }
 
-    public func reconciler() throws -> Reconciler {
-        Reconciler(engine: try Self.liveEngine(), records: store, host: LocalHost(contextIndex: store))
+    /// The engine an environment of `kind` runs on: the same Docker endpoint, as one engine or
+    /// as the manager of a swarm.
+    public static func liveEngine(_ kind: EngineKind) throws -> any ContainerEngine {
+        switch kind {
+        case .docker: return try liveEngine()
+        case .swarm: return SwarmServiceEngine(client: try DockerClient.fromEnvironment())
+        }
+    }
+
+    /// The engine kind of an environment's newest revision (docker when none is recorded).
+    public func engineKind(_ environment: String) -> EngineKind {
+        ((try? store.revision(environment: environment))?.spec.engine) ?? .docker
+    }
+
+    public func reconciler(_ kind: EngineKind = .docker) throws -> Reconciler {
+        Reconciler(engine: try Self.liveEngine(kind), records: store, host: LocalHost(contextIndex: store))
     }
 
     public var leases: StoreLeases { StoreLeases(store) }

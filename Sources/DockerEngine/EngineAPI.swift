@@ -91,6 +91,8 @@ enum EngineAPI {
         var Internal: Bool
         var Labels: [String: String]
         var IPAM: IPAM?
+        /// Overlay networks of a swarm: containers outside its services may join too.
+        var Attachable: Bool? = nil
     }
 
     struct IPAM: Encodable {

@@ -185,6 +185,16 @@ extension ServiceSpec {
         if !configs.isEmpty {
             m.append(("configs", .obj(configs.map { ($0.key, .obj([("config", .string($0.value.config)), ("sha256", .string($0.value.sha256))])) })))
         }
+        // Only when used, as above.
+        if !deploy.isDefault {
+            var fields: [(String, JSONValue)] = [("replicas", .number(Double(deploy.replicas)))]
+            if !deploy.constraints.isEmpty { fields.append(("placement", .obj([("constraints", .strings(deploy.constraints))]))) }
+            var res: [(String, JSONValue)] = []
+            if let memory = deploy.reservations.memoryBytes { res.append(("memory", .number(Double(memory)))) }
+            if let milli = deploy.reservations.milliCPUs { res.append(("cpus", .number(Double(milli) / 1000))) }
+            if !res.isEmpty { fields.append(("reservations", .obj(res))) }
+            m.append(("deploy", .obj(fields)))
+        }
         // Only when used, as above: an alias that changes recreates exactly this container.
         if !networks.isEmpty {
             m.append(("networks", .obj(networks.map { key, value in
@@ -267,6 +277,8 @@ extension EnvironmentSpec {
         // Only when used, so revisions recorded before configs existed keep their hashes.
         if !configs.isEmpty { m.append(("configs", .obj(configs.map { ($0.key, .obj([("content", .string($0.value))])) }))) }
         if !networks.isEmpty { m.append(("networks", .obj(networks.map { ($0.key, $0.value.canonical) }))) }
+        // Only off the default, so revisions recorded before engines were chosen keep their hashes.
+        if engine != .docker { m.append(("engine", .obj([("kind", .string(engine.rawValue))]))) }
         // Tasks and watch rules likewise, and outside the services' forms: editing them records a
         // revision but recreates no container.
         if !tasks.isEmpty { m.append(("tasks", .obj(tasks.map { ($0.key, $0.value.canonical) }))) }

@@ -14,7 +14,7 @@ extension EnvironmentSpec {
     /// own "services" member is then left empty.
     public static func decodeCanonical(_ node: JSONNode, source: String, services: [String: ServiceSpec] = [:]) throws(ValidationFailure) -> EnvironmentSpec {
         var decoder = SpecDecoder(file: source)
-        guard let members = decoder.object(node, "", allowed: ["name", "services", "seeds", "secrets", "configs", "networks", "tasks", "develop"]) else {
+        guard let members = decoder.object(node, "", allowed: ["name", "services", "seeds", "secrets", "configs", "networks", "tasks", "develop", "engine"]) else {
             throw ValidationFailure(decoder.diagnostics)
         }
         var spec = EnvironmentSpec(name: "")
@@ -45,6 +45,7 @@ extension EnvironmentSpec {
                     if let t = decoder.task(node, "tasks.\(name)") { spec.tasks[name] = t }
                 }
             case "develop": develop = decoder.map(value, "develop") ?? []
+            case "engine": spec.engine = decoder.engine(value, "engine") ?? .docker
             case "configs":
                 for (name, node) in decoder.map(value, "configs") ?? [] {
                     switch decoder.config(node, "configs.\(name)") {

@@ -100,6 +100,44 @@ enum CrossValidation {
             out.append(Diagnostic(file: origin(.seed, cycle[0]), path: "seeds.\(cycle[0]).after", message: "seed cycle: \(cycle.joined(separator: " → "))"))
         }
         out += checkTasks(spec, origin: origin, inactive: inactive)
+        out += checkEngine(spec, origin: origin)
+        return out
+    }
+
+    /// What the chosen engine cannot honour is refused here, before anything is recorded: a
+    /// swarm schedules tasks on nodes that pull their images and publish on every interface;
+    /// one Docker engine has one copy of each service and no nodes to place it on.
+    static func checkEngine(_ spec: EnvironmentSpec, origin: (Kind, String) -> String) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        for name in spec.serviceNames {
+            let service = spec.services[name]!
+            let file = origin(.service, name)
+            let path = "services.\(name)"
+            switch spec.engine {
+            case .docker:
+                if service.deploy.replicas != 1 {
+                    out.append(Diagnostic(file: file, path: "\(path).deploy.replicas", message: "replicas other than 1 need the swarm engine (\"engine\": {\"kind\": \"swarm\"})"))
+                }
+                if !service.deploy.constraints.isEmpty {
+                    out.append(Diagnostic(file: file, path: "\(path).deploy.placement", message: "placement constraints need the swarm engine (\"engine\": {\"kind\": \"swarm\"})"))
+                }
+                if service.deploy.reservations != ResourcesSpec() {
+                    out.append(Diagnostic(file: file, path: "\(path).deploy.reservations", message: "reservations need the swarm engine (\"engine\": {\"kind\": \"swarm\"}); one engine has \"resources\" limits"))
+                }
+            case .swarm:
+                if service.build != nil {
+                    out.append(Diagnostic(file: file, path: "\(path).build", message: "a swarm's nodes pull their images: build and push the image to a registry, then name it in \"image\""))
+                }
+                for (i, port) in service.ports.enumerated() where port.hostIP != "0.0.0.0" {
+                    out.append(Diagnostic(file: file, path: "\(path).ports[\(i)]", message: "a swarm publishes a port on every interface of the node that runs the task, not on \(port.hostIP): write \"hostIP\": \"0.0.0.0\" to accept that"))
+                }
+            }
+        }
+        if spec.engine == .swarm {
+            for seed in spec.seeds.keys.sorted() {
+                out.append(Diagnostic(file: origin(.seed, seed), path: "seeds.\(seed)", message: "seeds are not supported on the swarm engine: a seed needs the volume's node, which the manager's API does not reach (docs/distributed.md)"))
+            }
+        }
         return out
     }
 

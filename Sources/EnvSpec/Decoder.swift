@@ -188,7 +188,7 @@ struct SpecDecoder {
 
     static let serviceKeys = ["image", "build", "pullPolicy", "command", "entrypoint", "workingDir", "user", "env",
                               "ports", "volumes", "dependsOn", "healthcheck", "restart", "resources", "labels",
-                              "profiles", "init", "configs", "networks", "develop"]
+                              "profiles", "init", "configs", "networks", "develop", "deploy"]
 
     mutating func service(_ node: JSONNode, _ path: String) -> ServiceSpec? {
         guard let members = object(node, path, allowed: Self.serviceKeys) else { return nil }
@@ -231,6 +231,7 @@ struct SpecDecoder {
             case "configs": spec.configs = configMounts(value, p)
             case "networks": spec.networks = serviceNetworks(value, p)
             case "develop": spec.develop = develop(value, p)
+            case "deploy": spec.deploy = deploy(value, p)
             default: break
             }
         }
@@ -464,6 +465,31 @@ struct SpecDecoder {
         return spec
     }
 
+    /// `{"replicas": 2, "placement": {"constraints": ["node.labels.zone==eu"]}, "reservations": {"memory": "64m"}}`
+    mutating func deploy(_ node: JSONNode, _ path: String) -> DeploySpec {
+        var spec = DeploySpec()
+        guard let members = object(node, path, allowed: ["replicas", "placement", "reservations"]) else { return spec }
+        for (key, value) in members {
+            let p = Self.join(path, key)
+            switch key {
+            case "replicas": spec.replicas = integer(value, p, range: 0...1000) ?? 1
+            case "placement":
+                guard let placement = object(value, p, allowed: ["constraints"]) else { continue }
+                for (_, list) in placement {
+                    let cp = Self.join(p, "constraints")
+                    for (i, text) in (argv(list, cp) ?? []).enumerated() {
+                        if PlacementConstraint.isValid(text) { spec.constraints.append(text) } else {
+                            fail("\(cp)[\(i)]", "expected a constraint such as \"node.labels.zone==eu\" or \"node.role!=manager\" (node.* or engine.labels.*, == or !=), found \"\(text)\"")
+                        }
+                    }
+                }
+            case "reservations": spec.reservations = resources(value, p)
+            default: break
+            }
+        }
+        return spec
+    }
+
     mutating func resources(_ node: JSONNode, _ path: String) -> ResourcesSpec {
         guard let members = object(node, path, allowed: ["memory", "cpus"]) else { return ResourcesSpec() }
         var spec = ResourcesSpec()
@@ -534,6 +560,16 @@ struct SpecDecoder {
     static func isDNSName(_ s: String) -> Bool { DNSNames.isValid(s) }
 
     /// A top-level network: `{"name", "external", "internal", "driver", "subnets"}`.
+    /// `{"kind": "swarm"}`: the backend the environment runs on.
+    mutating func engine(_ node: JSONNode, _ path: String) -> EngineKind? {
+        guard let members = object(node, path, allowed: ["kind"]) else { return nil }
+        guard let kind = members.first(where: { $0.key == "kind" }) else {
+            fail(path, "expected \"kind\": \"docker\" or \"swarm\"")
+            return nil
+        }
+        return enumValue(kind.value, Self.join(path, "kind"), EngineKind.self)
+    }
+
     mutating func network(_ node: JSONNode, _ path: String) -> NetworkSpec? {
         if case .null = node.value { return NetworkSpec() }
         guard let members = object(node, path, allowed: ["name", "external", "internal", "driver", "subnets"]) else { return nil }

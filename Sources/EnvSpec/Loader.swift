@@ -13,6 +13,8 @@ public struct EnvironmentLoader: Sendable {
     /// Resolves symlinks (nil when the path does not exist): the project rules apply to where a
     /// file really is, not to the name it was reached by.
     public var realPath: @Sendable (String) -> String?
+    /// The engine asked for on the command line (`--engine`), over the file's "engine".
+    public var engine: EngineKind?
 
     /// Everything the loader reads comes in here: files, the process environment, the working
     /// directory and symlink resolution. `EnvironmentLoader.live` (HostFiles) passes this
@@ -26,7 +28,7 @@ public struct EnvironmentLoader: Sendable {
         self.profiles = profiles
     }
 
-    static let topLevelKeys = ["$schema", "name", "services", "seeds", "variables", "secrets", "configs", "include", "networks", "tasks"]
+    static let topLevelKeys = ["$schema", "name", "services", "seeds", "variables", "secrets", "configs", "include", "networks", "tasks", "engine"]
 
     /// One parsed file of the include tree.
     struct SourceFile {
@@ -55,6 +57,8 @@ public struct EnvironmentLoader: Sendable {
         var networks: [String: (spec: NetworkSpec, file: String)] = [:]
         var tasks: [String: (spec: TaskSpec, file: String)] = [:]
         var serviceOrigin: [String: String] = [:]
+        // The root file says where the environment runs; an included file's "engine" is ignored.
+        var engine = EngineKind.docker
 
         // Included files first, then the root, whose definitions override theirs.
         for (index, file) in files.enumerated().reversed() {
@@ -69,6 +73,7 @@ public struct EnvironmentLoader: Sendable {
                 continue
             }
             if isRoot {
+                if let e = tree["engine"] { engine = decoder.engine(e, "engine") ?? .docker }
                 if let n = tree["name"] {
                     if let s = decoder.string(n, "name"), decoder.name(s, "name", what: "environment") { name = s }
                 } else {
@@ -166,6 +171,7 @@ public struct EnvironmentLoader: Sendable {
                                    secrets: secrets.mapValues(\.spec),
                                    networks: networks.mapValues(\.spec))
         spec.tasks = tasks.mapValues(\.spec)
+        spec.engine = self.engine ?? engine
         // Watched folders stay in the workspace, as includes and build contexts do.
         for (serviceName, entry) in services {
             for (i, rule) in entry.spec.develop.enumerated() where !PathMath.isInside(workspace, PathMath.join(rootDir, rule.path)) {

@@ -12,6 +12,8 @@ public struct EnvironmentSpec: Sendable, Equatable {
     /// The common actions of the environment's repositories, by name (`INCLUDE:NAME` for an
     /// included environment's).
     public var tasks: [String: TaskSpec] = [:]
+    /// Where the environment runs: one Docker engine (the default) or a Docker Swarm.
+    public var engine: EngineKind = .docker
 
     public init(name: String, services: [String: ServiceSpec] = [:], seeds: [String: SeedSpec] = [:], secrets: [String: SecretSource] = [:],
                 configs: [String: String] = [:], networks: [String: NetworkSpec] = [:]) {
@@ -95,6 +97,8 @@ public struct ServiceSpec: Sendable, Equatable {
     /// outside the service's canonical form: the environment's form carries it (`develop`), so
     /// a changed rule is a new revision that recreates nothing.
     public var develop: [WatchRule] = []
+    /// Replicas, placement and reservations: honoured by the swarm engine only.
+    public var deploy: DeploySpec = DeploySpec()
 
     public init(image: String? = nil) { self.image = image }
 }
@@ -215,6 +219,35 @@ public struct ResourcesSpec: Sendable, Equatable {
     public init(memoryBytes: Int? = nil, milliCPUs: Int? = nil) {
         self.memoryBytes = memoryBytes
         self.milliCPUs = milliCPUs
+    }
+}
+
+/// The backend an environment runs on. `docker`: containers on one engine (local or remote).
+/// `swarm`: each service a Swarm service, scheduled by the swarm the engine manages.
+public enum EngineKind: String, Sendable, CaseIterable { case docker, swarm }
+
+/// How a service is spread over a swarm's nodes (compose's `deploy`).
+public struct DeploySpec: Sendable, Equatable {
+    public var replicas: Int = 1
+    /// Swarm placement constraints, such as `node.labels.zone==eu` or `node.role!=manager`.
+    public var constraints: [String] = []
+    /// What the scheduler sets aside on a node for each task (the limits are `resources`).
+    public var reservations: ResourcesSpec = ResourcesSpec()
+    public init() {}
+    /// Nothing asked beyond one replica anywhere: the canonical form leaves it out.
+    public var isDefault: Bool { self == DeploySpec() }
+}
+
+/// Swarm's placement grammar: `KEY==VALUE` or `KEY!=VALUE`, the key under `node.` or `engine.labels.`.
+public enum PlacementConstraint {
+    public static func isValid(_ text: String) -> Bool {
+        let op = text.range(of: "==") ?? text.range(of: "!=")
+        guard let op else { return false }
+        let key = text[..<op.lowerBound].trimmingCharacters(in: .whitespaces)
+        let value = text[op.upperBound...].trimmingCharacters(in: .whitespaces)
+        guard !value.isEmpty, !value.contains("=") else { return false }
+        let keyOK = key.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }
+        return keyOK && (key.hasPrefix("node.") || key.hasPrefix("engine.labels.")) && !key.hasSuffix(".")
     }
 }
 

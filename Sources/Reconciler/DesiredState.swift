@@ -118,6 +118,10 @@ public struct DesiredState: Sendable {
                                        files: service.configs.sorted(by: { $0.key < $1.key }).map { WorkloadFile(path: $0.key, contents: spec.configs[$0.value.config] ?? "") })
         }
         for (name, service) in spec.services where service.healthcheckDisabled { workloads[name]?.healthcheckDisabled = true }
+        for (name, service) in spec.services {
+            workloads[name]?.deploy = service.deploy
+            for case let .secret(secret) in service.env.values { workloads[name]?.secrets[secret] = secretValues[secret] ?? "" }
+        }
         var desired = DesiredState(spec: spec, revision: revision, workloads: workloads, builds: builds)
         desired.secretValues = Array(secretValues.values)
         desired.secretsByName = secretValues

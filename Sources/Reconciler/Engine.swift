@@ -72,6 +72,8 @@ public struct ObservedContainer: Sendable, Equatable {
     public var ports: [PublishedPort]
     /// When the container was created, seconds since 1970; 0 when unknown.
     public var created: Double = 0
+    /// For a Swarm service: its tasks, as the swarm reports them. Nil for a container.
+    public var tasks: TaskCounts?
 
     public init(id: String, name: String, labels: [String: String], state: ContainerState, health: Health = .none,
                 image: String = "", imageID: String = "", ports: [PublishedPort] = []) {
@@ -89,6 +91,26 @@ public struct ObservedContainer: Sendable, Equatable {
     public var service: String? { labels[Labels.service] }
     public var specHash: String? { labels[Labels.specHash] }
     public var revision: Int? { labels[Labels.revision].flatMap(Int.init) }
+}
+
+/// A Swarm service's tasks: how many run of how many wanted, and what became of the others.
+public struct TaskCounts: Sendable, Equatable, Codable {
+    public var running: Int
+    public var desired: Int
+    /// Tasks that ended without being asked to (failed, rejected, or a container that died):
+    /// the swarm replaced each with a new one.
+    public var replaced: Int
+    /// The most recent of those endings, in the swarm's words, such as "task exited (137)".
+    public var lastEnding: String?
+    /// The nodes the running tasks are on, by hostname (or node ID when names repeat).
+    public var nodes: [String]
+    public init(running: Int, desired: Int, replaced: Int = 0, lastEnding: String? = nil, nodes: [String] = []) {
+        self.running = running
+        self.desired = desired
+        self.replaced = replaced
+        self.lastEnding = lastEnding
+        self.nodes = nodes
+    }
 }
 
 /// One immutable snapshot of the engine, taken before planning. Planning makes no further calls.
@@ -166,6 +188,11 @@ public struct Workload: Sendable, Equatable {
     public var terminal: Bool = false
     /// Config files written into the container after it is created and before it starts.
     public var files: [WorkloadFile] = []
+    /// How many copies and where (the swarm engine; one Docker engine runs exactly one).
+    public var deploy: DeploySpec = DeploySpec()
+    /// The secrets its variables reference, by name, with their values: the swarm engine hands
+    /// them over as Swarm secrets as well (files under /run/secrets).
+    public var secrets: [String: String] = [:]
 }
 
 extension Workload {
@@ -179,6 +206,7 @@ extension Workload {
         helper.healthcheck = nil
         helper.restart = .no
         helper.files = []
+        helper.deploy = DeploySpec()
         // A helper answers to no service name or alias: DNS keeps pointing at the service.
         helper.networks = networks.map { WorkloadNetwork(name: $0.name, aliases: [], ipv4Address: nil) }
         return helper
@@ -276,6 +304,12 @@ public protocol ContainerEngine: Sendable {
     func putArchive(_ id: String, path: String, chunks: ByteChunks) async throws
     /// Hands a tar archive of `path` to `sink` piece by piece, as the engine sends it.
     func getArchive(_ id: String, path: String, into sink: (Data) async throws -> Void) async throws
+    /// Config files reach the workload with its creation (Swarm configs), not through
+    /// `putArchive` before it starts.
+    var takesFilesAtCreation: Bool { get }
+    /// Changes a workload in place to the new definition, keeping its identity (a Swarm service
+    /// update). Returns nil when the engine replaces workloads instead (one Docker engine).
+    func update(_ id: String, to workload: Workload) async throws -> String?
     /// Waits for the container to stop and returns its exit code.
     func waitContainer(_ id: String) async throws -> Int
     /// Everything the container has printed so far.
@@ -466,5 +500,7 @@ public struct AttachedSession: Sendable {
 
 extension ContainerEngine {
     public var remoteHost: String? { nil }
+    public var takesFilesAtCreation: Bool { false }
+    public func update(_ id: String, to workload: Workload) async throws -> String? { nil }
     public func missingBindSources(_ sources: [String], image: String) async -> Set<String> { [] }
 }

@@ -149,6 +149,7 @@ public struct Executor: Sendable {
             case let .create(workload):
                 return (.succeeded, try await createAndStart(workload))
             case let .recreate(oldID, workload):
+                if let id = try await engine.update(oldID, to: workload) { return (.succeeded, id) }
                 try await tolerate(.notFound) { try await engine.stopContainer(oldID, timeoutSeconds: stopTimeout) }
                 try await tolerate(.notFound) { try await engine.removeContainer(oldID) }
                 return (.succeeded, try await createAndStart(workload))
@@ -179,7 +180,7 @@ public struct Executor: Sendable {
     /// Config files go in between create and start, so the program never sees a half-written one.
     func createAndStart(_ workload: Workload) async throws -> String {
         let id = try await engine.createContainer(workload)
-        if !workload.files.isEmpty {
+        if !workload.files.isEmpty && !engine.takesFilesAtCreation {
             let archive = try Tar.files(workload.files.map { ($0.path, Data($0.contents.utf8), 0o644) })
             try await engine.putArchive(id, path: "/", archive: archive)
         }

@@ -14,12 +14,13 @@ extension Devstack {
         @Option(name: .shortAndLong, help: "A message for the revision.") var message: String = ""
         @Option(name: .long, help: "Activate a profile (repeatable).") var profile: [String] = []
         @Option(name: .long, help: "Bring up only this service and what it depends on (repeatable); the others are left as they are.") var only: [String] = []
+        @Option(name: .long, help: ArgumentHelp("Run on this engine, over the file's \"engine\": docker or swarm.", valueName: "KIND")) var engine: EngineKind?
         @OptionGroup var store: StoreOptions
         @OptionGroup var converge: ConvergeOptions
 
         func run() async throws {
             // Validate before opening the store, so bad input leaves the database untouched.
-            let loaded = try EnvironmentInput(positional: file, files: files, profiles: profile).load()
+            let loaded = try EnvironmentInput(positional: file, files: files, profiles: profile, engine: engine).load()
             for name in only where loaded.spec.services[name] == nil {
                 throw UserError("\(PathMath.relative(from: FileManager.default.currentDirectoryPath, to: loaded.rootFile)): --only \(name): no service named \"\(name)\"\(Suggest.didYouMean(name, in: loaded.spec.serviceNames))", exitCode: 2)
             }

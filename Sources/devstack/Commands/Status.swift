@@ -2,6 +2,7 @@ import Application
 import ArgumentParser
 import EnvSpec
 import Foundation
+import Reconciler
 
 extension Devstack {
     struct Status: AsyncParsableCommand {
@@ -16,9 +17,12 @@ extension Devstack {
             if output.json { return try JSONOutput.print(report) }
             let applied = report.lastApply.map { "last apply: revision \($0.revision), \($0.outcome.rawValue)" } ?? "never applied"
             print("\(Terminal.bold(report.environment))  desired revision \(report.desiredRevision)  \(applied)")
-            print(Terminal.table(["SERVICE", "STATE", "HEALTH", "CONTAINER", "PORTS", "REV", "CONDITION", "DRIFT"], report.services.map { r in
-                [r.service + (r.desired ? "" : " (orphan)"), r.state, r.health, r.container ?? "-", r.ports.isEmpty ? "-" : r.ports.joined(separator: ","),
-                 r.revision.map(String.init) ?? "-", Self.headline(r.conditions), r.drift ?? "-"]
+            let swarm = report.services.contains { $0.tasks != nil }
+            let headers = ["SERVICE", "STATE", "HEALTH", swarm ? "SERVICE ID" : "CONTAINER", "PORTS", "REV", "CONDITION", "DRIFT"]
+            print(Terminal.table(headers + (swarm ? ["TASKS"] : []), report.services.map { r -> [String] in
+                let row: [String] = [r.service + (r.desired ? "" : " (orphan)"), r.state, r.health, r.container ?? "-", r.ports.isEmpty ? "-" : r.ports.joined(separator: ","),
+                                     r.revision.map(String.init) ?? "-", Self.headline(r.conditions), r.drift ?? "-"]
+                return swarm ? row + [r.tasks.map(Self.tasks) ?? "-"] : row
             }))
             if !report.seeds.isEmpty {
                 print("")
@@ -36,6 +40,13 @@ extension Devstack {
             let label = pick.type == "Ready" && !pick.status ? "NotReady" : pick.type
             let age = Timestamp.parse(pick.since).map { " \(Self.age(Date().timeIntervalSince($0)))" } ?? ""
             return pick.type == "Degraded" ? "\(label)\(age): \(pick.reason)" : "\(label)\(age)"
+        }
+
+        /// "1/1 running on node-a; 1 replaced (last: non-zero exit (137))".
+        static func tasks(_ t: TaskCounts) -> String {
+            let placed = t.nodes.isEmpty ? "" : " on \(Array(Set(t.nodes)).sorted().joined(separator: ", "))"
+            let replaced = t.replaced == 0 ? "" : "; \(t.replaced) replaced\(t.lastEnding.map { " (last: \($0))" } ?? "")"
+            return "\(t.running)/\(t.desired) running\(placed)\(replaced)"
         }
 
         static func age(_ seconds: TimeInterval) -> String {

@@ -42,10 +42,13 @@ enum ComposeFiles {
 struct EnvironmentInput {
     var files: [String]
     var profiles: [String]
+    /// `--engine`, over the file's own "engine".
+    var engine: EngineKind?
 
-    init(positional: String?, files: [String], profiles: [String]) {
+    init(positional: String?, files: [String], profiles: [String], engine: EngineKind? = nil) {
         self.files = (positional.map { [$0] } ?? []) + files
         self.profiles = profiles
+        self.engine = engine
     }
 
     /// True when a file was named, or COMPOSE_FILE names some.
@@ -71,11 +74,15 @@ struct EnvironmentInput {
             let fromShell = (variables["COMPOSE_PROFILES"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             let converted = try ComposeFiles.convert(files, variables: variables)
             for warning in converted.warnings { Terminal.warn(warning.description) }
-            return try ComposeFiles.loader(files, json: converted.json, profiles: profiles + fromShell).load(first)
+            var loader = ComposeFiles.loader(files, json: converted.json, profiles: profiles + fromShell)
+            loader.engine = engine
+            return try loader.load(first)
         }
         guard files.count == 1 else {
             throw UserError("\(files.joined(separator: ", ")): several files are combined only when all are compose files; an environment file combines others with \"include\"", exitCode: 2)
         }
-        return try EnvironmentLoader.cli(profiles: profiles).load(first)
+        var loader = EnvironmentLoader.cli(profiles: profiles)
+        loader.engine = engine
+        return try loader.load(first)
     }
 }

@@ -73,3 +73,5 @@ struct RegistryFlags: ParsableArguments {
 
     var options: RegistryOptions { .live(ca: ca, plainHTTP: plainHttp) }
 }
+/// `--engine docker|swarm`.
+extension EngineKind: ExpressibleByArgument {}
