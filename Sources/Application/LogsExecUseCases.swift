@@ -1,3 +1,4 @@
+import DockerEngine
 import EnvSpec
 import Foundation
 import Reconciler
@@ -24,12 +25,15 @@ public enum LogsUseCase {
         let stored = try workspace.store.revision(environment: env)
         let mask = SecretMask(spec: stored.spec, projectDirectory: stored.summary.projectDirectory ?? FileManager.default.currentDirectoryPath, host: LocalHost())
         let engine = try Workspace.liveEngine()
+        let onSwarm = stored.spec.engine == .swarm
         try await withThrowingTaskGroup(of: Void.self) { group in
             for name in names {
                 group.addTask {
                     do {
                         var pending: [UInt8: Data] = [:]
-                        for try await frame in engine.logs(Naming.container(env, name), follow: follow, tail: tail, since: since) {
+                        let target = Naming.container(env, name)
+                        let frames = onSwarm ? engine.serviceLogs(target, follow: follow, tail: tail, since: since) : engine.logs(target, follow: follow, tail: tail, since: since)
+                        for try await frame in frames {
                             var buffer = pending[frame.stream, default: Data()] + frame.payload
                             while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
                                 line(name, mask.apply(String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)))
@@ -49,12 +53,19 @@ public enum LogsUseCase {
 }
 
 public enum ExecUseCase {
-    /// The container of a service the environment declares.
-    public static func container(workspace: Workspace, environment env: String, service: String) throws -> String {
-        guard try workspace.store.revision(environment: env).spec.services[service] != nil else {
+    /// The container of a service the environment declares; on the swarm engine, its running
+    /// task's container on the node the engine is (the only node its API reaches).
+    public static func container(workspace: Workspace, environment env: String, service: String) async throws -> String {
+        let spec = try workspace.store.revision(environment: env).spec
+        guard spec.services[service] != nil else {
             throw UseCaseError("no service named \"\(service)\" in \(env)", invalidInput: true)
         }
-        return Naming.container(env, service)
+        guard spec.engine == .swarm else { return Naming.container(env, service) }
+        do {
+            return try await SwarmServiceEngine(client: try DockerClient.fromEnvironment()).localTaskContainer(Naming.container(env, service))
+        } catch let error as EngineError {
+            throw UseCaseError(error.message)
+        }
     }
 
     /// Runs a command under the caller's terminal (raw keys, window size); returns its exit code.

@@ -1,3 +1,4 @@
+import DockerEngine
 import EnvSpec
 import Foundation
 import Reconciler
@@ -10,6 +11,7 @@ public enum RestartUseCase {
     public static func run(workspace: Workspace, environment env: String, service: String, sink: @escaping ProgressSink) async throws {
         let stored = try workspace.store.revision(environment: env)
         guard stored.spec.services[service] != nil else { throw UseCaseError("no service named \"\(service)\" in \(env)", invalidInput: true) }
+        if stored.spec.engine == .swarm { return try await restartService(workspace: workspace, stored: stored, service: service, sink: sink) }
         let engine = try Workspace.liveEngine()
         let container = Naming.container(env, service)
         let started = ContinuousClock.now
@@ -24,6 +26,19 @@ public enum RestartUseCase {
         let ms = (ContinuousClock.now - started).milliseconds
         try? workspace.store.appendEvent(EventRecord(environment: env, revision: stored.summary.number, service: service, action: "restart",
                                                      cause: "restarted by request", outcome: EventOutcome.ok.rawValue, durationMs: ms))
+        sink(.success("restarted \(service)", " in \(Elapsed.since(started))"))
+    }
+
+    /// On the swarm engine: new tasks for the service (`docker service update --force`).
+    static func restartService(workspace: Workspace, stored: StoredRevision, service: String, sink: @escaping ProgressSink) async throws {
+        let name = Naming.container(stored.summary.environment, service)
+        let started = ContinuousClock.now
+        sink(.info("replacing the tasks of \(name)"))
+        do {
+            try await SwarmServiceEngine(client: try DockerClient.fromEnvironment()).restart(name)
+        } catch let error as EngineError where error.kind == .notFound {
+            throw UseCaseError("\(service) has no service: apply the environment first")
+        }
         sink(.success("restarted \(service)", " in \(Elapsed.since(started))"))
     }
 }

@@ -8,6 +8,7 @@ public enum SnapshotUseCases {
     public static func save(workspace: Workspace, environment env: String, name: String, service: String?, volume: String?,
                             settings: ConvergeSettings, sink: @escaping ProgressSink) async throws {
         let store = workspace.store
+        try workspace.requireDockerEngine(env, for: "a snapshot")
         let stored = try store.revision(environment: env)
         let volumes = try SnapshotManager.volumes(in: stored.spec, service: service, volume: volume)
         let started = ContinuousClock.now
@@ -28,6 +29,7 @@ public enum SnapshotUseCases {
     public static func restore(workspace: Workspace, environment env: String, snapshot record: SnapshotRecord, revision: Int?,
                                settings: ConvergeSettings, sink: @escaping ProgressSink) async throws {
         let store = workspace.store
+        try workspace.requireDockerEngine(env, for: "a snapshot")
         let reconciler = try workspace.reconciler()
         var manager = SnapshotManager(reconciler, catalog: store)
         manager.progress = sink
@@ -68,6 +70,7 @@ public enum RollbackUseCase {
         // Find and check the data first, so a missing or damaged snapshot changes nothing.
         var snapshot: SnapshotRecord?
         if withData {
+            try workspace.requireDockerEngine(env, for: "a snapshot")
             let all = try store.snapshots(environment: env)
             guard let found = all.first(where: { $0.revision == revision }) else {
                 let taken = Set(all.compactMap(\.revision).map(String.init)).sorted()
@@ -118,6 +121,7 @@ public enum ApplyUseCase {
 
     public static func run(workspace: Workspace, spec: EnvironmentSpec, projectDirectory: String, message: String, only: [String],
                            recordOnly: Bool, settings: ConvergeSettings, sink: @escaping ProgressSink, knownOutOfStep: Bool = false) async throws {
+        try await refuseEngineMove(workspace: workspace, to: spec)
         let meta = RevisionMeta.local(message: message, source: .apply, projectDirectory: projectDirectory)
         let outcome = try workspace.store.record(spec, meta: meta)
         switch outcome {
@@ -132,6 +136,20 @@ public enum ApplyUseCase {
                                        only: closure, sink: sink)
         converge.knownOutOfStep = knownOutOfStep
         try await converge.run()
+    }
+}
+
+extension ApplyUseCase {
+    /// An environment that still runs on one engine kind is not moved to the other: the new
+    /// engine would not see what the old one runs, and it would be left behind, unmanaged.
+    static func refuseEngineMove(workspace: Workspace, to spec: EnvironmentSpec) async throws {
+        let current = workspace.engineKind(spec.name)
+        guard current != spec.engine else { return }
+        let engine = try Workspace.liveEngine(current)
+        let left = (try? await engine.observe(environment: spec.name, containerNames: [], images: []))?.containers ?? []
+        guard !left.isEmpty else { return }
+        throw UseCaseError("\(spec.name) runs on the \(current.rawValue) engine (\(left.count) \(current == .swarm ? "services" : "containers")), and this apply asks for the \(spec.engine.rawValue) engine: "
+            + "run devstack down --env \(spec.name) first, then apply; nothing was changed", invalidInput: true)
     }
 }
 

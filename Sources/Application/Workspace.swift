@@ -129,6 +129,20 @@ public struct Workspace: Sendable {
         ((try? store.revision(environment: environment))?.spec.engine) ?? .docker
     }
 
+    /// Refuses work only one Docker engine can do (snapshots, a controller) for an environment
+    /// on the swarm engine, before anything is touched.
+    public func requireDockerEngine(_ environment: String, for what: String) throws {
+        guard engineKind(environment) == .docker else {
+            throw UseCaseError("\(what) is not supported on the swarm engine, where \(environment) runs: \(Self.swarmReason[what] ?? "see docs/distributed.md"); nothing was changed")
+        }
+    }
+
+    static let swarmReason = [
+        "a snapshot": "a volume lives on the node that ran its task, which the manager's API does not reach",
+        "a controller": "the swarm restarts and replaces its tasks itself, and devstack status shows what it did",
+        "watch": "a task's files live on the node that runs it",
+    ]
+
     public func reconciler(_ kind: EngineKind = .docker) throws -> Reconciler {
         Reconciler(engine: try Self.liveEngine(kind), records: store, host: LocalHost(contextIndex: store))
     }

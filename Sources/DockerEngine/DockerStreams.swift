@@ -104,10 +104,18 @@ extension DockerContainerEngine: EngineEventSource {
 
     /// Follows or dumps a container's output, frame by frame.
     public func logs(_ container: String, follow: Bool, tail: Int?, since: String?) -> AsyncThrowingStream<(stream: UInt8, payload: Data), Error> {
+        Self.frames(client.stream("/containers/\(container)/logs", query: Self.logQuery(follow: follow, tail: tail, since: since)))
+    }
+
+    /// A Swarm service's output, every task's, gathered by the manager from the nodes.
+    public func serviceLogs(_ service: String, follow: Bool, tail: Int?, since: String?) -> AsyncThrowingStream<(stream: UInt8, payload: Data), Error> {
+        Self.frames(client.stream("/services/\(service)/logs", query: Self.logQuery(follow: follow, tail: tail, since: since)))
+    }
+
+    static func logQuery(follow: Bool, tail: Int?, since: String?) -> [(String, String)] {
         var query = [("stdout", "1"), ("stderr", "1"), ("follow", follow ? "1" : "0"), ("tail", tail.map(String.init) ?? "all")]
         if let since { query.append(("since", since)) }
-        let raw = client.stream("/containers/\(container)/logs", query: query)
-        return Self.frames(raw)
+        return query
     }
 
     /// Runs a command and streams its output; the exit code comes from `execExitCode` afterwards.

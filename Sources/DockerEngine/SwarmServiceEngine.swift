@@ -177,17 +177,26 @@ public struct SwarmServiceEngine: ContainerEngine {
     /// A created service has started once a task of its spec runs (or ran to its end); one whose
     /// tasks all ended with nothing coming after them is given new ones first.
     public func startContainer(_ id: String) async throws {
-        if case .exited = try await inspectContainer(id).state { try await forceUpdate(id) }
+        if case .exited = try await inspectContainer(id).state { return try await restart(id) }
         try await waitForTask(id)
     }
 
+    /// New tasks of the same spec, once they run (`devstack restart` on the swarm engine).
+    public func restart(_ id: String) async throws {
+        let before = Set(try await serviceAndTasks(id).1.map(\.ID))
+        try await forceUpdate(id)
+        try await waitForTask(id, replacing: before)
+    }
+
     /// Waits while the swarm places, pulls and starts a task; the last ending is the error.
-    func waitForTask(_ id: String, limit: Duration = .seconds(120)) async throws {
+    /// `replacing`: tasks that do not count (those a forced update replaces).
+    func waitForTask(_ id: String, replacing old: Set<String> = [], limit: Duration = .seconds(120)) async throws {
         let clock = ContinuousClock()
         let deadline = clock.now + limit
         var delay = Duration.milliseconds(50)
         while true {
-            let (service, tasks) = try await serviceAndTasks(id)
+            let (service, all) = try await serviceAndTasks(id)
+            let tasks = all.filter { !old.contains($0.ID) }
             let (state, _, counts) = Self.status(service, tasks: tasks, nodes: [:])
             switch state {
             case .running, .exited: return
@@ -333,7 +342,7 @@ public struct SwarmServiceEngine: ContainerEngine {
     // MARK: tasks' containers
 
     /// A running task's container on the manager's own node: the only containers its API reaches.
-    func localTaskContainer(_ id: String) async throws -> String {
+    public func localTaskContainer(_ id: String) async throws -> String {
         let info = try await managerInfo()
         let service = try await client.request(.GET, "/services/\(id)", context: "service \(id)").decode(SwarmAPI.Service.self)
         let tasks = try await client.request(.GET, "/tasks", query: [("filters", DockerContainerEngine.filters(["service": [service.ID], "desired-state": ["running"]]))])

@@ -13,7 +13,7 @@ struct SwarmTests {
         "web": { "image": "devstack/busybox:1.36", "command": ["sleep", "3600"], "restart": "always",
                  "env": { "MODE": "\(mode)", "TOKEN": { "secret": "token" } }, "configs": { "/etc/greeting.txt": "greeting" },
                  "deploy": { "placement": { "constraints": ["node.labels.devstack-role==worker"] } } },
-        "api": { "image": "devstack/busybox:1.36", "command": ["sleep", "3600"], "restart": "always",
+        "api": { "image": "devstack/busybox:1.36", "command": ["sh", "-c", "echo api-ready; exec sleep 3600"], "restart": "always",
                  "healthcheck": { "command": ["true"], "interval": "1s" },
                  "deploy": { "replicas": 2, "placement": { "constraints": ["node.role==manager"] } } }
         """
@@ -74,6 +74,25 @@ struct SwarmTests {
         #expect(f.devstack(["rollback", "1"], environment: secret).code == 0)
         #expect(Self.mode(f) == "MODE=one")
         #expect(Docker.run(["service", "inspect", "-f", "{{.ID}}", f.container("web")]).stdout == webID)
+
+        // What a task's node holds is refused in one line; what the manager reaches works.
+        let snapshot = f.devstack(["snapshot", "save", "before"], environment: secret)
+        #expect(snapshot.code == 1)
+        #expect(snapshot.stderr == "devstack: error: a snapshot is not supported on the swarm engine, where \(f.name) runs: a volume lives on the node that ran its task, which the manager's API does not reach; nothing was changed\n", "\(snapshot.output)")
+        let onWorker = f.devstack(["exec", "web", "--", "true"], environment: secret)
+        #expect(onWorker.code == 1)
+        #expect(onWorker.stderr == "devstack: error: \(f.container("web")) runs no task on the manager's node; the engine's API reaches only that node's containers (run it with DOCKER_HOST at the node that runs the task)\n", "\(onWorker.output)")
+        let onManager = f.devstack(["exec", "api", "--", "sh", "-c", "echo from $HOSTNAME"], environment: secret)
+        #expect(onManager.code == 0 && onManager.stdout.hasPrefix("from "), "\(onManager.output)")
+        // The same environment on one Docker engine would leave the swarm's services behind.
+        CLI.write("{\"name\": \"\(f.name)\", \"services\": {\"web\": {\"image\": \"devstack/busybox:1.36\"}}}", to: f.dir + "/docker.json")
+        let moved = f.devstack(["apply", f.dir + "/docker.json", "--engine", "docker"], environment: secret)
+        #expect(moved.code == 2)
+        #expect(moved.stderr == "devstack: error: \(f.name) runs on the swarm engine (2 services), and this apply asks for the docker engine: run devstack down --env \(f.name) first, then apply; nothing was changed\n", "\(moved.output)")
+        // The service's output, every task's, through the manager.
+        let logs = f.devstack(["logs", "api"], environment: secret)
+        #expect(logs.code == 0)
+        #expect(logs.stdout.components(separatedBy: "\n").filter { $0.hasSuffix("api-ready") }.count == 2, "\(logs.output)")
 
         // Down: our services, network, configs and secrets; nothing of anyone else's.
         #expect(f.devstack(["down"], environment: secret).code == 0)

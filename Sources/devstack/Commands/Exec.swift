@@ -18,7 +18,7 @@ extension Devstack {
         func run() async throws {
             guard !command.isEmpty else { throw UserError("give the command after --, e.g. devstack exec lms -- ls /", exitCode: 2) }
             let workspace = try store.openForReading()
-            let container = try ExecUseCase.container(workspace: workspace, environment: try workspace.environment(environment.env), service: service)
+            let container = try await ExecUseCase.container(workspace: workspace, environment: try workspace.environment(environment.env), service: service)
             let write: @Sendable (OutputFrame) -> Void = { frame in (frame.stream == 2 ? FileHandle.standardError : FileHandle.standardOutput).write(frame.payload) }
             if !noTTY, isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 {
                 let terminal = TasksUseCase.Terminal(size: RawTerminal.size(), input: RawTerminal.keystrokes(), resizes: RawTerminal.resizes())
