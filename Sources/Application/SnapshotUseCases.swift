@@ -1,3 +1,4 @@
+import DockerEngine
 import EnvSpec
 import Foundation
 import Reconciler
@@ -103,7 +104,10 @@ public enum ApplyUseCase {
     /// itself a write). Otherwise opens it for writing and records and converges.
     public static func run(statePath: String, spec: EnvironmentSpec, projectDirectory: String, message: String, only: [String],
                            recordOnly: Bool, settings: ConvergeSettings, sink: @escaping ProgressSink) async throws {
-        if !recordOnly { try await RegistryUseCases.prefetchSeeds(spec, sink: sink) }
+        if !recordOnly {
+            try await requireSwarmManager(spec)
+            try await RegistryUseCases.prefetchSeeds(spec, sink: sink)
+        }
         var checked = false
         if !recordOnly, only.isEmpty, FileManager.default.fileExists(atPath: statePath),
            let reading = try? Workspace.open(path: statePath, access: .read),
@@ -121,7 +125,7 @@ public enum ApplyUseCase {
 
     public static func run(workspace: Workspace, spec: EnvironmentSpec, projectDirectory: String, message: String, only: [String],
                            recordOnly: Bool, settings: ConvergeSettings, sink: @escaping ProgressSink, knownOutOfStep: Bool = false) async throws {
-        try await refuseEngineMove(workspace: workspace, to: spec)
+        if !recordOnly { try await refuseEngineMove(workspace: workspace, to: spec) }
         let meta = RevisionMeta.local(message: message, source: .apply, projectDirectory: projectDirectory)
         let outcome = try workspace.store.record(spec, meta: meta)
         switch outcome {
@@ -142,7 +146,17 @@ public enum ApplyUseCase {
 extension ApplyUseCase {
     /// An environment that still runs on one engine kind is not moved to the other: the new
     /// engine would not see what the old one runs, and it would be left behind, unmanaged.
+    /// A swarm environment needs a manager: refused before a revision is recorded for it, and
+    /// before the state database is opened for writing.
+    static func requireSwarmManager(_ spec: EnvironmentSpec) async throws {
+        guard spec.engine == .swarm else { return }
+        do { try await SwarmServiceEngine(client: try DockerClient.fromEnvironment()).requireManager() } catch let error as EngineError {
+            throw UseCaseError(error.message + "; nothing was recorded")
+        }
+    }
+
     static func refuseEngineMove(workspace: Workspace, to spec: EnvironmentSpec) async throws {
+        try await requireSwarmManager(spec)
         let current = workspace.engineKind(spec.name)
         guard current != spec.engine else { return }
         let engine = try Workspace.liveEngine(current)

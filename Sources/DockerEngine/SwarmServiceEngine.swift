@@ -48,6 +48,8 @@ public struct SwarmServiceEngine: ContainerEngine {
 
     /// The engine must manage a swarm: a worker cannot create services, and an engine outside
     /// any swarm has none to run them.
+    public func requireManager() async throws { _ = try await managerInfo() }
+
     func managerInfo() async throws -> SwarmAPI.SwarmInfo {
         let swarm = try await client.request(.GET, "/info").decode(SwarmAPI.Info.self).Swarm
         guard swarm?.LocalNodeState == "active" else {

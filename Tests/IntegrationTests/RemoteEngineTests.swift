@@ -22,6 +22,18 @@ import TestSupport
         #expect(context.stderr.hasPrefix("devstack: error: no docker context named \"nowhere\""), "\(context.output)")
     }
 
+    /// The suite's engine is in no swarm (the swarm phase runs alone, and leaves it).
+    @Test func aSwarmEnvironmentOnAnEngineInNoSwarmIsRefusedBeforeAnythingIsRecorded() throws {
+        guard Docker.require() else { return }
+        let f = EngineFixture("noswarm")
+        defer { try? FileManager.default.removeItem(atPath: f.dir) }
+        f.write(#""web": { "image": "devstack/busybox:1.36" }"#, extra: #""engine": { "kind": "swarm" },"#)
+        let refused = f.devstack(["apply", f.file])
+        #expect(refused.code == 1)
+        #expect(refused.stderr == "devstack: error: the engine at unix:///var/run/docker.sock is not part of a swarm (docker swarm init makes it a manager), and the environment asks for the swarm engine; nothing was recorded\n", "\(refused.output)")
+        #expect(!FileManager.default.fileExists(atPath: f.state), "the state database is not even created")
+    }
+
     @Test func anEnvironmentAppliesOverSSHAndAnUnknownHostKeyIsRefused() throws {
         guard Docker.require() else { return }
         let ssh = try TestSSHServer()
