@@ -62,7 +62,7 @@ public enum TasksUseCase {
         let task = invocation.task
         // The revision is read and made concrete (secrets, build contexts) once, for both steps.
         let stored = try workspace.store.revision(environment: env)
-        let reconciler = try workspace.reconciler()
+        let reconciler = try workspace.reconciler(stored.spec.engine)
         let desired = try reconciler.desiredState(stored)
         try await bringUp(workspace: workspace, stored: stored, reconciler: reconciler, desired: desired, task: task, settings: settings, sink: sink)
         let mask = SecretMask(desired.secretValues)
@@ -81,7 +81,8 @@ public enum TasksUseCase {
         do {
             switch task.mode {
             case .exec:
-                let container = Naming.container(env, task.service)
+                // On the swarm engine: the service's task on the manager's node.
+                let container = try await ExecUseCase.container(workspace: workspace, environment: env, service: task.service)
                 if let interactive {
                     let (id, session) = try await engine.execAttached(container, command: invocation.argv, options: options, size: interactive.size)
                     try await pump(session, terminal: interactive, mask: mask, output: output)

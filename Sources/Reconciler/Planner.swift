@@ -103,7 +103,8 @@ public enum Planner {
                 continue
             }
             let policy = spec.services[name]!.pullPolicy
-            guard imageStep[workload.image] == nil else { continue }
+            // A swarm's nodes pull what their tasks run, when they run it: no step here.
+            guard imageStep[workload.image] == nil, spec.engine == .docker else { continue }
             if policy == .always {
                 imageStep[workload.image] = add(.pullImage(workload.image), service: name, cause: "pullPolicy is always")
             } else if policy == .missing && observed.images[workload.image] == nil {

@@ -22,6 +22,8 @@ struct SwarmTests {
     static let settings = """
         "engine": { "kind": "swarm" }, "secrets": { "token": { "fromEnv": "SWARM_TEST_TOKEN" } },
         "configs": { "greeting": { "content": "hello from a swarm config\\n" } },
+        "tasks": { "probe": { "service": "api", "exec": ["sh", "-c", "echo exec-on-$WHERE"], "env": { "WHERE": "swarm" } },
+                   "reach": { "service": "api", "run": ["sh", "-c", "nslookup web >/dev/null && echo web-resolves"] } },
         """
 
     @Test func servicesRunWhereTheyArePlacedAreHealedUpdatedRolledBackAndRemoved() throws {
@@ -89,6 +91,13 @@ struct SwarmTests {
         let moved = f.devstack(["apply", f.dir + "/docker.json", "--engine", "docker"], environment: secret)
         #expect(moved.code == 2)
         #expect(moved.stderr == "devstack: error: \(f.name) runs on the swarm engine (2 services), and this apply asks for the docker engine: run devstack down --env \(f.name) first, then apply; nothing was changed\n", "\(moved.output)")
+        // Tasks: in the api task's container, and in a one-off container on the manager's node
+        // that joins the attachable overlay, where web (on the worker) resolves.
+        let probe = f.devstack(["run", "probe"], environment: secret)
+        #expect(probe.stdout == "exec-on-swarm\n", "\(probe.output)")
+        let reach = f.devstack(["run", "reach"], environment: secret)
+        #expect(reach.stdout == "web-resolves\n", "\(reach.output)")
+
         // The service's output, every task's, through the manager.
         let logs = f.devstack(["logs", "api"], environment: secret)
         #expect(logs.code == 0)

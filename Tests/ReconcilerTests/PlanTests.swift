@@ -51,6 +51,24 @@ func converge(_ json: String = shop, engine: FakeEngine, revision: Int = 1) asyn
         #expect(web.dependsOn.map { p.steps[$0].text } == ["+ network shop-net", "+ create cache", "… wait db healthy", "… wait migrate completed"])
     }
 
+    @Test func onTheSwarmEngineTheNodesPullAndNoImageStepIsPlanned() async throws {
+        let json = #"{"name": "shop", "engine": {"kind": "swarm"}, "services": {"web": {"image": "busybox", "pullPolicy": "always"}, "db": {"image": "mariadb"}}}"#
+        let p = try await plan(json, engine: FakeEngine(images: [:]))
+        #expect(p.text == """
+            + network shop-net (no network)
+            + create db (no existing container)
+            + create web (no existing container)
+            """)
+        let docker = try await plan(json.replacingOccurrences(of: #""engine": {"kind": "swarm"}, "#, with: ""), engine: FakeEngine(images: [:]))
+        #expect(docker.text == """
+            + network shop-net (no network)
+            + pull mariadb (image not present)
+            + pull busybox (pullPolicy is always)
+            + create db (no existing container)
+            + create web (no existing container)
+            """)
+    }
+
     @Test func convergedIsEmpty() async throws {
         let engine = FakeEngine(images: ["busybox": "sha256:b1"])
         let report = try await converge(engine: engine)
