@@ -1,3 +1,4 @@
+import DockerEngine
 import EnvSpec
 import Foundation
 import Reconciler
@@ -192,7 +193,7 @@ public enum SeedUseCase {
     public static func run(workspace: Workspace, environment: String, seeds: Set<String>, force: Bool, sink: @escaping ProgressSink) async throws {
         let stored = try workspace.store.revision(environment: environment)
         guard !stored.spec.seeds.isEmpty else { return sink(.info("\(environment) declares no seeds")) }
-        let reconciler = try workspace.reconciler()
+        let reconciler = try workspace.reconciler(stored.spec.engine)
         try await workspace.exclusively(environment, as: .seed) {
             try await run(stored: stored, reconciler: reconciler, store: workspace.store, only: seeds, force: force, sink: sink)
         }
@@ -201,7 +202,11 @@ public enum SeedUseCase {
     static func run(stored: StoredRevision, reconciler: Reconciler, store: StateStore, desired resolved: DesiredState? = nil,
                     only: Set<String>, force: Bool, sink: @escaping ProgressSink) async throws {
         let desired = try resolved ?? reconciler.desiredState(stored)
-        let runner = SeedRunner(reconciler, store: store)
+        // On the swarm engine a seed runs on the manager's node: in a service's task there, or
+        // in a one-off container there on the attachable overlay.
+        var seeding = reconciler
+        if let swarm = reconciler.engine as? SwarmServiceEngine { seeding.engine = swarm.managerNode }
+        let runner = SeedRunner(seeding, store: store)
         let outcomes = try await runner.run(desired, projectDirectory: stored.summary.projectDirectory ?? FileManager.default.currentDirectoryPath,
                                             only: only, force: force, secrets: desired.secretValues) { sink(.seed($0)) }
         let bad = outcomes.filter(\.status.isFailure)

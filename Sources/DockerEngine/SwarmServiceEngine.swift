@@ -42,7 +42,7 @@ public struct SwarmServiceEngine: ContainerEngine {
         state.foreign = services.filter { wanted.contains($0.Spec.Name) && $0.Spec.Labels?[Labels.environment] != environment }
             .map { Self.observed($0, tasks: tasks[$0.ID] ?? [], nodes: nodes) }
         // Each node pulls what its tasks run: nothing to pull or build here.
-        state.images = Dictionary(uniqueKeysWithValues: images.map { ($0, $0) })
+        state.images = Dictionary(images.map { ($0, $0) }, uniquingKeysWith: { first, _ in first })
         return state
     }
 
@@ -369,3 +369,48 @@ public struct SwarmServiceEngine: ContainerEngine {
         return DockerClient.demultiplex(response.body).map { String(decoding: $0.payload, as: UTF8.self) }.joined()
     }
 }
+
+extension SwarmServiceEngine {
+    /// The manager's own node as one Docker engine, where a service's name stands for its task
+    /// there: what seeds run against (an exec in the service, a one-off container).
+    public var managerNode: any ContainerEngine { ManagerNode(swarm: self) }
+}
+
+/// Containers on the swarm manager's node. `exec` and `putArchive` given a service's name reach
+/// its running task there; everything else is that node's Docker engine as it is.
+struct ManagerNode: ContainerEngine {
+    let swarm: SwarmServiceEngine
+    var node: DockerContainerEngine { swarm.containers }
+
+    /// A service's task container on this node, or `name` itself when no service has that name.
+    func container(_ name: String) async throws -> String {
+        do {
+            _ = try await swarm.client.request(.GET, "/services/\(name)")
+        } catch let error as EngineError where error.kind == .notFound {
+            return name
+        }
+        return try await swarm.localTaskContainer(name)
+    }
+
+    func exec(_ id: String, command: [String]) async throws -> ExecResult { try await node.exec(try await container(id), command: command) }
+    func putArchive(_ id: String, path: String, archive: Data) async throws { try await node.putArchive(try await container(id), path: path, archive: archive) }
+    func observe(environment: String, containerNames: [String], images: [String], networkNames: [String]) async throws -> ObservedState {
+        try await node.observe(environment: environment, containerNames: containerNames, images: images, networkNames: networkNames)
+    }
+    func createNetwork(_ network: NetworkDefinition, environment: String) async throws { try await swarm.createNetwork(network, environment: environment) }
+    func removeNetwork(_ name: String) async throws { try await swarm.removeNetwork(name) }
+    func createVolume(_ name: String, environment: String) async throws { try await node.createVolume(name, environment: environment) }
+    func removeVolume(_ name: String) async throws { try await node.removeVolume(name) }
+    func imageDigest(_ reference: String) async throws -> String? { try await node.imageDigest(reference) }
+    func pullImage(_ reference: String) async throws -> String { try await node.pullImage(reference) }
+    func buildImage(_ build: ImageBuild) async throws -> String { try await node.buildImage(build) }
+    func createContainer(_ workload: Workload) async throws -> String { try await node.createContainer(workload) }
+    func startContainer(_ id: String) async throws { try await node.startContainer(id) }
+    func stopContainer(_ id: String, timeoutSeconds: Int) async throws { try await node.stopContainer(id, timeoutSeconds: timeoutSeconds) }
+    func removeContainer(_ id: String) async throws { try await node.removeContainer(id) }
+    func inspectContainer(_ id: String) async throws -> ContainerStatus { try await node.inspectContainer(id) }
+    func getArchive(_ id: String, path: String) async throws -> Data { try await node.getArchive(id, path: path) }
+    func waitContainer(_ id: String) async throws -> Int { try await node.waitContainer(id) }
+    func output(_ id: String) async throws -> String { try await node.output(id) }
+}
+

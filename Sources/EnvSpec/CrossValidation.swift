@@ -134,8 +134,8 @@ enum CrossValidation {
             }
         }
         if spec.engine == .swarm {
-            for seed in spec.seeds.keys.sorted() {
-                out.append(Diagnostic(file: origin(.seed, seed), path: "seeds.\(seed)", message: "seeds are not supported on the swarm engine: a seed needs the volume's node, which the manager's API does not reach (docs/distributed.md)"))
+            for name in spec.seeds.keys.sorted() where spec.seeds[name]!.volume != nil {
+                out.append(Diagnostic(file: origin(.seed, name), path: "seeds.\(name)", message: "a seed into a volume is not supported on the swarm engine: the volume lives on the node that runs its task, which the manager's API does not reach; seed through the service (\"exec\" or \"run\") instead (docs/distributed.md)"))
             }
         }
         return out

@@ -57,13 +57,13 @@ import Testing
         ])
         let onSwarm = """
             {"name": "shop", "engine": {"kind": "swarm"},
-             "services": {"web": {"build": "web", "ports": ["8080:80", {"hostIP": "0.0.0.0", "containerPort": 443}]}},
-             "seeds": {"schema": {"service": "web", "exec": ["true"]}}}
+             "services": {"web": {"build": "web", "ports": ["8080:80", {"hostIP": "0.0.0.0", "containerPort": 443}], "volumes": ["data:/data"]}},
+             "seeds": {"schema": {"service": "web", "exec": ["true"]}, "rows": {"volume": "data", "copy": "rows.tar"}}}
             """
         #expect(errors(onSwarm) == [
             #"env.json: services.web.build: a swarm's nodes pull their images: build and push the image to a registry, then name it in "image""#,
             #"env.json: services.web.ports[0]: a swarm publishes a port on every interface of the node that runs the task, not on 127.0.0.1: write "hostIP": "0.0.0.0" to accept that"#,
-            #"env.json: seeds.schema: seeds are not supported on the swarm engine: a seed needs the volume's node, which the manager's API does not reach (docs/distributed.md)"#,
+            #"env.json: seeds.rows: a seed into a volume is not supported on the swarm engine: the volume lives on the node that runs its task, which the manager's API does not reach; seed through the service ("exec" or "run") instead (docs/distributed.md)"#,
         ])
     }
 

@@ -22,6 +22,8 @@ struct SwarmTests {
     static let settings = """
         "engine": { "kind": "swarm" }, "secrets": { "token": { "fromEnv": "SWARM_TEST_TOKEN" } },
         "configs": { "greeting": { "content": "hello from a swarm config\\n" } },
+        "seeds": { "marker": { "service": "api", "exec": ["sh", "-c", "echo seeded > /tmp/seeded"] },
+                   "lookup": { "service": "api", "run": ["nslookup", "web"], "after": ["marker"] } },
         "tasks": { "probe": { "service": "api", "exec": ["sh", "-c", "echo exec-on-$WHERE"], "env": { "WHERE": "swarm" } },
                    "reach": { "service": "api", "run": ["sh", "-c", "nslookup web >/dev/null && echo web-resolves"] } },
         """
@@ -42,6 +44,9 @@ struct SwarmTests {
         let applied = f.devstack(["apply", f.file], environment: secret)
         #expect(applied.code == 0, "\(applied.output)")
         #expect(swarm.nodes(of: f.container("web")) == [swarm.workerNode], "web is constrained to the worker")
+        // Seeds ran on the manager's node: in an api task, and in a one-off container on the overlay.
+        let seeds = f.devstack(["status"], environment: secret).stdout.split(separator: "\n").filter { $0.hasPrefix("lookup ") || $0.hasPrefix("marker ") }
+        #expect(seeds.map { $0.split(separator: " ", omittingEmptySubsequences: true).prefix(3).joined(separator: " ") } == ["lookup ok 1", "marker ok 1"], "\(seeds)")
         let manager = Docker.run(["info", "-f", "{{.Swarm.NodeID}}"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(swarm.nodes(of: f.container("api")) == [manager, manager], "api's two replicas are constrained to the manager")
         let webTask = swarm.onWorker(["ps", "-q", "--filter", "name=\(f.container("web"))."]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
