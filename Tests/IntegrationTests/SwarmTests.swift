@@ -46,7 +46,7 @@ struct SwarmTests {
         #expect(swarm.nodes(of: f.container("web")) == [swarm.workerNode], "web is constrained to the worker")
         // Seeds ran on the manager's node: in an api task, and in a one-off container on the overlay.
         let seeds = f.devstack(["status"], environment: secret).stdout.split(separator: "\n").filter { $0.hasPrefix("lookup ") || $0.hasPrefix("marker ") }
-        #expect(seeds.map { $0.split(separator: " ", omittingEmptySubsequences: true).prefix(3).joined(separator: " ") } == ["lookup ok 1", "marker ok 1"], "\(seeds)")
+        #expect(seeds.map { $0.split(separator: " ", omittingEmptySubsequences: true).prefix(3).joined(separator: " ") } == ["lookup succeeded 1", "marker succeeded 1"], "\(seeds)")
         let manager = Docker.run(["info", "-f", "{{.Swarm.NodeID}}"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(swarm.nodes(of: f.container("api")) == [manager, manager], "api's two replicas are constrained to the manager")
         let webTask = swarm.onWorker(["ps", "-q", "--filter", "name=\(f.container("web"))."]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
