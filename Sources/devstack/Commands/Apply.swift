@@ -5,7 +5,7 @@ import Foundation
 
 extension Devstack {
     struct Apply: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Record an environment file as desired state and converge the engine to it.")
+        static let configuration = CommandConfiguration(commandName: "apply", abstract: "Record an environment file as desired state and converge the engine to it.")
 
         @Argument(help: "The environment file, or a docker compose file (.yml, .yaml).") var file: String?
         @Option(name: [.customShort("f"), .long], help: ArgumentHelp("A compose file (repeatable: later files overlay earlier ones); COMPOSE_FILE when none is given.", valueName: "FILE"))

@@ -5,6 +5,7 @@ import Foundation
 extension Devstack {
     struct Bisect: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "bisect",
             abstract: "Find the first bad revision: apply recorded revisions between GOOD and BAD and run a test command on each.",
             discussion: """
                 The test command is an argument array after --. Exit 0 means good, 125 means the revision cannot be \

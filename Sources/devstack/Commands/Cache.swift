@@ -5,6 +5,7 @@ import Foundation
 extension Devstack {
     struct Cache: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "cache",
             abstract: "The download cache of registry blobs (snapshot seeds, pulled archives), shared by every environment.",
             subcommands: [List.self, Prune.self], defaultSubcommand: List.self)
 
@@ -20,7 +21,7 @@ extension Devstack {
         }
 
         struct Prune: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Remove the blobs no environment's latest revision seeds from (all of them with --all).")
+            static let configuration = CommandConfiguration(commandName: "prune", abstract: "Remove the blobs no environment's latest revision seeds from (all of them with --all).")
 
             @Flag(name: .long, help: "Remove every cached blob.") var all = false
             @OptionGroup var store: StoreOptions

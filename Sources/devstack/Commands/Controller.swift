@@ -6,6 +6,7 @@ import Reconciler
 extension Devstack {
     struct Controller: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "controller",
             abstract: "Keep an environment converged: react to engine events and new revisions, heal drift, back off crash loops.")
 
         @OptionGroup var store: StoreOptions

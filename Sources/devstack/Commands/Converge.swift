@@ -18,7 +18,7 @@ struct ConvergeOptions: ParsableArguments {
 
 extension Devstack {
     struct Seed: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Run seeds now; unchanged seeds that succeeded are skipped unless --force.")
+        static let configuration = CommandConfiguration(commandName: "seed", abstract: "Run seeds now; unchanged seeds that succeeded are skipped unless --force.")
 
         @Argument(help: "Seeds to run (all when left out).") var seeds: [String] = []
         @Flag(name: .long, help: "Run even when the ledger says the seed is unchanged.") var force = false

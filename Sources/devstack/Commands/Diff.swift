@@ -7,6 +7,7 @@ import Reconciler
 extension Devstack {
     struct Diff: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "diff",
             abstract: "Compare two revisions, or (with no revisions) what apply would change on the engine.",
             discussion: "devstack diff 1 2 compares recorded revisions field by field.")
 

@@ -6,6 +6,7 @@ import Application
 extension Devstack {
     struct Doctor: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "doctor",
             abstract: "Check the state database, leases, seed ledger and snapshots; --repair fixes what can be fixed.")
 
         @OptionGroup var store: StoreOptions

@@ -3,7 +3,7 @@ import ArgumentParser
 
 extension Devstack {
     struct Down: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove the environment's containers and network (volumes only with --volumes).")
+        static let configuration = CommandConfiguration(commandName: "down", abstract: "Remove the environment's containers and network (volumes only with --volumes).")
 
         @OptionGroup var store: StoreOptions
         @OptionGroup var environment: EnvironmentOption

@@ -5,7 +5,7 @@ import Application
 
 extension Devstack {
     struct Events: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show the recorded reconcile history: time, revision, service, action, cause, outcome.")
+        static let configuration = CommandConfiguration(commandName: "events", abstract: "Show the recorded reconcile history: time, revision, service, action, cause, outcome.")
 
         @OptionGroup var store: StoreOptions
         @OptionGroup var environment: EnvironmentOption

@@ -6,7 +6,7 @@ import Reconciler
 
 extension Devstack {
     struct Exec: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Run a command in a service's container; its exit code becomes devstack's.")
+        static let configuration = CommandConfiguration(commandName: "exec", abstract: "Run a command in a service's container; its exit code becomes devstack's.")
 
         @Argument(help: "The service.") var service: String
         @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.") var command: [String] = []

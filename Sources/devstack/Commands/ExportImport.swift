@@ -4,7 +4,7 @@ import Foundation
 
 extension Devstack {
     struct Export: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Write a revision as a verifiable bundle a teammate can import.")
+        static let configuration = CommandConfiguration(commandName: "export", abstract: "Write a revision as a verifiable bundle a teammate can import.")
 
         @Argument(help: "Revision number (the latest when left out).") var revision: Int?
         @Option(name: .shortAndLong, help: "The bundle file to write ('-' for standard output).") var output: String
@@ -25,7 +25,7 @@ extension Devstack {
     }
 
     struct Import: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Verify a bundle (a file, or oci://REF in a registry) and record it as a new revision (history is never rewritten).")
+        static let configuration = CommandConfiguration(commandName: "import", abstract: "Verify a bundle (a file, or oci://REF in a registry) and record it as a new revision (history is never rewritten).")
 
         @Argument(help: "The bundle file, or oci://REGISTRY/PATH[:TAG][@sha256:DIGEST].") var file: String
         @OptionGroup var options: ImportOptions

@@ -3,7 +3,7 @@ import EnvSpec
 
 extension Devstack {
     struct Graph: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print the dependency graph as DOT or Mermaid.")
+        static let configuration = CommandConfiguration(commandName: "graph", abstract: "Print the dependency graph as DOT or Mermaid.")
 
         enum Format: String, ExpressibleByArgument, CaseIterable { case dot, mermaid }
 

@@ -4,7 +4,7 @@ import Application
 
 extension Devstack {
     struct History: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List an environment's recorded revisions, newest first.")
+        static let configuration = CommandConfiguration(commandName: "history", abstract: "List an environment's recorded revisions, newest first.")
 
         @OptionGroup var store: StoreOptions
         @OptionGroup var environment: EnvironmentOption

@@ -3,10 +3,11 @@ import ArgumentParser
 
 extension Devstack {
     struct Key: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Signing keys for bundles.", subcommands: [Generate.self])
+        static let configuration = CommandConfiguration(commandName: "key", abstract: "Signing keys for bundles.", subcommands: [Generate.self])
 
         struct Generate: ParsableCommand {
             static let configuration = CommandConfiguration(
+                commandName: "generate",
                 abstract: "Make an Ed25519 key pair: the private key stays in ~/.config/devstack/keys, the public key line goes to your team's trusted-keys file.")
 
             @Argument(help: "The key's name (shown to those who verify it).") var name: String

@@ -5,7 +5,7 @@ import Application
 
 extension Devstack {
     struct Logs: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print services' output with a coloured prefix per service, like compose.")
+        static let configuration = CommandConfiguration(commandName: "logs", abstract: "Print services' output with a coloured prefix per service, like compose.")
 
         @Argument(help: "Services (all when left out).") var services: [String] = []
         @Flag(name: .shortAndLong, help: "Keep following new output.") var follow = false

@@ -5,6 +5,7 @@ import Foundation
 extension Devstack {
     struct Push: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "push",
             abstract: "Push a revision to an OCI registry as an artifact (signed with --sign; with its snapshot archives with --with-data).",
             discussion: "An unchanged blob is not uploaded again. Credentials come from docker's config.json and credential helpers.")
 
@@ -31,6 +32,7 @@ extension Devstack {
 
     struct Pull: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "pull",
             abstract: "Pull an environment from an OCI registry, verify it and record it as a new revision (import oci://REF does the same).")
 
         @Argument(help: ArgumentHelp("What to pull.", valueName: "REGISTRY/PATH[:TAG][@sha256:DIGEST]")) var reference: String

@@ -3,7 +3,7 @@ import ArgumentParser
 
 extension Devstack {
     struct Rollback: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Record a new revision with REV's desired state, then converge to it.")
+        static let configuration = CommandConfiguration(commandName: "rollback", abstract: "Record a new revision with REV's desired state, then converge to it.")
 
         @Argument(help: "The revision to go back to.") var revision: Int
         @OptionGroup var store: StoreOptions

@@ -6,6 +6,7 @@ import Reconciler
 extension Devstack {
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "run",
             abstract: "Run a task of the environment; its exit code becomes devstack's.",
             discussion: "Tasks of included environments are INCLUDE:TASK, or TASK when only one environment defines it. Arguments after -- go to tasks with \"args\": true.")
 

@@ -4,7 +4,7 @@ import Application
 
 extension Devstack {
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print a revision's desired state (the latest when REV is left out).")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Print a revision's desired state (the latest when REV is left out).")
 
         @Argument(help: "Revision number.") var revision: Int?
         @OptionGroup var store: StoreOptions

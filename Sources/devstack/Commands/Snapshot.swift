@@ -5,6 +5,7 @@ import Reconciler
 extension Devstack {
     struct Snapshot: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "snapshot",
             abstract: "Save, restore, list and remove snapshots of an environment's named volumes.",
             subcommands: [SnapshotSave.self, SnapshotRestore.self, SnapshotList.self, SnapshotRemove.self])
     }

@@ -6,7 +6,7 @@ import Reconciler
 
 extension Devstack {
     struct Status: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show each service's desired and actual state, health and drift.")
+        static let configuration = CommandConfiguration(commandName: "status", abstract: "Show each service's desired and actual state, health and drift.")
 
         @OptionGroup var store: StoreOptions
         @OptionGroup var environment: EnvironmentOption

@@ -6,7 +6,7 @@ import Reconciler
 
 extension Devstack {
     struct Tasks: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the environment's tasks (devstack run NAME runs one).")
+        static let configuration = CommandConfiguration(commandName: "tasks", abstract: "List the environment's tasks (devstack run NAME runs one).")
 
         @OptionGroup var store: StoreOptions
         @OptionGroup var environment: EnvironmentOption

@@ -5,6 +5,7 @@ import Foundation
 extension Devstack {
     struct Tunnel: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "tunnel",
             abstract: "Forward a remote engine's published ports to 127.0.0.1 on this machine, until Ctrl-C.")
 
         @Argument(help: "Services (all when left out).") var services: [String] = []

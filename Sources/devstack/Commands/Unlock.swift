@@ -3,7 +3,7 @@ import ArgumentParser
 
 extension Devstack {
     struct Unlock: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove an environment's lease, for a controller or apply that is gone (like terraform force-unlock).")
+        static let configuration = CommandConfiguration(commandName: "unlock", abstract: "Remove an environment's lease, for a controller or apply that is gone (like terraform force-unlock).")
 
         @OptionGroup var store: StoreOptions
         @OptionGroup var environment: EnvironmentOption

@@ -3,7 +3,7 @@ import EnvSpec
 
 extension Devstack {
     struct Validate: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Check an environment file and everything it includes.")
+        static let configuration = CommandConfiguration(commandName: "validate", abstract: "Check an environment file and everything it includes.")
 
         @Argument(help: "The environment file, or a compose file.") var file: String?
         @Option(name: [.customShort("f"), .long], help: ArgumentHelp("A compose file (repeatable); COMPOSE_FILE when none is given.", valueName: "FILE"))

@@ -4,6 +4,7 @@ import ArgumentParser
 extension Devstack {
     struct Watch: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "watch",
             abstract: "Keep the running services in step with the working tree, by their develop.watch rules (Ctrl-C stops).",
             discussion: "sync copies changed files into the container (deletions included), rebuild rebuilds the image and recreates the service, sync+restart syncs then restarts it. Rules come from the recorded revision: apply after changing them.")
 
