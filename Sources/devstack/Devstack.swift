@@ -8,6 +8,7 @@ struct Devstack: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "devstack",
         abstract: "Run multi-service development environments from recorded, reproducible desired state.",
+        discussion: "The engine is found as the docker CLI finds it: --context NAME (any command, as docker --context), DOCKER_HOST, DOCKER_CONTEXT, the current docker context, /var/run/docker.sock.",
         version: DevstackVersion.current,
         subcommands: [Validate.self, Apply.self, Diff.self, Status.self, History.self, Show.self, Rollback.self,
                       Down.self, Graph.self, Export.self, Import.self, Push.self, Pull.self, Cache.self, Events.self, Controller.self, Unlock.self,
@@ -16,7 +17,10 @@ struct Devstack: AsyncParsableCommand {
     /// Errors from the libraries become clear lines and an exit code; never a stack trace.
     static func main() async {
         do {
-            var command = try parseAsRoot(GlobalOptions.reordered(Array(CommandLine.arguments.dropFirst())))
+            let (arguments, context) = try GlobalOptions.context(in: Array(CommandLine.arguments.dropFirst()))
+            // The engine resolution reads it first, over DOCKER_HOST, as docker --context does.
+            if let context { setenv("DEVSTACK_CONTEXT", context, 1) }
+            var command = try parseAsRoot(GlobalOptions.reordered(arguments))
             if var async = command as? AsyncParsableCommand {
                 try await async.run()
             } else {
@@ -51,6 +55,28 @@ struct Devstack: AsyncParsableCommand {
 enum GlobalOptions {
     static let withValue: Set<String> = ["--state", "--env"]
     static let flags: Set<String> = ["--json"]
+
+    /// `--context NAME` (or `--context=NAME`) anywhere before `--`, taken out: the docker
+    /// context every command's engine comes from.
+    static func context(in arguments: [String]) throws -> ([String], String?) {
+        var rest: [String] = []
+        var context: String?
+        var index = 0
+        while index < arguments.count {
+            let token = arguments[index]
+            if token == "--" { rest += arguments[index...]; break }
+            if token == "--context" || token.hasPrefix("--context=") {
+                let value = token == "--context" ? (index + 1 < arguments.count ? arguments[index + 1] : "") : String(token.dropFirst("--context=".count))
+                guard !value.isEmpty, !value.hasPrefix("-") else { throw UserError("--context: expected the name of a docker context (docker context ls lists them)", exitCode: 2) }
+                context = value
+                index += token == "--context" ? 2 : 1
+                continue
+            }
+            rest.append(token)
+            index += 1
+        }
+        return (rest, context)
+    }
 
     static func reordered(_ arguments: [String]) -> [String] {
         var leading: [String] = []

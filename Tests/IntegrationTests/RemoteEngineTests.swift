@@ -20,6 +20,14 @@ import TestSupport
         #expect(loopback.stderr == "devstack: error: cannot reach the Docker engine at tcp://127.0.0.1:9: connection refused\n", "\(loopback.output)")
         let context = f.devstack(["status"], environment: ["DOCKER_CONTEXT": "nowhere", "DOCKER_CONFIG": f.dir + "/docker"])
         #expect(context.stderr.hasPrefix("devstack: error: no docker context named \"nowhere\""), "\(context.output)")
+        // --context names one for any command, over DOCKER_HOST, as docker --context does.
+        let flag = f.devstack(["--context", "elsewhere", "status"], environment: ["DOCKER_HOST": "unix:///var/run/docker.sock", "DOCKER_CONFIG": f.dir + "/docker"])
+        #expect(flag.stderr.hasPrefix("devstack: error: no docker context named \"elsewhere\""), "\(flag.output)")
+        let after = f.devstack(["status", "--context=elsewhere"], environment: ["DOCKER_CONFIG": f.dir + "/docker"])
+        #expect(after.stderr == flag.stderr)
+        let empty = f.devstack(["status", "--context"])
+        #expect(empty.code == 2)
+        #expect(empty.stderr == "devstack: error: --context: expected the name of a docker context (docker context ls lists them)\n")
     }
 
     /// The suite's engine is in no swarm (the swarm phase runs alone, and leaves it).
