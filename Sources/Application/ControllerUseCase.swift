@@ -8,7 +8,7 @@ import StateStore
 public enum ControllerUseCase {
     public static func make(workspace: Workspace, environment: String, resync: Duration, verbose: Bool = false, sink: @escaping ProgressSink,
                             log: @escaping @Sendable (String) -> Void) throws -> EnvironmentController {
-        try workspace.requireDockerEngine(environment, for: "a controller")
+        try workspace.requireDockerEngine(environment, for: .controller)
         var settings = ControllerSettings()
         settings.resync = resync
         settings.verbose = verbose

@@ -9,7 +9,7 @@ public enum SnapshotUseCases {
     public static func save(workspace: Workspace, environment env: String, name: String, service: String?, volume: String?,
                             settings: ConvergeSettings, sink: @escaping ProgressSink) async throws {
         let store = workspace.store
-        try workspace.requireDockerEngine(env, for: "a snapshot")
+        try workspace.requireDockerEngine(env, for: .snapshot)
         let stored = try store.revision(environment: env)
         let volumes = try SnapshotManager.volumes(in: stored.spec, service: service, volume: volume)
         let started = ContinuousClock.now
@@ -30,7 +30,7 @@ public enum SnapshotUseCases {
     public static func restore(workspace: Workspace, environment env: String, snapshot record: SnapshotRecord, revision: Int?,
                                settings: ConvergeSettings, sink: @escaping ProgressSink) async throws {
         let store = workspace.store
-        try workspace.requireDockerEngine(env, for: "a snapshot")
+        try workspace.requireDockerEngine(env, for: .snapshot)
         let reconciler = try workspace.reconciler()
         var manager = SnapshotManager(reconciler, catalog: store)
         manager.progress = sink
@@ -71,7 +71,7 @@ public enum RollbackUseCase {
         // Find and check the data first, so a missing or damaged snapshot changes nothing.
         var snapshot: SnapshotRecord?
         if withData {
-            try workspace.requireDockerEngine(env, for: "a snapshot")
+            try workspace.requireDockerEngine(env, for: .snapshot)
             let all = try store.snapshots(environment: env)
             guard let found = all.first(where: { $0.revision == revision }) else {
                 let taken = Set(all.compactMap(\.revision).map(String.init)).sorted()

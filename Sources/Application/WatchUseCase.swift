@@ -54,7 +54,7 @@ public struct WatchUseCase: Sendable {
 
     /// Watches until cancelled.
     public func run() async throws {
-        try workspace.requireDockerEngine(environment, for: "watch")
+        try workspace.requireDockerEngine(environment, for: .watch)
         let targets = try targets()
         let watcher: FileWatcher
         do { watcher = try FileWatcher(roots: Array(Set(targets.map(\.root))).sorted()) } catch { throw UseCaseError("\(error)") }

@@ -129,19 +129,33 @@ public struct Workspace: Sendable {
         ((try? store.revision(environment: environment))?.spec.engine) ?? .docker
     }
 
-    /// Refuses work only one Docker engine can do (snapshots, a controller) for an environment
-    /// on the swarm engine, before anything is touched.
-    public func requireDockerEngine(_ environment: String, for what: String) throws {
-        guard engineKind(environment) == .docker else {
-            throw UseCaseError("\(what) is not supported on the swarm engine, where \(environment) runs: \(Self.swarmReason[what] ?? "see docs/distributed.md"); nothing was changed")
+    /// Work only one Docker engine can do, and why a swarm cannot.
+    public enum DockerOnly: Sendable {
+        case snapshot, controller, watch
+
+        var what: String {
+            switch self {
+            case .snapshot: return "a snapshot"
+            case .controller: return "a controller"
+            case .watch: return "watch"
+            }
+        }
+
+        var reason: String {
+            switch self {
+            case .snapshot: return "a volume lives on the node that ran its task, which the manager's API does not reach"
+            case .controller: return "the swarm restarts and replaces its tasks itself, and devstack status shows what it did"
+            case .watch: return "a task's files live on the node that runs it"
+            }
         }
     }
 
-    static let swarmReason = [
-        "a snapshot": "a volume lives on the node that ran its task, which the manager's API does not reach",
-        "a controller": "the swarm restarts and replaces its tasks itself, and devstack status shows what it did",
-        "watch": "a task's files live on the node that runs it",
-    ]
+    /// Refuses `work` for an environment on the swarm engine, before anything is touched.
+    public func requireDockerEngine(_ environment: String, for work: DockerOnly) throws {
+        guard engineKind(environment) == .docker else {
+            throw UseCaseError("\(work.what) is not supported on the swarm engine, where \(environment) runs: \(work.reason); nothing was changed")
+        }
+    }
 
     public func reconciler(_ kind: EngineKind = .docker) throws -> Reconciler {
         Reconciler(engine: try Self.liveEngine(kind), records: store, host: LocalHost(contextIndex: store))
