@@ -1,3 +1,4 @@
+import Application
 import Foundation
 import Testing
 import TestSupport
@@ -28,7 +29,7 @@ struct SwarmTests {
                    "reach": { "service": "api", "run": ["sh", "-c", "nslookup web >/dev/null && echo web-resolves"] } },
         """
 
-    @Test func servicesRunWhereTheyArePlacedAreHealedUpdatedRolledBackAndRemoved() throws {
+    @Test func servicesRunWhereTheyArePlacedAreHealedUpdatedRolledBackAndRemoved() async throws {
         guard Docker.require() else { return }
         let swarm = try TestSwarm()
         defer { swarm.stop() }
@@ -70,7 +71,7 @@ struct SwarmTests {
         var web = ""
         let deadline = Date().addingTimeInterval(30)
         repeat {
-            Thread.sleep(forTimeInterval: 0.5)
+            try await Task.sleep(for: .milliseconds(500))
             web = f.devstack(["status"], environment: secret).stdout.split(separator: "\n").first { $0.hasPrefix("web ") }.map(String.init) ?? ""
         } while !web.contains("1/1 running") && Date() < deadline
         // Both nodes have this machine's hostname, so the node's ID follows it.
@@ -107,6 +108,13 @@ struct SwarmTests {
         let logs = f.devstack(["logs", "api"], environment: secret)
         #expect(logs.code == 0)
         #expect(logs.stdout.components(separatedBy: "\n").filter { $0.hasSuffix("api-ready") }.count == 2, "\(logs.output)")
+
+        // The dashboard's restart: new tasks for both replicas, once they run.
+        let before = Set(Docker.run(["service", "ps", "-q", "--filter", "desired-state=running", f.container("api")]).stdout.split(separator: "\n"))
+        try await RestartUseCase.run(workspace: try Workspace.open(path: f.state, access: .existing), environment: f.name, service: "api", sink: { _ in })
+        let after = Set(Docker.run(["service", "ps", "-q", "--filter", "desired-state=running", f.container("api")]).stdout.split(separator: "\n"))
+        #expect(before.count == 2 && after.count == 2 && before.isDisjoint(with: after), "\(before) → \(after)")
+        #expect(Docker.run(["service", "ps", "--filter", "desired-state=running", "--format", "{{.CurrentState}}", f.container("api")]).stdout.split(separator: "\n").allSatisfy { $0.hasPrefix("Running") })
 
         // Down: our services, network, configs and secrets; nothing of anyone else's.
         #expect(f.devstack(["down"], environment: secret).code == 0)
