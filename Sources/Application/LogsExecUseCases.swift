@@ -56,13 +56,17 @@ public enum ExecUseCase {
     /// The container of a service the environment declares; on the swarm engine, its running
     /// task's container on the node the engine is (the only node its API reaches).
     public static func container(workspace: Workspace, environment env: String, service: String) async throws -> String {
-        let spec = try workspace.store.revision(environment: env).spec
+        try await container(spec: try workspace.store.revision(environment: env).spec, service: service)
+    }
+
+    static func container(spec: EnvironmentSpec, service: String) async throws -> String {
+        let env = spec.name
         guard spec.services[service] != nil else {
             throw UseCaseError("no service named \"\(service)\" in \(env)", invalidInput: true)
         }
         guard spec.engine == .swarm else { return Naming.container(env, service) }
         do {
-            return try await SwarmServiceEngine(client: try DockerClient.fromEnvironment()).localTaskContainer(Naming.container(env, service))
+            return try await Workspace.swarmEngine().localTaskContainer(Naming.container(env, service))
         } catch let error as EngineError {
             throw UseCaseError(error.message)
         }

@@ -35,7 +35,7 @@ public enum RestartUseCase {
         let started = ContinuousClock.now
         sink(.info("replacing the tasks of \(name)"))
         do {
-            try await SwarmServiceEngine(client: try DockerClient.fromEnvironment()).restart(name)
+            try await Workspace.swarmEngine().restart(name)
         } catch let error as EngineError where error.kind == .notFound {
             throw UseCaseError("\(service) has no service: apply the environment first")
         }

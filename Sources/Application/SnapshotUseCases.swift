@@ -150,13 +150,12 @@ extension ApplyUseCase {
     /// before the state database is opened for writing.
     static func requireSwarmManager(_ spec: EnvironmentSpec) async throws {
         guard spec.engine == .swarm else { return }
-        do { try await SwarmServiceEngine(client: try DockerClient.fromEnvironment()).requireManager() } catch let error as EngineError {
+        do { try await Workspace.swarmEngine().requireManager() } catch let error as EngineError {
             throw UseCaseError(error.message + "; nothing was recorded")
         }
     }
 
     static func refuseEngineMove(workspace: Workspace, to spec: EnvironmentSpec) async throws {
-        try await requireSwarmManager(spec)
         let current = workspace.engineKind(spec.name)
         guard current != spec.engine else { return }
         let engine = try Workspace.liveEngine(current)

@@ -82,7 +82,7 @@ public enum TasksUseCase {
             switch task.mode {
             case .exec:
                 // On the swarm engine: the service's task on the manager's node.
-                let container = try await ExecUseCase.container(workspace: workspace, environment: env, service: task.service)
+                let container = try await ExecUseCase.container(spec: stored.spec, service: task.service)
                 if let interactive {
                     let (id, session) = try await engine.execAttached(container, command: invocation.argv, options: options, size: interactive.size)
                     try await pump(session, terminal: interactive, mask: mask, output: output)

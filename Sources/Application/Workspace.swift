@@ -120,9 +120,12 @@ public struct Workspace: Sendable {
     public static func liveEngine(_ kind: EngineKind) throws -> any ContainerEngine {
         switch kind {
         case .docker: return try liveEngine()
-        case .swarm: return SwarmServiceEngine(client: try DockerClient.fromEnvironment())
+        case .swarm: return try swarmEngine()
         }
     }
+
+    /// The live engine as a swarm's manager.
+    public static func swarmEngine() throws -> SwarmServiceEngine { SwarmServiceEngine(client: try DockerClient.fromEnvironment()) }
 
     /// The engine kind of an environment's newest revision (docker when none is recorded).
     public func engineKind(_ environment: String) -> EngineKind {

@@ -22,14 +22,23 @@ public struct DockerContainerEngine: ContainerEngine {
     /// and the engine's cost is per container on the engine whatever the filter.)
     public func observe(environment: String, containerNames: [String], images: [String], networkNames: [String]) async throws -> ObservedState {
         async let containerList = client.request(.GET, "/containers/json", query: [("all", "1")])
-        async let networkList = client.request(.GET, "/networks")
-        async let volumeList = client.request(.GET, "/volumes")
+        async let networksAndVolumes = observeNetworksAndVolumes(environment: environment, networkNames: networkNames)
         async let imageIDs = inspectImages(images)
 
         let all = Self.observed(try await containerList.decode([EngineAPI.ContainerSummary].self))
-        let ours = all.filter { $0.labels[Labels.environment] == environment }
         let wanted = Set(containerNames)
-        let foreign = all.filter { wanted.contains($0.name) && $0.labels[Labels.environment] != environment }
+        var state = try await networksAndVolumes
+        state.containers = all.filter { $0.labels[Labels.environment] == environment }
+        state.foreign = all.filter { wanted.contains($0.name) && $0.labels[Labels.environment] != environment }
+        state.images = try await imageIDs
+        return state
+    }
+
+    /// The environment's networks and volumes, and the unlabelled ones in its way: the part of
+    /// an observation the swarm engine shares.
+    func observeNetworksAndVolumes(environment: String, networkNames: [String]) async throws -> ObservedState {
+        async let networkList = client.request(.GET, "/networks")
+        async let volumeList = client.request(.GET, "/volumes")
         let networks = try await networkList.decode([EngineAPI.NetworkSummary].self)
         let volumes = try await volumeList.decode(EngineAPI.VolumeList.self).Volumes ?? []
         let labelledNetworks = networks.filter { $0.Labels?[Labels.environment] == environment }
@@ -37,9 +46,8 @@ public struct DockerContainerEngine: ContainerEngine {
         func unlabelled(_ named: [(name: String, labels: [String: String]?)]) -> [String] {
             named.filter { ($0.labels ?? [:])[Labels.environment] == nil }.map(\.name).filter { $0.hasPrefix("\(environment)-") }.sorted()
         }
-        var state = ObservedState(containers: ours, foreign: foreign, networks: labelledNetworks.map(\.Name).sorted(),
-                                  volumes: volumes.filter { $0.Labels?[Labels.environment] == environment }.map(\.Name).sorted(),
-                                  images: try await imageIDs)
+        var state = ObservedState(networks: labelledNetworks.map(\.Name).sorted(),
+                                  volumes: volumes.filter { $0.Labels?[Labels.environment] == environment }.map(\.Name).sorted())
         state.foreignNetworks = unlabelled(networks.map { ($0.Name, $0.Labels) })
         for network in labelledNetworks {
             if let hash = network.Labels?[Labels.networkHash] { state.networkHashes[network.Name] = hash }

@@ -196,7 +196,6 @@ enum SwarmAPI {
         var ID: String
         var ServiceID: String
         var NodeID: String?
-        var Slot: Int?
         var DesiredState: String?
         var Status: TaskStatus
         var Spec: TaskTemplateSummary?

@@ -27,11 +27,13 @@ public struct SwarmServiceEngine: ContainerEngine {
     // MARK: observing
 
     public func observe(environment: String, containerNames: [String], images: [String], networkNames: [String]) async throws -> ObservedState {
-        _ = try await managerInfo()
+        async let manager = managerInfo()
         async let serviceList = client.request(.GET, "/services")
         async let taskList = client.request(.GET, "/tasks")
         async let nodeList = client.request(.GET, "/nodes")
-        async let containerSide = containers.observe(environment: environment, containerNames: [], images: [], networkNames: networkNames)
+        async let containerSide = containers.observeNetworksAndVolumes(environment: environment, networkNames: networkNames)
+        // Not a manager: that, in one line, rather than whatever the swarm calls failed with.
+        _ = try await manager
         let services = try await serviceList.decode([SwarmAPI.Service].self)
         let tasks = Dictionary(grouping: try await taskList.decode([SwarmAPI.Task].self), by: \.ServiceID)
         let nodes = Self.nodeNames(try await nodeList.decode([SwarmAPI.Node].self))
@@ -224,15 +226,15 @@ public struct SwarmServiceEngine: ContainerEngine {
     func forceUpdate(_ id: String) async throws {
         let response = try await client.request(.GET, "/services/\(id)", context: "service \(id)")
         let version = try response.decode(SwarmAPI.Service.self).Version.Index
-        guard var root = (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any],
+        // The spec as the engine holds it, changed in that one field only.
+        guard let root = (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any],
               var spec = root["Spec"] as? [String: Any], var template = spec["TaskTemplate"] as? [String: Any] else {
             throw EngineError(.server, "service \(id): the engine's answer has no task template")
         }
         template["ForceUpdate"] = ((template["ForceUpdate"] as? Int) ?? 0) + 1
         spec["TaskTemplate"] = template
-        root = spec
         try await client.request(.POST, "/services/\(id)/update", query: [("version", String(version))],
-                                 body: try JSONSerialization.data(withJSONObject: root), contentType: "application/json", context: "service \(id)")
+                                 body: try JSONSerialization.data(withJSONObject: spec), contentType: "application/json", context: "service \(id)")
     }
 
     /// A service's tasks stop when it is removed.
