@@ -73,6 +73,12 @@ let package = Package(
         .executableTarget(name: "devstack", dependencies: [
             "Application", "Dashboard", "EnvSpec", "HostFiles", "Reconciler", "ComposeImport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], linkerSettings: [
+            // The release binary is a fixed-address executable, as compose v2's and the docker
+            // CLI's static binaries are: a position-independent one spends a fifth of a no-op
+            // apply in the dynamic loader, applying 144,000 relocations to Swift's metadata
+            // (docs/performance.md, "Start-up").
+            .unsafeFlags(["-Xclang-linker", "-no-pie"], .when(configuration: .release)),
         ]),
         // Fills a store with many revisions and times the CLI against it: scripts/bench-store.
         .executableTarget(name: "StoreBenchmark", dependencies: ["EnvSpec", "StateStore", .product(name: "GRDB", package: "GRDB.swift")]),

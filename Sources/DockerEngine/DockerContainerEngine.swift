@@ -297,6 +297,11 @@ public struct DockerContainerEngine: ContainerEngine {
         try await client.request(.DELETE, "/containers/\(id)", query: [("force", "1")])
     }
 
+    public func renameContainer(_ id: String, to name: String) async throws -> Bool {
+        try await client.request(.POST, "/containers/\(id)/rename", query: [("name", name)])
+        return true
+    }
+
     public func inspectContainer(_ id: String) async throws -> ContainerStatus {
         let state = try await client.request(.GET, "/containers/\(id)/json").decode(EngineAPI.ContainerInspect.self).State
         let health = Health(rawValue: state.Health?.Status ?? "none") ?? .none

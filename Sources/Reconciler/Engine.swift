@@ -310,6 +310,10 @@ public protocol ContainerEngine: Sendable {
     /// Changes a workload in place to the new definition, keeping its identity (a Swarm service
     /// update). Returns nil when the engine replaces workloads instead (one Docker engine).
     func update(_ id: String, to workload: Workload) async throws -> String?
+    /// Gives a container another name, so that its successor can be created under the old one
+    /// while it stops. Returns false when the engine cannot (the executor then stops and
+    /// removes before it creates).
+    func renameContainer(_ id: String, to name: String) async throws -> Bool
     /// Waits for the container to stop and returns its exit code.
     func waitContainer(_ id: String) async throws -> Int
     /// Everything the container has printed so far.
@@ -502,5 +506,6 @@ extension ContainerEngine {
     public var remoteHost: String? { nil }
     public var takesFilesAtCreation: Bool { false }
     public func update(_ id: String, to workload: Workload) async throws -> String? { nil }
+    public func renameContainer(_ id: String, to name: String) async throws -> Bool { false }
     public func missingBindSources(_ sources: [String], image: String) async -> Set<String> { [] }
 }

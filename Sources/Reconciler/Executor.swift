@@ -150,9 +150,7 @@ public struct Executor: Sendable {
                 return (.succeeded, try await createAndStart(workload))
             case let .recreate(oldID, workload):
                 if let id = try await engine.update(oldID, to: workload) { return (.succeeded, id) }
-                try await tolerate(.notFound) { try await engine.stopContainer(oldID, timeoutSeconds: stopTimeout) }
-                try await tolerate(.notFound) { try await engine.removeContainer(oldID) }
-                return (.succeeded, try await createAndStart(workload))
+                return (.succeeded, try await replace(oldID, with: workload))
             case let .start(id):
                 try await engine.startContainer(id)
             case let .remove(id, _):
@@ -177,16 +175,63 @@ public struct Executor: Sendable {
         }
     }
 
-    /// Config files go in between create and start, so the program never sees a half-written one.
     func createAndStart(_ workload: Workload) async throws -> String {
+        let id = try await create(workload)
+        try await engine.startContainer(id)
+        FaultInjection.reach(.afterStart, workload.service)
+        return id
+    }
+
+    /// Config files go in between create and start, so the program never sees a half-written one.
+    func create(_ workload: Workload) async throws -> String {
         let id = try await engine.createContainer(workload)
         if !workload.files.isEmpty && !engine.takesFilesAtCreation {
             let archive = try Tar.files(workload.files.map { ($0.path, Data($0.contents.utf8), 0o644) })
             try await engine.putArchive(id, path: "/", archive: archive)
         }
         FaultInjection.reach(.afterCreate, workload.service)
-        try await engine.startContainer(id)
+        return id
+    }
+
+    /// A changed container's successor is made while it stops: the old one steps aside under
+    /// another name, the new one is created (with its files) as the old one stops, started once
+    /// it has stopped (never two at once on the same ports and volumes), and the old one is
+    /// removed as the new one starts. Only the stop and the start stay on the path a user waits
+    /// for. An engine that cannot rename, or a container already gone, gets the plain order:
+    /// stop, remove, create, start. An interrupted replacement leaves two containers for the
+    /// service, and the next plan keeps the better one and removes the other.
+    func replace(_ oldID: String, with workload: Workload) async throws -> String {
+        let renamed: Bool
+        do {
+            renamed = try await engine.renameContainer(oldID, to: "\(workload.name)-replaced-\(oldID.prefix(12))")
+        } catch is EngineError {
+            renamed = false
+        }
+        guard renamed else {
+            try await tolerate(.notFound) { try await engine.stopContainer(oldID, timeoutSeconds: stopTimeout) }
+            try await tolerate(.notFound) { try await engine.removeContainer(oldID) }
+            return try await createAndStart(workload)
+        }
+        async let stopped: Void = tolerate(.notFound) { try await engine.stopContainer(oldID, timeoutSeconds: stopTimeout) }
+        let id: String
+        do {
+            id = try await create(workload)
+        } catch {
+            // As before this step existed: the old container stopped and gone, the error reported.
+            try? await stopped
+            try? await tolerate(.notFound) { try await engine.removeContainer(oldID) }
+            throw error
+        }
+        try await stopped
+        async let removed: Void = tolerate(.notFound) { try await engine.removeContainer(oldID) }
+        do {
+            try await engine.startContainer(id)
+        } catch {
+            try? await removed
+            throw error
+        }
         FaultInjection.reach(.afterStart, workload.service)
+        try await removed
         return id
     }
 

@@ -143,11 +143,13 @@ public enum Planner {
             let service = spec.services[name]!
             var existing = (byService[name] ?? []).sorted { rank($0, workload) < rank($1, workload) }
             let keep = existing.isEmpty ? nil : existing.removeFirst()
-            for extra in existing {
-                _ = add(.remove(containerID: extra.id, name: extra.name), service: name, cause: "duplicate container for the service")
+            // A duplicate (an interrupted replacement leaves one) is gone before the kept one
+            // starts: the two would share ports and volumes.
+            let duplicates = existing.map { extra in
+                add(.remove(containerID: extra.id, name: extra.name), service: name, cause: "duplicate container for the service")
             }
 
-            var deps = infra
+            var deps = infra + duplicates
             deps += workload.mounts.compactMap { $0.type == .volume ? volumeStep[$0.source] : nil }
             if let step = imageStep[workload.image] { deps.append(step) }
             let dependencyOrder = service.dependsOn.sorted { $0.key < $1.key }

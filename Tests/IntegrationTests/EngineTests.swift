@@ -66,6 +66,38 @@ import TestSupport
         #expect(f.devstack(["history"]).stdout.contains("rollback"))
     }
 
+    /// A changed container's successor is created while it stops (under the name it gave up) and
+    /// started once it has: on the real engine the host port and the volume pass from one to the
+    /// other, the config file is in place before the program starts, and nothing stays behind.
+    @Test func aReplacementTakesOverThePortTheVolumeAndTheNameAndLeavesNothingBehind() throws {
+        guard Docker.require() else { return }
+        let f = EngineFixture("replace")
+        defer { f.tearDown() }
+        let port = try TCPListener.freePort()
+        func write(_ mode: String) {
+            f.write("""
+                "web": {"image": "devstack/busybox:1.36", "pullPolicy": "never", "init": true, "env": {"MODE": "\(mode)"},
+                        "ports": ["127.0.0.1:\(port):8080"], "volumes": ["data:/data"], "configs": {"/www/index.html": "page"},
+                        "command": ["sh", "-c", "echo $MODE >> /data/log; cat /www/index.html >> /data/log; echo >> /data/log; exec httpd -f -p 8080 -h /www"]}
+                """, extra: "\"configs\": {\"page\": {\"content\": \"page-\(mode)\"}},")
+        }
+        write("one")
+        let first = f.devstack(["apply", f.file])
+        #expect(first.code == 0, "\(first.output)")
+        let oldID = f.inspect(f.container("web"), "{{.Id}}")
+        write("two")
+        let second = f.devstack(["apply", f.file])
+        #expect(second.code == 0, "\(second.output)")
+        #expect(second.stdout.contains("(1 recreated)"), "\(second.output)")
+        #expect(f.containers() == [f.container("web")])
+        #expect(f.inspect(f.container("web"), "{{.Id}}") != oldID)
+        #expect(f.inspect(f.container("web"), "{{.State.Running}}") == "true")
+        #expect(Docker.run(["exec", f.container("web"), "cat", "/data/log"]).stdout == "one\npage-one\ntwo\npage-two\n")
+        let page = CLI.run("wget", ["-q", "-O", "-", "http://127.0.0.1:\(port)/"])
+        #expect(page.stdout == "page-two", "\(page.output)")
+        #expect(f.devstack(["diff", "-f", f.file]).stdout.contains("no changes"))
+    }
+
     @Test func imagesAreBuiltFromTheirContextOnlyWhenItChanges() throws {
         guard Docker.require() else { return }
         let f = EngineFixture("build")

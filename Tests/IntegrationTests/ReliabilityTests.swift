@@ -43,6 +43,37 @@ import TestSupport
         #expect(f.devstack(["doctor"]).code == 0)
     }
 
+    /// Killed when a changed service's successor is created, the old container has stepped aside
+    /// under another name (perhaps still running) and holds the host port: the next apply removes
+    /// it before it starts the successor, and leaves one container under the service's name.
+    @Test func aReplacementKilledAfterItsSuccessorIsCreatedConvergesOnTheNextApply() throws {
+        guard Docker.require() else { return }
+        let f = EngineFixture("crashreplace")
+        defer { f.tearDown() }
+        let port = try TCPListener.freePort()
+        func write(_ mode: String) {
+            f.write("""
+                "web": {"image": "devstack/busybox:1.36", "pullPolicy": "never", "env": {"MODE": "\(mode)"},
+                        "ports": ["127.0.0.1:\(port):8080"], "command": ["httpd", "-f", "-p", "8080", "-h", "/"]}
+                """)
+        }
+        write("one")
+        #expect(f.devstack(["apply", f.file]).code == 0)
+        write("two")
+        let killed = f.devstack(["apply", f.file], environment: ["DEVSTACK_FAULT": "after-create:web"])
+        #expect(killed.code == 9, "\(killed.output)")
+        #expect(containerCounts(f) == ["web": 2], "the old one and its successor")
+        #expect(f.containers().contains(f.container("web")))
+
+        let again = f.devstack(["apply", f.file])
+        #expect(again.code == 0, "\(again.output)")
+        #expect(f.containers() == [f.container("web")])
+        #expect(f.inspect(f.container("web"), "{{.State.Running}}") == "true")
+        #expect(f.inspect(f.container("web"), "{{json .Config.Env}}")?.contains("MODE=two") == true)
+        // The successor holds the port (httpd listens a moment after its container starts).
+        #expect(eventually(10) { CLI.run("wget", ["-q", "-O", "/dev/null", "http://127.0.0.1:\(port)/etc/hostname"]).code == 0 })
+    }
+
     @Test func aRestoreCutShortIsFinishedByTheNextApply() throws {
         guard Docker.require() else { return }
         let f = EngineFixture("crashrestore")

@@ -53,6 +53,73 @@ import TestSupport
     }
 }
 
+/// A changed container is replaced by a successor created while it stops (Executor.replace).
+@Suite struct ReplacementTests {
+    static let changed = shop.replacingOccurrences(of: "\"cache\": { \"image\": \"busybox\" }",
+                                                   with: "\"cache\": { \"image\": \"busybox\", \"env\": { \"SIZE\": \"2\" } }")
+
+    /// The environment converged at revision 1, then planned at revision 2 with cache changed.
+    func changedCache(_ engine: FakeEngine) async throws -> (Plan, oldID: String) {
+        #expect(try await converge(engine: engine).succeeded)
+        let oldID = engine.containers.values.first { $0.workload.service == "cache" }!.id
+        engine.resetCalls()
+        let p = try await plan(Self.changed, engine: engine, revision: 2)
+        #expect(p.steps.map(\.action.verb) == ["recreate"])
+        return (p, oldID)
+    }
+
+    func caches(_ engine: FakeEngine) -> [FakeEngine.Container] {
+        engine.containers.values.filter { $0.workload.service == "cache" }
+    }
+
+    @Test func theSuccessorIsCreatedUnderTheNameTheOldOneGaveUp() async throws {
+        let engine = FakeEngine(images: ["busybox": "sha256:b1"])
+        let (p, oldID) = try await changedCache(engine)
+        let report = await Executor(engine: engine).run(p, revision: 2)
+        #expect(report.succeeded)
+        #expect(Array(engine.calls.prefix(2)) == ["rename cache", "create cache"])
+        #expect(Set(engine.calls.dropFirst(2)) == ["remove cache", "start cache"])
+        #expect(engine.calls.count == 4)
+        let left = caches(engine)
+        #expect(left.map(\.workload.name) == ["shop-cache"])
+        #expect(left.map(\.workload.env["SIZE"]) == ["2"])
+        #expect(left.map(\.state) == [.running])
+        #expect(left.first?.id != oldID)
+        #expect(report.containers["cache"] == left.first?.id)
+    }
+
+    @Test func anEngineThatCannotRenameStopsAndRemovesFirst() async throws {
+        let engine = FakeEngine(images: ["busybox": "sha256:b1"])
+        engine.renames = false
+        let (p, _) = try await changedCache(engine)
+        #expect(await Executor(engine: engine).run(p, revision: 2).succeeded)
+        #expect(engine.calls == ["remove cache", "create cache", "start cache"])
+        #expect(caches(engine).map(\.workload.name) == ["shop-cache"])
+    }
+
+    @Test func aSuccessorThatCannotBeCreatedLeavesNoStrayContainer() async throws {
+        let engine = FakeEngine(images: ["busybox": "sha256:b1"])
+        let (p, _) = try await changedCache(engine)
+        engine.failCreate["cache"] = "invalid mount config"
+        let report = await Executor(engine: engine).run(p, revision: 2)
+        #expect(report.failures.map(\.message) == ["cache: invalid mount config"])
+        #expect(engine.calls == ["rename cache", "remove cache"])
+        #expect(caches(engine).isEmpty)
+    }
+
+    @Test func aSuccessorThatCannotStartIsLeftAloneAndTheOldOneIsGone() async throws {
+        let engine = FakeEngine(images: ["busybox": "sha256:b1"])
+        let (p, oldID) = try await changedCache(engine)
+        engine.failStart["cache"] = "port is already allocated"
+        let report = await Executor(engine: engine).run(p, revision: 2)
+        #expect(report.failures.map(\.message) == ["cache: port is already allocated"])
+        let left = caches(engine)
+        #expect(left.map(\.workload.name) == ["shop-cache"])
+        #expect(left.map(\.state) == [.exited(code: 1)])
+        #expect(left.first?.id != oldID)
+    }
+}
+
 @Suite struct ReconcilerTests {
     @Test func applyRecordsEventsAndTheAppliedImages() async throws {
         let store = try StateStore.inMemory()

@@ -192,6 +192,20 @@ func converge(_ json: String = shop, engine: FakeEngine, revision: Int = 1) asyn
         #expect(p.text == "- remove a (duplicate container for the service)")
     }
 
+    /// Killed between creating a successor and starting it, an apply leaves the old container
+    /// under its stepped-aside name (perhaps still running) and the new one created: the next
+    /// plan starts the new one only once the old one is gone, as they share ports and volumes.
+    @Test func anInterruptedReplacementStartsItsSuccessorAfterTheOldOneIsRemoved() throws {
+        let desired = try SpecBuilder.desired(#"{"name": "shop", "services": {"a": {"image": "busybox", "ports": ["127.0.0.1:8080:80"]}}}"#)
+        var oldLabels = desired.workloads["a"]!.labels
+        oldLabels[Labels.specHash] = "0ld"
+        let old = ObservedContainer(id: "1", name: "shop-a-replaced-1", labels: oldLabels, state: .running, imageID: "sha256:b1")
+        let successor = ObservedContainer(id: "2", name: "shop-a", labels: desired.workloads["a"]!.labels, state: .created, imageID: "sha256:b1")
+        let p = Planner.plan(Planner.Inputs(desired: desired, observed: ObservedState(containers: [old, successor], networks: ["shop-net"], images: ["busybox": "sha256:b1"])))
+        #expect(p.text == "- remove a (duplicate container for the service)\n> start a (container created but not started)")
+        #expect(p.steps.map(\.dependsOn) == [[], [0]])
+    }
+
     @Test func teardownRemovesContainersThenNetwork() {
         let observed = ObservedState(containers: [ObservedContainer(id: "1", name: "shop-a", labels: [Labels.environment: "shop", Labels.service: "a"], state: .running)],
                                      networks: ["shop-net"], volumes: ["shop-data"])

@@ -23,6 +23,8 @@ public final class FakeEngine: ContainerEngine, EngineEventSource, Sendable {
         var images: [String: String] = [:]
         var calls: [String] = []
         var failStart: [String: String] = [:]
+        var failCreate: [String: String] = [:]
+        var renames = true
         var unhealthy: Set<String> = []
         var maxConcurrentCreates = 0
         var inFlight = 0
@@ -56,6 +58,16 @@ public final class FakeEngine: ContainerEngine, EngineEventSource, Sendable {
     public var failStart: [String: String] {
         get { locked { $0.failStart } }
         set { locked { $0.failStart = newValue } }
+    }
+    /// Services whose containers cannot be created, with the engine's message.
+    public var failCreate: [String: String] {
+        get { locked { $0.failCreate } }
+        set { locked { $0.failCreate = newValue } }
+    }
+    /// False: an engine without renames, whose changed containers are stopped and removed first.
+    public var renames: Bool {
+        get { locked { $0.renames } }
+        set { locked { $0.renames = newValue } }
     }
     /// Services whose health check never passes.
     public var unhealthy: Set<String> {
@@ -152,6 +164,7 @@ public final class FakeEngine: ContainerEngine, EngineEventSource, Sendable {
                 throw EngineError(.conflict, "\(workload.service): the container name \"/\(workload.name)\" is already in use")
             }
             guard let imageID = s.images[workload.image] else { throw EngineError(.notFound, "\(workload.service): No such image: \(workload.image)") }
+            if let message = s.failCreate[workload.service] { throw EngineError(.server, "\(workload.service): \(message)") }
             let id = String(format: "c%04d", s.nextID)
             s.nextID += 1
             s.containers[id] = Container(id: id, workload: workload, state: .created, health: .none, imageID: imageID)
@@ -211,6 +224,16 @@ public final class FakeEngine: ContainerEngine, EngineEventSource, Sendable {
         try locked { s in
             guard let c = s.containers.removeValue(forKey: id) else { throw EngineError(.notFound, "No such container: \(id)") }
             s.calls.append("remove \(c.workload.service)")
+        }
+    }
+
+    public func renameContainer(_ id: String, to name: String) async throws -> Bool {
+        try locked { s in
+            guard s.renames else { return false }
+            guard s.containers[id] != nil else { throw EngineError(.notFound, "No such container: \(id)") }
+            s.containers[id]!.workload.name = name
+            s.calls.append("rename \(s.containers[id]!.workload.service)")
+            return true
         }
     }
 
