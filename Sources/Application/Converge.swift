@@ -7,12 +7,13 @@ import StateStore
 /// How a converge runs: shared by apply, rollback, snapshot and seed.
 public struct ConvergeSettings: Sendable {
     public var timeoutSeconds = 300
-    public var parallel = 8
+    /// Engine operations at once; nil: the level the engine's measured throughput chooses.
+    public var parallel: Int?
     /// When a controller holds the environment, return once the revision is recorded.
     public var noWait = false
     /// Run images by their recorded digests even if their tags moved.
     public var locked = false
-    public init(timeoutSeconds: Int = 300, parallel: Int = 8, noWait: Bool = false, locked: Bool = false) {
+    public init(timeoutSeconds: Int = 300, parallel: Int? = nil, noWait: Bool = false, locked: Bool = false) {
         self.timeoutSeconds = timeoutSeconds
         self.parallel = parallel
         self.noWait = noWait
@@ -125,6 +126,10 @@ public struct ConvergeUseCase: Sendable {
         }
         let locks = try chooseLocks(stored)
         let outcome = try await reconciler.apply(stored, executor: executor, only: only, locks: locks)
+        if let sample = outcome.report.throughput, let engine = workspace.throughputKey(reconciler) {
+            // A measurement that cannot be kept costs the next apply a guess, not this one its result.
+            try? store.recordThroughput(engine: engine, sample)
+        }
         // A no-op changed no image, so the lock taken when it last changed still holds.
         if outcome.converged, only == nil, !outcome.plan.isEmpty, let desired = outcome.desired { try await recordLock(desired, previous: locks, reconciler: reconciler) }
         let seconds = Elapsed.since(started)

@@ -69,10 +69,22 @@ public struct StoreDoctor: Sendable {
                 }
                 checks.append(contentsOf: try snapshotChecks(store, environment: environment))
             }
+            for engine in try store.throughputEngines() {
+                checks.append(parallelismCheck(engine, samples: try store.throughput(engine: engine)))
+            }
         } catch {
             checks.append(StoreCheck(name: "database", severity: .problem, detail: "\(error)"))
         }
         return checks
+    }
+
+    /// What the engine's measured throughput says, and the level an apply without --parallel runs at.
+    func parallelismCheck(_ engine: String, samples: [ThroughputSample]) -> StoreCheck {
+        let rates = ParallelismTuner.rates(samples).sorted { $0.key < $1.key }
+            .map { "\($0.key) at once \(String(format: "%.1f", $0.value)) operations/s" }
+        let choice = ParallelismTuner.choose(samples)
+        return StoreCheck(name: "parallelism", severity: .ok,
+                          detail: "\(engine): \(rates.joined(separator: ", ")); apply runs \(choice.parallel) at once (\(choice.reason))")
     }
 
     func snapshotChecks(_ store: StateStore, environment: String) throws -> [StoreCheck] {

@@ -167,9 +167,25 @@ public struct Workspace: Sendable {
     public var leases: StoreLeases { StoreLeases(store) }
 
     /// An executor that reports its steps to `sink` and writes each to the event log.
-    public func executor(_ reconciler: Reconciler, timeoutSeconds: Int?, parallel: Int, sink: @escaping ProgressSink, quiet: Bool = false) -> Executor {
-        Executor(engine: reconciler.engine, maxParallel: parallel, progress: quiet ? SilentProgress() : SinkProgress(sink: sink),
+    /// `parallel` engine operations at once, or (nil) the level the engine's measured throughput
+    /// chooses (ParallelismTuner).
+    public func executor(_ reconciler: Reconciler, timeoutSeconds: Int?, parallel: Int?, sink: @escaping ProgressSink, quiet: Bool = false) -> Executor {
+        Executor(engine: reconciler.engine, maxParallel: parallelism(parallel, reconciler).parallel, progress: quiet ? SilentProgress() : SinkProgress(sink: sink),
                  recordEvent: store.sink { sink(.warning($0)) }, timeout: timeoutSeconds.map { .seconds($0) })
+    }
+
+    /// Throughput is measured per Docker engine, named by its endpoint; a swarm's services are
+    /// updated in place and not measured.
+    func throughputKey(_ reconciler: Reconciler) -> String? {
+        (reconciler.engine as? DockerContainerEngine)?.client.endpoint
+    }
+
+    public func parallelism(_ requested: Int?, _ reconciler: Reconciler) -> ParallelismTuner.Choice {
+        if let requested { return ParallelismTuner.Choice(parallel: requested, reason: "--parallel") }
+        guard let engine = throughputKey(reconciler), let samples = try? store.throughput(engine: engine) else {
+            return ParallelismTuner.choose([])
+        }
+        return ParallelismTuner.choose(samples)
     }
 
     /// Runs work that must not overlap an apply, a seed run or a controller: it refuses at once,

@@ -41,6 +41,10 @@ public struct ExecutionReport: Sendable {
         outcomes.compactMap { id, o in if case let .failed(m) = o { return (id, m) } else { return nil } }.sorted { $0.step < $1.step }
     }
     public var succeeded: Bool { outcomes.values.allSatisfy { $0 == .succeeded } }
+    /// What this run says about the engine's throughput at its parallelism: nil unless it kept
+    /// the engine at that many operations at once, ran at least twice as many, and waited on no
+    /// pull or build (whose time is the network's or the compiler's, not the engine's).
+    public var throughput: ThroughputSample?
 }
 
 /// Carries out a plan in dependency order with bounded parallelism. It makes no decisions: a
@@ -75,6 +79,12 @@ public struct Executor: Sendable {
         var pending = Set(plan.steps.map(\.id))
         var runningEngineSteps = 0
         let steps = Dictionary(uniqueKeysWithValues: plan.steps.map { ($0.id, $0) })
+        // The throughput measurement: time with at least one engine step in flight, the most in
+        // flight at once, and the container steps that finished.
+        var busySince: Duration?
+        var busy = Duration.zero
+        var peak = 0
+        var containerSteps = 0
 
         await withTaskGroup(of: (Int, StepOutcome, Int, String?).self) { group in
             func launchReady() {
@@ -96,7 +106,11 @@ public struct Executor: Sendable {
                         guard step.dependsOn.allSatisfy({ report.outcomes[$0] == .succeeded }) else { continue }
                         let isWait = step.action.isWait
                         if !isWait && runningEngineSteps >= maxParallel { continue }
-                        if !isWait { runningEngineSteps += 1 }
+                        if !isWait {
+                            if runningEngineSteps == 0 { busySince = timeline.now }
+                            runningEngineSteps += 1
+                            peak = max(peak, runningEngineSteps)
+                        }
                         pending.remove(id)
                         progress.report(step, .started)
                         group.addTask {
@@ -111,7 +125,11 @@ public struct Executor: Sendable {
             launchReady()
             while let (id, outcome, ms, containerID) = await group.next() {
                 let step = steps[id]!
-                if !step.action.isWait { runningEngineSteps -= 1 }
+                if !step.action.isWait {
+                    runningEngineSteps -= 1
+                    if runningEngineSteps == 0, let since = busySince { busy += timeline.now - since }
+                    if outcome == .succeeded, step.action.isContainerOperation { containerSteps += 1 }
+                }
                 report.outcomes[id] = outcome
                 report.durations[id] = ms
                 if let containerID, let service = step.service { report.containers[service] = containerID }
@@ -119,6 +137,10 @@ public struct Executor: Sendable {
                 record(step, plan: plan, revision: revision, outcome: outcome, durationMs: ms)
                 launchReady()
             }
+        }
+        let waitedOnImages = plan.steps.contains { if case .pullImage = $0.action { true } else if case .buildImage = $0.action { true } else { false } }
+        if !waitedOnImages, peak == maxParallel, containerSteps >= 2 * maxParallel {
+            report.throughput = ThroughputSample(parallel: maxParallel, steps: containerSteps, busyMilliseconds: busy.milliseconds)
         }
         return report
     }

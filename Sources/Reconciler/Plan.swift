@@ -44,6 +44,12 @@ public struct Plan: Sendable, Equatable {
             switch self { case .waitHealthy, .waitCompleted: return true; default: return false }
         }
 
+        /// Creates, starts, replaces or removes a container: what the engine's throughput is
+        /// measured in.
+        public var isContainerOperation: Bool {
+            switch self { case .create, .recreate, .start, .remove: return true; default: return false }
+        }
+
         /// A short verb for events and progress.
         public var verb: String {
             switch self {

@@ -98,6 +98,25 @@ import TestSupport
         #expect(f.devstack(["diff", "-f", f.file]).stdout.contains("no changes"))
     }
 
+    /// Without --parallel, an apply runs at the level the engine's measured throughput chooses:
+    /// a first apply wide enough to keep eight operations in flight is measured, and doctor says
+    /// that the next one tries twelve.
+    @Test func anApplyWithoutParallelIsMeasuredAndTheNextOneTriesTheLevelAbove() throws {
+        guard Docker.require() else { return }
+        let f = EngineFixture("tune")
+        defer { f.tearDown() }
+        f.write((0..<20).map { "\"s\($0)\": {\"image\": \"devstack/busybox:1.36\", \"pullPolicy\": \"never\", \"init\": true, \"command\": [\"sleep\", \"3600\"]}" }
+            .joined(separator: ", "))
+        let before = f.devstack(["doctor"])
+        #expect(!before.stdout.contains("parallelism"), "\(before.output)")
+        let applied = f.devstack(["apply", f.file])
+        #expect(applied.code == 0, "\(applied.output)")
+        let doctor = f.devstack(["doctor"])
+        let line = doctor.stdout.split(separator: "\n").first { $0.contains("parallelism:") }.map(String.init) ?? ""
+        #expect(line.hasPrefix("ok      parallelism: unix:///var/run/docker.sock: 8 at once "), "\(doctor.output)")
+        #expect(line.hasSuffix(" operations/s; apply runs 12 at once (trying 12: 8 is the fastest measured)"), "\(doctor.output)")
+    }
+
     @Test func imagesAreBuiltFromTheirContextOnlyWhenItChanges() throws {
         guard Docker.require() else { return }
         let f = EngineFixture("build")

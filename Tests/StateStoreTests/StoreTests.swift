@@ -258,3 +258,15 @@ func temporaryPath() -> String {
         #expect(store.snapshotsDirectory.hasSuffix("/snapshots"))
     }
 }
+
+@Suite struct ThroughputStoreTests {
+    @Test func theNewestSamplesPerEngineAndLevelAreKept() throws {
+        let store = try StateStore.inMemory()
+        for steps in 1...7 { try store.recordThroughput(engine: "unix:///var/run/docker.sock", ThroughputSample(parallel: 8, steps: steps, busyMilliseconds: 100)) }
+        try store.recordThroughput(engine: "unix:///var/run/docker.sock", ThroughputSample(parallel: 12, steps: 40, busyMilliseconds: 100))
+        try store.recordThroughput(engine: "tcp://10.0.0.2:2376", ThroughputSample(parallel: 8, steps: 99, busyMilliseconds: 100))
+        #expect(try store.throughput(engine: "unix:///var/run/docker.sock").map(\.steps) == [3, 4, 5, 6, 7, 40])
+        #expect(try store.throughput(engine: "tcp://10.0.0.2:2376") == [ThroughputSample(parallel: 8, steps: 99, busyMilliseconds: 100)])
+        #expect(try store.throughputEngines() == ["tcp://10.0.0.2:2376", "unix:///var/run/docker.sock"])
+    }
+}

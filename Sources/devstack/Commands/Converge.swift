@@ -4,13 +4,13 @@ import ArgumentParser
 /// Flags shared by the commands that converge the engine.
 struct ConvergeOptions: ParsableArguments {
     @Option(name: .long, help: "Give up converging after this many seconds.") var timeout: Int = 300
-    @Option(name: .long, help: "How many engine operations run at once.") var parallel: Int = 8
+    @Option(name: .long, help: "How many engine operations run at once (default: the level this engine's measured throughput chooses; devstack doctor shows it).") var parallel: Int?
     @Flag(name: .long, help: "When a controller holds the environment, return once the revision is recorded.") var noWait = false
     @Flag(name: .long, help: "Run images by the digests recorded when they were last applied or imported (the lock), even if their tags moved.") var locked = false
 
     mutating func validate() throws {
         try NumericOption.check(timeout, "--timeout", 1...NumericOption.maxSeconds)
-        try NumericOption.check(parallel, "--parallel", 1...256)
+        if let parallel { try NumericOption.check(parallel, "--parallel", 1...256) }
     }
 
     var settings: ConvergeSettings { ConvergeSettings(timeoutSeconds: timeout, parallel: parallel, noWait: noWait, locked: locked) }
