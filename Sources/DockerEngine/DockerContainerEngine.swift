@@ -3,10 +3,14 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import Reconciler
+import Synchronization
 
 /// The live ContainerEngine: Docker Engine API 1.41 and newer.
 public struct DockerContainerEngine: ContainerEngine {
     public let client: DockerClient
+    /// Bind sources a probe found on the engine's machine, shared by every copy of this engine:
+    /// a controller probes each once, not on every pass.
+    let bindSourcesFound = BindSourcesFound()
 
     public init(client: DockerClient) { self.client = client }
 
@@ -230,7 +234,7 @@ public struct DockerContainerEngine: ContainerEngine {
     /// source is asked by creating a container that is never started, and removing it.
     public func missingBindSources(_ sources: [String], image: String) async -> Set<String> {
         var missing: Set<String> = []
-        for source in sources {
+        for source in sources where !bindSourcesFound.contains(source) {
             let hostConfig = EngineAPI.HostConfig(Init: false, PortBindings: [:],
                                                   Mounts: [EngineAPI.Mount(Type: "bind", Source: source, Target: "/devstack-bind-probe", ReadOnly: true)],
                                                   RestartPolicy: EngineAPI.RestartPolicy(Name: ""), NetworkMode: "none", Memory: nil, NanoCpus: nil)
@@ -239,6 +243,7 @@ public struct DockerContainerEngine: ContainerEngine {
             do {
                 let id = try await client.request(.POST, "/containers/create", body: body, context: "bind source \(source)").decode(EngineAPI.Created.self).Id
                 try? await removeContainer(id)
+                bindSourcesFound.insert(source)
             } catch let error as EngineError where error.message.contains("bind source path does not exist") {
                 missing.insert(source)
             } catch {
@@ -341,4 +346,13 @@ public struct DockerContainerEngine: ContainerEngine {
         let code = try await client.request(.GET, "/exec/\(execID)/json").decode(EngineAPI.ExecInspect.self).ExitCode ?? -1
         return ExecResult(exitCode: code, output: output)
     }
+}
+
+/// The bind sources a probe found present: a folder that exists on the engine's machine is not
+/// probed again by the same process (one that is deleted later fails at create, with the
+/// engine's own message). One that was missing is probed every time, so creating it is noticed.
+final class BindSourcesFound: Sendable {
+    private let found = Mutex<Set<String>>([])
+    func contains(_ source: String) -> Bool { found.withLock { $0.contains(source) } }
+    func insert(_ source: String) { _ = found.withLock { $0.insert(source) } }
 }
