@@ -219,7 +219,8 @@ public struct Executor: Sendable {
     /// another name, the new one is created (with its files) as the old one stops, started once
     /// it has stopped (never two at once on the same ports and volumes), and the old one is
     /// removed as the new one starts. Only the stop and the start stay on the path a user waits
-    /// for. An engine that cannot rename, or a container already gone, gets the plain order:
+    /// for. A successor that holds nothing exclusive (`startsBeforeTheOldStops`) starts as soon as
+    /// it is created, whether or not the old one has finished stopping. An engine that cannot rename, or a container already gone, gets the plain order:
     /// stop, remove, create, start. An interrupted replacement leaves two containers for the
     /// service, and the next plan keeps the better one and removes the other.
     func replace(_ oldID: String, with workload: Workload) async throws -> String {
@@ -244,6 +245,19 @@ public struct Executor: Sendable {
             try? await tolerate(.notFound) { try await engine.removeContainer(oldID) }
             throw error
         }
+        if Self.startsBeforeTheOldStops(workload) {
+            do {
+                try await engine.startContainer(id)
+            } catch {
+                try? await stopped
+                try? await tolerate(.notFound) { try await engine.removeContainer(oldID) }
+                throw error
+            }
+            FaultInjection.reach(.afterStart, workload.service)
+            try await stopped
+            try await tolerate(.notFound) { try await engine.removeContainer(oldID) }
+            return id
+        }
         try await stopped
         async let removed: Void = tolerate(.notFound) { try await engine.removeContainer(oldID) }
         do {
@@ -255,6 +269,14 @@ public struct Executor: Sendable {
         FaultInjection.reach(.afterStart, workload.service)
         try await removed
         return id
+    }
+
+    /// Whether a successor may run beside the container it replaces: only when it holds nothing
+    /// two containers cannot share — no host port, no volume or bind (a database's files), no
+    /// fixed address.
+    static func startsBeforeTheOldStops(_ workload: Workload) -> Bool {
+        workload.ports.allSatisfy { $0.hostPort == nil } && workload.mounts.isEmpty
+            && workload.networks.allSatisfy { $0.ipv4Address == nil }
     }
 
     func tolerate(_ kind: EngineError.Kind, _ body: () async throws -> Void) async throws {

@@ -77,15 +77,29 @@ import TestSupport
         let (p, oldID) = try await changedCache(engine)
         let report = await Executor(engine: engine).run(p, revision: 2)
         #expect(report.succeeded)
-        #expect(Array(engine.calls.prefix(2)) == ["rename cache", "create cache"])
-        #expect(Set(engine.calls.dropFirst(2)) == ["remove cache", "start cache"])
-        #expect(engine.calls.count == 4)
+        // cache holds no host port, volume or fixed address: its successor starts at once, and
+        // the old one is removed once it has stopped.
+        #expect(engine.calls == ["rename cache", "create cache", "start cache", "remove cache"])
         let left = caches(engine)
         #expect(left.map(\.workload.name) == ["shop-cache"])
         #expect(left.map(\.workload.env["SIZE"]) == ["2"])
         #expect(left.map(\.state) == [.running])
         #expect(left.first?.id != oldID)
         #expect(report.containers["cache"] == left.first?.id)
+    }
+
+    /// Only a successor that holds nothing two containers cannot share runs beside the old one.
+    @Test func onlyASuccessorHoldingNothingExclusiveStartsBeforeTheOldOneStops() throws {
+        let desired = try SpecBuilder.desired(#"""
+            {"name": "s", "networks": {"fixed": {"subnets": ["10.9.0.0/24"]}}, "services": {
+              "free": {"image": "busybox", "ports": ["8080"]},
+              "port": {"image": "busybox", "ports": ["127.0.0.1:8080:80"]},
+              "volume": {"image": "busybox", "volumes": ["data:/data"]},
+              "bind": {"image": "busybox", "volumes": ["./src:/src"]},
+              "address": {"image": "busybox", "networks": {"fixed": {"ipv4Address": "10.9.0.5"}}}}}
+            """#)
+        let starts = desired.workloads.mapValues { Executor.startsBeforeTheOldStops($0) }
+        #expect(starts == ["free": true, "port": false, "volume": false, "bind": false, "address": false])
     }
 
     @Test func anEngineThatCannotRenameStopsAndRemovesFirst() async throws {
