@@ -14,22 +14,35 @@ import TestSupport
         let present = CLI.temporaryDirectory("devstack-bind")
         let absent = present + "-absent"
         defer { try? FileManager.default.removeItem(atPath: present); try? FileManager.default.removeItem(atPath: absent) }
-        // A tag of its own, so that probes of tests running alongside are not counted.
+        // A tag of its own, so that probes of tests running alongside are not counted. The
+        // engine's events are watched live: its history keeps only the last 256, which a busy
+        // engine running the other tests overwrites within seconds.
         let image = "devstack-bind-probe-test:\(UUID().uuidString.prefix(8).lowercased())"
-        #expect(Docker.run(["tag", "devstack/busybox:1.36", image]).code == 0)
-        defer { Docker.run(["rmi", image]) }
-        let since = String(Int(Date().timeIntervalSince1970) - 1)
+        let docker = CLI.run("sh", ["-c", "command -v docker"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let watcher = try BackgroundServer([docker, "events", "--filter", "image=\(image)", "--format", "{{.Type}} {{.Action}}"],
+                                           log: present + "-events.log")
+        defer { watcher.stop(); try? FileManager.default.removeItem(atPath: present + "-events.log"); Docker.run(["rmi", image]) }
+        // The tag is the first event the watcher sees: once it has, the probes' will be seen too.
+        var watching = false
+        for _ in 0..<200 where !watching {
+            if !watcher.output.contains("image tag") { #expect(Docker.run(["tag", "devstack/busybox:1.36", image]).code == 0) }
+            try await Task.sleep(for: .milliseconds(100))
+            watching = watcher.output.contains("image tag")
+        }
+        #expect(watching, "docker events never reported the tag: \(watcher.output)")
         #expect(await engine.missingBindSources([present, absent], image: image) == [absent])
         #expect(await engine.missingBindSources([present, absent], image: image) == [absent])
         try FileManager.default.createDirectory(atPath: absent, withIntermediateDirectories: false)
         #expect(await engine.missingBindSources([present, absent], image: image) == [])
         #expect(await engine.missingBindSources([present, absent], image: image) == [])
-        let until = String(Int(Date().timeIntervalSince1970) + 1)
-        let probes = Docker.run(["events", "--since", since, "--until", until, "--filter", "event=create",
-                                 "--filter", "label=dev.devstack.helper=bind-probe", "--filter", "image=\(image)", "--format", "{{json .Actor.Attributes}}"]).stdout
         // present once; absent three times: twice missing (refused, no container), then found.
-        let created = probes.split(separator: "\n").filter { !$0.isEmpty }
-        #expect(created.count == 2, "\(probes)")
+        // Each probe's container is removed at once, so a destroy follows each create.
+        var destroyed = 0
+        for _ in 0..<100 where destroyed < 2 {
+            try await Task.sleep(for: .milliseconds(100))
+            destroyed = watcher.output.split(separator: "\n").filter { $0 == "container destroy" }.count
+        }
+        #expect(watcher.output.split(separator: "\n").filter { $0 == "container create" }.count == 2, "\(watcher.output)")
     }
 
     @Test func anAnswerOverTheLimitIsTooLargeNotUnreachableAndNotRetried() async throws {
