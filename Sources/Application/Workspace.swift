@@ -182,9 +182,7 @@ public struct Workspace: Sendable {
 
     public func parallelism(_ requested: Int?, _ reconciler: Reconciler) -> ParallelismTuner.Choice {
         if let requested { return ParallelismTuner.Choice(parallel: requested, reason: "--parallel") }
-        guard let engine = throughputKey(reconciler), let samples = try? store.throughput(engine: engine) else {
-            return ParallelismTuner.choose([])
-        }
+        let samples = throughputKey(reconciler).flatMap { try? store.throughput(engine: $0) } ?? []
         return ParallelismTuner.choose(samples)
     }
 

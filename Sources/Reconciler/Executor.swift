@@ -138,8 +138,7 @@ public struct Executor: Sendable {
                 launchReady()
             }
         }
-        let waitedOnImages = plan.steps.contains { if case .pullImage = $0.action { true } else if case .buildImage = $0.action { true } else { false } }
-        if !waitedOnImages, peak == maxParallel, containerSteps >= 2 * maxParallel {
+        if !plan.steps.contains(where: { $0.action.changesImages }), peak == maxParallel, containerSteps >= 2 * maxParallel {
             report.throughput = ThroughputSample(parallel: maxParallel, steps: containerSteps, busyMilliseconds: busy.milliseconds)
         }
         return report

@@ -44,6 +44,11 @@ public struct Plan: Sendable, Equatable {
             switch self { case .waitHealthy, .waitCompleted: return true; default: return false }
         }
 
+        /// Pulls or builds an image: only such a step can change the image behind a name.
+        public var changesImages: Bool {
+            switch self { case .pullImage, .buildImage: return true; default: return false }
+        }
+
         /// Creates, starts, replaces or removes a container: what the engine's throughput is
         /// measured in.
         public var isContainerOperation: Bool {

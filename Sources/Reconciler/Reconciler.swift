@@ -94,12 +94,7 @@ public struct Reconciler: Sendable {
         // changed an image under its name, and only then is the engine asked again.
         var images: [String: String] = [:]
         for c in observed.containers { if let s = c.service, desired.workloads[s] != nil { images[s] = c.imageID } }
-        let imagesChanged = plan.steps.contains {
-            switch $0.action {
-            case .pullImage, .buildImage: return true
-            default: return false
-            }
-        }
+        let imagesChanged = plan.steps.contains { $0.action.changesImages }
         if imagesChanged, let after = try? await observe(desired) {
             for c in after.containers { if let s = c.service { images[s] = c.imageID } }
         } else {
