@@ -52,7 +52,8 @@ public struct DockerClient: Sendable {
 
     /// The pool keeps the client's default of 8 connections per host: with a larger limit the
     /// controller stopped hearing of engine events (not understood yet), so more than 8
-    /// concurrent operations wait for a connection, at most the connect timeout.
+    /// concurrent operations wait for a connection. A wait longer than the connect timeout ends
+    /// the attempt, not the request: `request` sends it again until its own deadline.
     static func makeHTTPClient() -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = HTTPClient.Configuration.Timeout(connect: .seconds(3))
@@ -136,13 +137,22 @@ public struct DockerClient: Sendable {
         guard FileManager.default.fileExists(atPath: socketPath) else {
             throw EngineError(.unreachable, "cannot reach the Docker engine at \(endpoint) (no such socket): is dockerd running?")
         }
-        let response: HTTPClientResponse
+        var answer: HTTPClientResponse? = nil
         var buffer: ByteBuffer
-        do {
-            response = try await http.execute(request, timeout: timeout)
-        } catch {
-            throw unreachable(error)
+        let deadline = NIODeadline.now() + timeout
+        while answer == nil {
+            do {
+                answer = try await http.execute(request, deadline: deadline)
+            } catch let error as HTTPClientError where error == .getConnectionFromPoolTimeout && NIODeadline.now() < deadline {
+                // Every pooled connection was busy for longer than the connect timeout (more
+                // operations at once than the pool holds, some of them slow): the request was
+                // never sent, so it is sent again; the engine is busy, not unreachable.
+                continue
+            } catch {
+                throw unreachable(error)
+            }
         }
+        let response = answer!
         do {
             buffer = try await response.body.collect(upTo: bodyLimit)
         } catch is NIOTooManyBytesError {

@@ -45,6 +45,25 @@ import TestSupport
         #expect(watcher.output.split(separator: "\n").filter { $0 == "container create" }.count == 2, "\(watcher.output)")
     }
 
+    /// More slow operations at once than the connection pool holds (eight waits on a container
+    /// that sleeps six seconds): a request queued behind them waits longer than the connect
+    /// timeout and is still answered, rather than reported as an unreachable engine.
+    @Test func aRequestWaitingBehindAFullPoolIsAnsweredNotUnreachable() async throws {
+        guard Docker.require() else { return }
+        let client = try DockerClient.fromEnvironment()
+        let name = "devstack-pool-test-\(UUID().uuidString.prefix(8).lowercased())"
+        #expect(Docker.run(["run", "-d", "--name", name, "--label", "dev.devstack.test=pool", "devstack/busybox:1.36", "sleep", "6"]).code == 0)
+        defer { Docker.run(["rm", "-f", name]) }
+        let waits = (0..<8).map { _ in Task { try await client.request(.POST, "/containers/\(name)/wait").status } }
+        try await Task.sleep(for: .milliseconds(500))
+        let started = ContinuousClock.now
+        let ping = try await client.request(.GET, "/_ping")
+        let waited = ContinuousClock.now - started
+        #expect(ping.status == 200)
+        #expect(waited > .seconds(3), "the ping should have waited for a connection past the 3 s connect timeout, waited \(waited)")
+        for wait in waits { #expect(try await wait.value == 200) }
+    }
+
     @Test func anAnswerOverTheLimitIsTooLargeNotUnreachableAndNotRetried() async throws {
         guard Docker.require() else { return }
         var client = try DockerClient.fromEnvironment()
