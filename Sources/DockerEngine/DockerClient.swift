@@ -137,22 +137,13 @@ public struct DockerClient: Sendable {
         guard FileManager.default.fileExists(atPath: socketPath) else {
             throw EngineError(.unreachable, "cannot reach the Docker engine at \(endpoint) (no such socket): is dockerd running?")
         }
-        var answer: HTTPClientResponse? = nil
+        let response: HTTPClientResponse
         var buffer: ByteBuffer
-        let deadline = NIODeadline.now() + timeout
-        while answer == nil {
-            do {
-                answer = try await http.execute(request, deadline: deadline)
-            } catch let error as HTTPClientError where error == .getConnectionFromPoolTimeout && NIODeadline.now() < deadline {
-                // Every pooled connection was busy for longer than the connect timeout (more
-                // operations at once than the pool holds, some of them slow): the request was
-                // never sent, so it is sent again; the engine is busy, not unreachable.
-                continue
-            } catch {
-                throw unreachable(error)
-            }
+        do {
+            response = try await execute(request, deadline: .now() + timeout)
+        } catch {
+            throw unreachable(error)
         }
-        let response = answer!
         do {
             buffer = try await response.body.collect(upTo: bodyLimit)
         } catch is NIOTooManyBytesError {
@@ -166,6 +157,19 @@ public struct DockerClient: Sendable {
         // 304: already started or stopped, which is what we wanted.
         guard (200..<300).contains(status) || status == 304 else { throw Self.failure(status: status, body: data, context: context) }
         return Response(status: status, body: data, context: context ?? "\(method.rawValue) \(path)")
+    }
+
+    /// `request`, sent again while every pooled connection stays busy for longer than the
+    /// connect timeout (more operations at once than the pool holds, some of them slow): such a
+    /// request was never sent, and the engine is busy, not unreachable.
+    private func execute(_ request: HTTPClientRequest, deadline: NIODeadline) async throws -> HTTPClientResponse {
+        while true {
+            do {
+                return try await http.execute(request, deadline: deadline)
+            } catch let error as HTTPClientError where error == .getConnectionFromPoolTimeout && NIODeadline.now() < deadline {
+                continue
+            }
+        }
     }
 
     /// A request whose body and answer both stream: the body is pulled from `chunks` as the
