@@ -202,8 +202,8 @@ import TestSupport
         let f = EngineFixture("foreign")
         defer { f.tearDown(); Docker.run(["rm", "-f", f.container("web")]) }
         f.write(webAndWorker)
-        // Off the default bridge: in two loaded clean-clone runs a plain `docker run` failed to
-        // start with "could not find bridge docker0", which is not what this test is about.
+        // Off the default bridge, which is not what this test is about. (Clean-clone runs once
+        // failed here with "could not find bridge docker0": the TLS engine fixture deleted it.)
         let foreign = Docker.run(["run", "-d", "--network", "none", "--name", f.container("web"), "devstack/busybox:1.36", "sleep", "300"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let result = f.devstack(["apply", f.file])
         #expect(result.code == 1)

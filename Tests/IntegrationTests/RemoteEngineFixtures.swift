@@ -140,10 +140,16 @@ final class TestSSHServer {
 /// A second dockerd on a loopback TCP port that speaks only mutual TLS, with a CA, a server and
 /// a client certificate made for the test (openssl), sharing this machine's containerd under a
 /// namespace of its own. Holds the busybox test image.
+///
+/// It shares this machine's network namespace, so its default network sits on a bridge
+/// interface made for it: started with `--bridge none`, dockerd deletes `docker0` (libnetwork
+/// removes the default bridge interface it is told not to use), and every later container on
+/// the main engine's default network failed with "could not find bridge docker0".
 final class TestTLSEngine {
     let dir: String
     let port: Int
     let server: BackgroundServer
+    let bridge: String
 
     /// DOCKER_CERT_PATH folders: the right CA, and a CA that did not sign the engine's certificate.
     var certs: String { dir + "/client" }
@@ -154,6 +160,7 @@ final class TestTLSEngine {
     init() throws {
         dir = CLI.temporaryDirectory("devstack-tls-engine")
         port = freeLoopbackPort()
+        bridge = "dstls" + String(UUID().uuidString.prefix(8).lowercased())
         try shell("""
             set -e
             mkdir -p client stranger
@@ -167,24 +174,31 @@ final class TestTLSEngine {
             openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client/cert.pem -days 2 -extfile client.cnf 2>/dev/null
             cp ca.pem client/ca.pem
             cp client/cert.pem client/key.pem stranger/
+            ip link add \(bridge) type bridge
             """, in: dir)
         let containerd = "/var/run/docker/containerd/containerd.sock"
         var arguments = ["/usr/sbin/dockerd", "--host", "tcp://127.0.0.1:\(port)", "--tlsverify", "--tlscacert", dir + "/ca.pem",
                          "--tlscert", dir + "/server.pem", "--tlskey", dir + "/server.key", "--data-root", dir + "/data",
-                         "--exec-root", dir + "/exec", "--pidfile", dir + "/dockerd.pid", "--bridge", "none", "--iptables=false",
+                         "--exec-root", dir + "/exec", "--pidfile", dir + "/dockerd.pid", "--bridge", bridge, "--iptables=false",
                          "--default-address-pool", "base=10.231.0.0/16,size=24"]
         if FileManager.default.fileExists(atPath: containerd) {
             arguments += ["--containerd", containerd, "--containerd-namespace", "devstack-tls", "--containerd-plugins-namespace", "devstack-tls-plugins"]
         }
-        server = try BackgroundServer(arguments, log: dir + "/dockerd.log")
+        do {
+            server = try BackgroundServer(arguments, log: dir + "/dockerd.log")
+        } catch {
+            CLI.run("ip", ["link", "delete", bridge])
+            throw error
+        }
         let up = server.wait(seconds: 60) { server.output.contains("API listen on") }
-        guard up else { throw TestFailure("the TLS dockerd did not start: \(server.output.suffix(2000))") }
+        guard up else { stop(); throw TestFailure("the TLS dockerd did not start: \(server.output.suffix(2000))") }
         let docker = "docker -H \(dockerHost) --tlsverify --tlscacert \(certs)/ca.pem --tlscert \(certs)/cert.pem --tlskey \(certs)/key.pem"
         try shell("docker save devstack/busybox:1.36 | \(docker) load -q", in: dir)
     }
 
     func stop() {
         server.stop()
+        CLI.run("ip", ["link", "delete", bridge])
         try? FileManager.default.removeItem(atPath: dir)
         // The engine's namespaces in the shared containerd are empty once it stopped cleanly.
         for namespace in ["devstack-tls", "devstack-tls-plugins"] {

@@ -68,6 +68,8 @@ import TestSupport
         guard Docker.require() else { return }
         let engine = try TestTLSEngine()
         defer { engine.stop() }
+        // A second engine on this machine leaves the main engine's default bridge in place.
+        #expect(CLI.run("ip", ["link", "show", "docker0"]).code == 0, "the TLS engine removed docker0")
         let f = EngineFixture("tls")
         defer { f.devstack(["down", "--volumes"], environment: engine.environment) }
         let published = freeLoopbackPort()
