@@ -1,6 +1,7 @@
 import DockerEngine
 import EnvSpec
 import Foundation
+import HostFiles
 import Reconciler
 import StateStore
 
@@ -161,7 +162,7 @@ public struct Workspace: Sendable {
     }
 
     public func reconciler(_ kind: EngineKind = .docker) throws -> Reconciler {
-        Reconciler(engine: try Self.liveEngine(kind), records: store, host: LocalHost(contextIndex: store))
+        Reconciler(engine: try Self.liveEngine(kind), records: store, host: LocalHost(contextIndex: store, monitorSocket: ContextMonitorSocket.path(forStore: path)))
     }
 
     public var leases: StoreLeases { StoreLeases(store) }

@@ -11,7 +11,7 @@ struct Devstack: AsyncParsableCommand {
         discussion: "The engine is found as the docker CLI finds it: --context NAME (any command, as docker --context), DOCKER_HOST, DOCKER_CONTEXT, the current docker context, /var/run/docker.sock.",
         version: DevstackVersion.current,
         subcommands: [Validate.self, Apply.self, Diff.self, Status.self, History.self, Show.self, Rollback.self,
-                      Down.self, Graph.self, Export.self, Import.self, Push.self, Pull.self, Cache.self, Events.self, Controller.self, Unlock.self,
+                      Down.self, Graph.self, Export.self, Import.self, Push.self, Pull.self, Cache.self, Events.self, Controller.self, FSMonitor.self, Unlock.self,
                       Logs.self, Tunnel.self, Exec.self, Run.self, Tasks.self, Watch.self, UI.self, Key.self, Seed.self, Snapshot.self, Doctor.self, Bisect.self, ImportCompose.self])
 
     /// Errors from the libraries become clear lines and an exit code; never a stack trace.

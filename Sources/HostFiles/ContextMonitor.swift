@@ -1,0 +1,122 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Tells whether anything changed in a build context folder since a token it handed out, as
+/// git's fsmonitor daemon does for `git status`: a no-op apply of a 50,000-file context then
+/// asks one question instead of walking and stat'ing every file.
+///
+/// Each folder asked about gets an inotify instance of its own, watching every folder below it
+/// (symbolic links are not followed). A token names one arming of those watches. Asked again,
+/// the monitor reads whatever the kernel queued: nothing means nothing changed since the token
+/// was handed out, and the same token is returned; anything (a write, a rename, an attribute,
+/// lost events) re-arms the watches and hands out a new token. The kernel queues an event
+/// before the write that caused it returns, so a change finished before the question is never
+/// missed. A caller keeps the token it was given *before* it walked the folder, with what the
+/// walk found: the same token later means the walk would find the same.
+public final class ContextMonitor: @unchecked Sendable {
+    private struct Watched {
+        var descriptor: Int32
+        var token: String
+        var lastAsked: UInt64
+    }
+
+    private let lock = NSLock()
+    private var watched: [String: Watched] = [:]
+    private var armings: UInt64 = 0
+    private var questions: UInt64 = 0
+    /// Distinguishes this monitor's tokens from an earlier monitor's, kept in the same database.
+    private let instance = UUID().uuidString.lowercased()
+    /// Folders watched at once; the one asked about longest ago is dropped first.
+    public let maximumRoots: Int
+
+    static let mask = UInt32(IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO
+                             | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW)
+
+    public init(maximumRoots: Int = 64) {
+        self.maximumRoots = maximumRoots
+    }
+
+    deinit {
+        for entry in watched.values { close(entry.descriptor) }
+    }
+
+    /// The token for `folder` (an absolute path, its real path): unchanged while nothing below it
+    /// changed. Nil when it cannot be watched (not a folder, the system's watch limit): then the
+    /// caller walks, as without a monitor.
+    public func token(for folder: String) -> String? {
+        lock.withLock {
+            questions += 1
+            if var entry = watched[folder] {
+                if !Self.drain(entry.descriptor) {
+                    entry.lastAsked = questions
+                    watched[folder] = entry
+                    return entry.token
+                }
+                close(entry.descriptor)
+                watched[folder] = nil
+            }
+            if watched.count >= maximumRoots, let oldest = watched.min(by: { $0.value.lastAsked < $1.value.lastAsked }) {
+                close(oldest.value.descriptor)
+                watched[oldest.key] = nil
+            }
+            guard let descriptor = Self.arm(folder) else { return nil }
+            armings += 1
+            let token = "\(instance).\(armings)"
+            watched[folder] = Watched(descriptor: descriptor, token: token, lastAsked: questions)
+            return token
+        }
+    }
+
+    /// Folders being watched now.
+    public var folders: [String] { lock.withLock { watched.keys.sorted() } }
+
+    /// True when the kernel queued anything (or the descriptor failed): the folder may have changed.
+    static func drain(_ descriptor: Int32) -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+        var changed = false
+        while true {
+            let count = read(descriptor, &buffer, buffer.count)
+            if count > 0 { changed = true; continue }
+            if count < 0 && errno == EINTR { continue }
+            return changed || !(count < 0 && errno == EAGAIN)
+        }
+    }
+
+    /// A new inotify instance watching `folder` and every folder below it. Each folder is watched
+    /// before it is read, so a folder created meanwhile is either read or reported. Paths are
+    /// built from the bytes readdir gives: a name that is not UTF-8 is watched like any other.
+    static func arm(_ folder: String) -> Int32? {
+        let descriptor = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
+        guard descriptor >= 0 else { return nil }
+        let root = Array(folder.utf8CString)
+        var pending = [root]
+        while let next = pending.popLast() {
+            guard inotify_add_watch(descriptor, next, mask) >= 0 else {
+                // The root must be watched; a folder below it that vanished meanwhile was reported.
+                if next == root || errno != ENOENT && errno != ENOTDIR { close(descriptor); return nil }
+                continue
+            }
+            guard let directory = opendir(next) else { continue }
+            while let entry = readdir(directory) {
+                var path = Array(next.dropLast()) + [CChar(UInt8(ascii: "/"))]
+                let isDot = withUnsafeBytes(of: entry.pointee.d_name) { raw -> Bool in
+                    let name = raw.prefix { $0 != 0 }
+                    path += name.map { CChar(bitPattern: $0) }
+                    return name.elementsEqual(".".utf8) || name.elementsEqual("..".utf8)
+                }
+                guard !isDot else { continue }
+                path.append(0)
+                var isFolder = entry.pointee.d_type == UInt8(DT_DIR)
+                if entry.pointee.d_type == UInt8(DT_UNKNOWN) {
+                    var info = stat()
+                    isFolder = lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+                }
+                if isFolder { pending.append(path) }
+            }
+            closedir(directory)
+        }
+        return descriptor
+    }
+}

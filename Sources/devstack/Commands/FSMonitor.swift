@@ -1,0 +1,29 @@
+import Application
+import ArgumentParser
+import Foundation
+
+extension Devstack {
+    struct FSMonitor: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "fsmonitor",
+            abstract: "Watch build contexts so a no-op apply asks instead of walking them (like git's fsmonitor daemon); runs until interrupted.")
+
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            let monitor = try ContextMonitorUseCase(storePath: store.path)
+            // SIGINT and SIGTERM stop it and remove its socket.
+            let signals = [SIGINT, SIGTERM].map { signalNumber -> DispatchSourceSignal in
+                signal(signalNumber, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+                source.setEventHandler { monitor.requestStop() }
+                source.resume()
+                return source
+            }
+            defer { signals.forEach { $0.cancel() } }
+            print("fsmonitor: answering at \(monitor.socketPath); applies with this state database skip walks of unchanged build contexts")
+            Terminal.flush()
+            await monitor.run()
+        }
+    }
+}
