@@ -9,8 +9,6 @@ public protocol ContextIndexKeeping: Sendable {
     /// no-op needs, without decoding tens of thousands of entries.
     func contextIndex(_ context: String, entries: Bool) throws -> ContextIndex?
     func saveContextIndex(_ context: String, _ index: ContextIndex) throws
-    /// Keeps a monitor's mark (`ContextIndex.monitorMark`) with the index as it is.
-    func saveContextMonitorMark(_ context: String, _ mark: String) throws
     /// False for a store opened read-only: the index is used but not updated.
     var canSaveContextIndex: Bool { get }
 }
@@ -69,24 +67,27 @@ public struct LocalHost: HostAccess {
     /// modification time and inode match the index are not read again; the others are hashed
     /// and the index updated, as git's index does for `git status`. When the walk finds exactly
     /// what the index was taken from, its digest is reused without looking at any entry. With a
-    /// `devstack fsmonitor` running, the walk itself is skipped while the monitor's token for the
-    /// folder is the one taken before the last walk.
+    /// `devstack fsmonitor` running, there is no walk while the monitor vouches that nothing in
+    /// the folder changed since a walk whose digest it was given.
     public func contextHash(_ directory: String, dockerfile: String) throws -> String {
         let key = LocalFiles.realPath(directory) ?? directory
-        // Asked before the walk: a change during the walk gives the next apply another token.
-        let mark = monitorSocket.flatMap { ContextMonitorSocket.ask($0, folder: key) }.map { ContextIndex.monitorMark(token: $0, dockerfile: dockerfile) }
-        let summary = (try? contextIndex?.contextIndex(key, entries: false)) ?? nil
-        if let mark, let digest = summary?.knownContextDigest(monitorMark: mark) { return digest }
+        // Asked before the walk: a change during the walk makes the monitor refuse its digest.
+        let monitored = monitorSocket.flatMap { ContextMonitorSocket.ask($0, folder: key, dockerfile: dockerfile) }
+        if case let .digest(_, digest)? = monitored { return digest }
+        let digest = try walkedContextHash(directory, key: key, dockerfile: dockerfile)
+        if let monitorSocket, case let .token(token)? = monitored {
+            ContextMonitorSocket.remember(monitorSocket, folder: key, dockerfile: dockerfile, token: token, digest: digest)
+        }
+        return digest
+    }
+
+    /// The digest from a walk of the folder, through the index.
+    func walkedContextHash(_ directory: String, key: String, dockerfile: String) throws -> String {
         let files: [ContextFile]
         do { files = try ContextWalker.listing(directory, dockerfile: dockerfile) } catch { throw HostError("\(error)") }
         let fingerprint = ContextIndex.fingerprint(of: files)
-        if let digest = summary?.knownContextDigest(files, fingerprint: fingerprint) {
-            // The walk found what the index holds: the monitor's token now vouches for it too.
-            if let mark, summary?.monitorMark != mark, let keeper = contextIndex, keeper.canSaveContextIndex {
-                try? keeper.saveContextMonitorMark(key, mark)
-            }
-            return digest
-        }
+        let summary = (try? contextIndex?.contextIndex(key, entries: false)) ?? nil
+        if let digest = summary?.knownContextDigest(files, fingerprint: fingerprint) { return digest }
         let known = summary == nil ? nil : (try? contextIndex?.contextIndex(key, entries: true)) ?? nil
         let indexedAt = Int64(Date().timeIntervalSince1970 * 1e9)
         var digests: [(path: String, sha256: String, size: Int)] = []
@@ -102,7 +103,7 @@ public struct LocalHost: HostAccess {
         }
         let digest = ContextDigest.combine(digests)
         if let keeper = contextIndex, keeper.canSaveContextIndex {
-            var next = ContextIndex(indexedAt: indexedAt, fingerprint: fingerprint, digest: digest, monitorMark: mark)
+            var next = ContextIndex(indexedAt: indexedAt, fingerprint: fingerprint, digest: digest)
             next.entries.reserveCapacity(digests.count)
             for (file, entry) in zip(files.lazy.filter { !$0.isDirectory }, digests) {
                 next.entries[file.path] = ContextIndex.Entry(size: file.size, modified: file.modified, inode: file.inode, sha256: entry.sha256)

@@ -13,13 +13,24 @@ import Glibc
 /// was handed out, and the same token is returned; anything (a write, a rename, an attribute,
 /// lost events) re-arms the watches and hands out a new token. The kernel queues an event
 /// before the write that caused it returns, so a change finished before the question is never
-/// missed. A caller keeps the token it was given *before* it walked the folder, with what the
-/// walk found: the same token later means the walk would find the same.
+/// missed. A caller takes a token *before* it walks the folder and hands the monitor the digest
+/// the walk gave with that token (`remember`): while the token holds, the next caller is given
+/// the digest and walks nothing. Digests are kept per Dockerfile, since two services may build
+/// one folder with different Dockerfiles, whose `.dockerignore` rules keep different files.
 public final class ContextMonitor: @unchecked Sendable {
     private struct Watched {
         var descriptor: Int32
         var token: String
         var lastAsked: UInt64
+        /// Context digests by Dockerfile, good while `token` holds.
+        var digests: [String: String] = [:]
+    }
+
+    public enum Answer: Sendable, Equatable {
+        /// Nothing is known of the folder as it is now: walk it, then `remember` with this token.
+        case token(String)
+        /// Nothing changed since a walk that gave `digest` under this token.
+        case digest(token: String, digest: String)
     }
 
     private let lock = NSLock()
@@ -30,6 +41,8 @@ public final class ContextMonitor: @unchecked Sendable {
     private let instance = UUID().uuidString.lowercased()
     /// Folders watched at once; the one asked about longest ago is dropped first.
     public let maximumRoots: Int
+    /// Dockerfiles remembered per folder.
+    static let maximumDigests = 32
 
     static let mask = UInt32(IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO
                              | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW)
@@ -42,31 +55,55 @@ public final class ContextMonitor: @unchecked Sendable {
         for entry in watched.values { close(entry.descriptor) }
     }
 
-    /// The token for `folder` (an absolute path, its real path): unchanged while nothing below it
-    /// changed. Nil when it cannot be watched (not a folder, the system's watch limit): then the
-    /// caller walks, as without a monitor.
-    public func token(for folder: String) -> String? {
+    /// What is known of `folder` (an absolute path, its real path) built with `dockerfile`. Nil
+    /// when it cannot be watched (not a folder, the system's watch limit): then the caller walks,
+    /// as without a monitor.
+    public func ask(folder: String, dockerfile: String) -> Answer? {
         lock.withLock {
-            questions += 1
-            if var entry = watched[folder] {
-                if !Self.drain(entry.descriptor) {
-                    entry.lastAsked = questions
-                    watched[folder] = entry
-                    return entry.token
-                }
-                close(entry.descriptor)
-                watched[folder] = nil
-            }
-            if watched.count >= maximumRoots, let oldest = watched.min(by: { $0.value.lastAsked < $1.value.lastAsked }) {
-                close(oldest.value.descriptor)
-                watched[oldest.key] = nil
-            }
-            guard let descriptor = Self.arm(folder) else { return nil }
-            armings += 1
-            let token = "\(instance).\(armings)"
-            watched[folder] = Watched(descriptor: descriptor, token: token, lastAsked: questions)
-            return token
+            guard let entry = current(folder) else { return nil }
+            if let digest = entry.digests[dockerfile] { return .digest(token: entry.token, digest: digest) }
+            return .token(entry.token)
         }
+    }
+
+    /// Keeps the digest a walk gave, taken under `token`. False (and nothing kept) when the
+    /// folder changed since the token was handed out: the walk may have seen half a change.
+    @discardableResult
+    public func remember(folder: String, dockerfile: String, token: String, digest: String) -> Bool {
+        lock.withLock {
+            guard var entry = current(folder), entry.token == token else { return false }
+            if entry.digests[dockerfile] == nil, entry.digests.count >= Self.maximumDigests { entry.digests.removeAll() }
+            entry.digests[dockerfile] = digest
+            watched[folder] = entry
+            return true
+        }
+    }
+
+    /// The token for `folder`: unchanged while nothing below it changed.
+    public func token(for folder: String) -> String? { lock.withLock { current(folder)?.token } }
+
+    /// The folder's entry after reading what the kernel queued, armed anew if anything was.
+    /// Called with the lock held.
+    private func current(_ folder: String) -> Watched? {
+        questions += 1
+        if var entry = watched[folder] {
+            if !Self.drain(entry.descriptor) {
+                entry.lastAsked = questions
+                watched[folder] = entry
+                return entry
+            }
+            close(entry.descriptor)
+            watched[folder] = nil
+        }
+        if watched.count >= maximumRoots, let oldest = watched.min(by: { $0.value.lastAsked < $1.value.lastAsked }) {
+            close(oldest.value.descriptor)
+            watched[oldest.key] = nil
+        }
+        guard let descriptor = Self.arm(folder) else { return nil }
+        armings += 1
+        let entry = Watched(descriptor: descriptor, token: "\(instance).\(armings)", lastAsked: questions)
+        watched[folder] = entry
+        return entry
     }
 
     /// Folders being watched now.

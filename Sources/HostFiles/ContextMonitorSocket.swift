@@ -3,9 +3,12 @@ import Foundation
 import Glibc
 #endif
 
-/// The local socket through which an apply asks a running `devstack fsmonitor` for a build
-/// context's token. It sits beside the state database, readable and writable by its owner only.
-/// One line each way: the folder's real path asked, then `token T` or `none`.
+/// The local socket through which an apply asks a running `devstack fsmonitor` about a build
+/// context. It sits beside the state database, readable and writable by its owner only. One line
+/// each way; a request's fields are separated by NUL bytes:
+///
+///     get FOLDER DOCKERFILE            ->  digest TOKEN DIGEST | token TOKEN | none
+///     put FOLDER DOCKERFILE TOKEN DIGEST  ->  ok | stale
 public enum ContextMonitorSocket {
     public struct Failure: Error, CustomStringConvertible, Sendable {
         public var description: String
@@ -16,13 +19,32 @@ public enum ContextMonitorSocket {
 
     /// How long an apply waits for an answer before it walks the folder itself.
     static let answerTimeout = timeval(tv_sec: 1, tv_usec: 0)
-    static let longestRequest = 4096
+    static let longestRequest = 16 * 1024
 
-    /// The monitor's token for `folder`, or nil when no monitor answers (none runs, it cannot
-    /// watch the folder, or it is slow): the caller then walks the folder as it would without one.
-    public static func ask(_ socketPath: String, folder: String) -> String? {
-        guard folder.hasPrefix("/"), !folder.utf8.contains(0), folder.utf8.count < longestRequest,
-              var address = address(socketPath) else { return nil }
+    /// What the monitor knows of `folder` built with `dockerfile`, or nil when no monitor answers
+    /// (none runs, it cannot watch the folder, or it is slow): the caller then walks the folder
+    /// as it would without one.
+    public static func ask(_ socketPath: String, folder: String, dockerfile: String) -> ContextMonitor.Answer? {
+        guard folder.hasPrefix("/"), let reply = exchange(socketPath, ["get", folder, dockerfile]) else { return nil }
+        let words = reply.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        switch (words.first, words.count) {
+        case ("digest", 3): return .digest(token: words[1], digest: words[2])
+        case ("token", 2): return .token(words[1])
+        default: return nil
+        }
+    }
+
+    /// Hands the monitor the digest a walk gave under `token`; true when it kept it.
+    @discardableResult
+    public static func remember(_ socketPath: String, folder: String, dockerfile: String, token: String, digest: String) -> Bool {
+        exchange(socketPath, ["put", folder, dockerfile, token, digest]) == "ok"
+    }
+
+    /// Sends one request and reads its one-line answer; nil when anything fails.
+    static func exchange(_ socketPath: String, _ fields: [String]) -> String? {
+        guard fields.allSatisfy({ !$0.utf8.contains(0) && !$0.utf8.contains(UInt8(ascii: "\n")) }) else { return nil }
+        let request = Array((fields.joined(separator: "\0") + "\n").utf8)
+        guard request.count <= longestRequest, var address = address(socketPath) else { return nil }
         let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { return nil }
         defer { close(descriptor) }
@@ -32,17 +54,28 @@ public enum ContextMonitorSocket {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        guard connected == 0, writeAll(descriptor, Array((folder + "\n").utf8)), let reply = readLine(descriptor, limit: 512) else { return nil }
-        let text = String(decoding: reply, as: UTF8.self)
-        guard text.hasPrefix("token "), text.count > 6 else { return nil }
-        return String(text.dropFirst(6))
+        guard connected == 0, writeAll(descriptor, request), let reply = readLine(descriptor, limit: 512) else { return nil }
+        return String(decoding: reply, as: UTF8.self)
     }
 
-    /// The answer to one request line: the folder must be an absolute path.
+    /// The answer to one request line (without its newline).
     static func answer(_ request: [UInt8], monitor: ContextMonitor) -> String {
-        guard request.first == UInt8(ascii: "/"), !request.contains(0), let folder = String(validating: request, as: UTF8.self),
-              let token = monitor.token(for: folder) else { return "none\n" }
-        return "token \(token)\n"
+        let fields = request.split(separator: 0, omittingEmptySubsequences: false).map { String(validating: $0, as: UTF8.self) }
+        guard fields.allSatisfy({ $0 != nil }), let folder = fields.count > 1 ? fields[1] : nil, folder.hasPrefix("/") else { return "none\n" }
+        switch (fields[0], fields.count) {
+        case ("get", 3):
+            switch monitor.ask(folder: folder, dockerfile: fields[2]!) {
+            case let .digest(token, digest)?: return "digest \(token) \(digest)\n"
+            case let .token(token)?: return "token \(token)\n"
+            case nil: return "none\n"
+            }
+        case ("put", 5):
+            let digest = fields[4]!
+            guard !digest.isEmpty, !digest.contains(" ") else { return "stale\n" }
+            return monitor.remember(folder: folder, dockerfile: fields[2]!, token: fields[3]!, digest: digest) ? "ok\n" : "stale\n"
+        default:
+            return "none\n"
+        }
     }
 
     static func address(_ path: String) -> sockaddr_un? {

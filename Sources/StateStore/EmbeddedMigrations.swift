@@ -226,13 +226,5 @@ CREATE TABLE engine_throughput (
 );
 CREATE INDEX engine_throughput_by_engine ON engine_throughput (engine, parallel, id);
 """#),
-        Migration(version: 12, name: "0012_build_context_monitor", sql: #"""
--- With `devstack fsmonitor` running, a no-op apply asks it instead of walking a large build
--- context. monitor_mark is the token the monitor gave for the folder just before the walk that
--- wrote this row, with the Dockerfile that walk kept: when the monitor gives the same token
--- again, nothing below the folder changed and digest holds. NULL without a monitor.
-
-ALTER TABLE build_context_index ADD COLUMN monitor_mark TEXT;
-"""#),
     ]
 }

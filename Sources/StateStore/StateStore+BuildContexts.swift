@@ -11,7 +11,7 @@ extension StateStore {
     /// fingerprint, digest and time.
     public func contextIndex(_ context: String, entries: Bool = true) throws(StoreError) -> ContextIndex? {
         let row = try read { db in
-            try Row.fetchOne(db, sql: "SELECT \(entries ? "entries" : "NULL"), indexed_at, fingerprint, digest, monitor_mark FROM build_context_index WHERE context = ?",
+            try Row.fetchOne(db, sql: "SELECT \(entries ? "entries" : "NULL"), indexed_at, fingerprint, digest FROM build_context_index WHERE context = ?",
                              arguments: [context])
         }
         guard let row, let indexedAt = row[1] as Int64? else { return nil }
@@ -22,21 +22,14 @@ extension StateStore {
         }
         index.fingerprint = row[2]
         index.digest = row[3]
-        index.monitorMark = row[4]
         return index
     }
 
     public func saveContextIndex(_ context: String, _ index: ContextIndex) throws(StoreError) {
         try write { db in
             try db.execute(sql: """
-                INSERT OR REPLACE INTO build_context_index (context, entries, indexed_at, fingerprint, digest, monitor_mark) VALUES (?, ?, ?, ?, ?, ?)
-                """, arguments: [context, index.encoded(), index.indexedAt, index.fingerprint, index.digest, index.monitorMark])
-        }
-    }
-
-    public func saveContextMonitorMark(_ context: String, _ mark: String) throws(StoreError) {
-        try write { db in
-            try db.execute(sql: "UPDATE build_context_index SET monitor_mark = ? WHERE context = ?", arguments: [mark, context])
+                INSERT OR REPLACE INTO build_context_index (context, entries, indexed_at, fingerprint, digest) VALUES (?, ?, ?, ?, ?)
+                """, arguments: [context, index.encoded(), index.indexedAt, index.fingerprint, index.digest])
         }
     }
 }

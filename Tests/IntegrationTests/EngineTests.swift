@@ -117,9 +117,16 @@ import TestSupport
         #expect(line.hasSuffix(" operations/s; apply runs 12 at once (trying 12: 8 is the fastest measured)"), "\(doctor.output)")
     }
 
-    @Test func imagesAreBuiltFromTheirContextOnlyWhenItChanges() throws {
+    /// The same with `devstack fsmonitor` answering for the state database: what it vouches for
+    /// is not walked, and a one-byte change is still noticed.
+    @Test(arguments: [false, true]) func imagesAreBuiltFromTheirContextOnlyWhenItChanges(monitored: Bool) throws {
         guard Docker.require() else { return }
-        let f = EngineFixture("build")
+        let f = EngineFixture(monitored ? "buildmon" : "build")
+        let monitor = monitored ? try BackgroundServer([CLI.binary, "fsmonitor"], log: f.dir + "/fsmonitor.log", environment: f.env) : nil
+        defer { monitor?.stop() }
+        if let monitor {
+            #expect(monitor.wait(seconds: 20) { monitor.output.contains("answering at \(f.state).fsmonitor") }, "\(monitor.output)")
+        }
         defer {
             f.tearDown()
             for tag in Docker.run(["images", "--filter", "reference=devstack/\(f.name)-app", "--format", "{{.Repository}}:{{.Tag}}"]).stdout.split(separator: "\n") {
@@ -147,6 +154,12 @@ import TestSupport
         let changed = f.devstack(["apply", f.file])
         #expect(changed.code == 0, "\(changed.output)")
         #expect(Docker.run(["exec", f.container("app"), "cat", "/ctx/greeting.txt"]).stdout == "hellO\n")
+        #expect(f.devstack(["apply", f.file]).stdout.contains("nothing to do"))
+        if let monitor {
+            monitor.stop()
+            #expect(access(f.state + ".fsmonitor", F_OK) != 0, "the monitor removes its socket when it stops")
+            #expect(f.devstack(["apply", f.file]).stdout.contains("nothing to do"), "without the monitor, applies walk as before")
+        }
     }
 
     @Test func namedVolumesSurviveARecreate() {

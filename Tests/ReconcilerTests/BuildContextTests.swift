@@ -45,7 +45,6 @@ import TestSupport
             saves += 1
         }
         var canSaveContextIndex: Bool { true }
-        func saveContextMonitorMark(_ context: String, _ mark: String) throws { saved[context]?.monitorMark = mark }
     }
 
     func write(_ text: String, to path: String, modified: Int = 1_600_000_000) throws {

@@ -50,6 +50,23 @@ import TestSupport
         #expect(monitor.token(for: dir + "/fresh/b.txt") == nil, "a file is not a folder to watch")
     }
 
+    /// A digest is kept only under the token it was taken with, and only until the next change.
+    @Test func aDigestIsKeptOnlyWhileItsTokenHolds() throws {
+        let dir = CLI.temporaryDirectory("devstack-monitor")
+        try write("one", to: dir + "/a.txt")
+        let monitor = ContextMonitor()
+        guard case let .token(token)? = monitor.ask(folder: dir, dockerfile: "Dockerfile") else { Issue.record("no token"); return }
+        #expect(monitor.remember(folder: dir, dockerfile: "Dockerfile", token: token, digest: "d1"))
+        #expect(monitor.ask(folder: dir, dockerfile: "Dockerfile") == .digest(token: token, digest: "d1"))
+        #expect(monitor.ask(folder: dir, dockerfile: "other.Dockerfile") == .token(token), "digests are per Dockerfile")
+        // A change between the token and the walk's end: the walk may have seen half of it.
+        try write("two", to: dir + "/a.txt")
+        #expect(!monitor.remember(folder: dir, dockerfile: "other.Dockerfile", token: token, digest: "d2"))
+        guard case let .token(fresh)? = monitor.ask(folder: dir, dockerfile: "Dockerfile") else { Issue.record("the old digest was kept"); return }
+        #expect(fresh != token)
+        #expect(monitor.ask(folder: dir, dockerfile: "other.Dockerfile") == .token(fresh))
+    }
+
     @Test func theFolderAskedAboutLongestAgoIsDroppedAtTheLimit() throws {
         let dir = CLI.temporaryDirectory("devstack-monitor")
         for name in ["a", "b", "c"] { #expect(mkdir(dir + "/" + name, 0o755) == 0) }
@@ -125,8 +142,8 @@ import TestSupport
             #expect(lstat(socket, &info) == 0)
             #expect(info.st_mode & 0o777 == 0o600)
             #expect(throws: ContextMonitorSocket.Failure.self) { try ContextMonitorServer(path: socket) }
-            #expect(ContextMonitorSocket.ask(socket, folder: dir) != nil, "the first monitor still answers")
-            #expect(ContextMonitorSocket.ask(socket, folder: "relative/path") == nil)
+            #expect(ContextMonitorSocket.ask(socket, folder: dir, dockerfile: "Dockerfile") != nil, "the first monitor still answers")
+            #expect(ContextMonitorSocket.ask(socket, folder: "relative/path", dockerfile: "Dockerfile") == nil)
         }
         #expect(access(dir + "/state.db.fsmonitor", F_OK) != 0, "a stopped monitor removes its socket")
         // Something else at the path is left exactly as it is.
@@ -144,8 +161,8 @@ import TestSupport
         // A socket left by a monitor that is gone is replaced.
         do { _ = try ContextMonitorServer(path: dir + "/stale.fsmonitor") }
         #expect(lstat(dir + "/stale.fsmonitor", &info) == 0 && info.st_mode & S_IFMT == S_IFSOCK, "a socket nobody answers on")
-        try serving(in: dir, name: "stale.fsmonitor") { #expect(ContextMonitorSocket.ask($0, folder: dir) != nil) }
+        try serving(in: dir, name: "stale.fsmonitor") { #expect(ContextMonitorSocket.ask($0, folder: dir, dockerfile: "Dockerfile") != nil) }
         // Without a monitor an apply walks, as before.
-        #expect(ContextMonitorSocket.ask(dir + "/nobody.fsmonitor", folder: dir) == nil)
+        #expect(ContextMonitorSocket.ask(dir + "/nobody.fsmonitor", folder: dir, dockerfile: "Dockerfile") == nil)
     }
 }

@@ -46,32 +46,17 @@ public struct ContextIndex: Sendable, Equatable {
     /// entries. Nil in an index written before they were kept.
     public var fingerprint: String?
     public var digest: String?
-    /// The token a running `devstack fsmonitor` gave for the folder just before the walk, with
-    /// the Dockerfile the walk kept (`monitorMark`): the same mark later means nothing below the
-    /// folder changed, so `digest` holds without a walk. Nil without a monitor.
-    public var monitorMark: String?
 
     /// A file modified this close to the moment it was indexed is hashed again: a second write
     /// within the file system's timestamp granularity would leave its metadata unchanged
     /// ("racily clean", in git's words).
     public static let racyWindowNanos: Int64 = 2_000_000_000
 
-    public init(entries: [String: Entry] = [:], indexedAt: Int64, fingerprint: String? = nil, digest: String? = nil, monitorMark: String? = nil) {
+    public init(entries: [String: Entry] = [:], indexedAt: Int64, fingerprint: String? = nil, digest: String? = nil) {
         self.entries = entries
         self.indexedAt = indexedAt
         self.fingerprint = fingerprint
         self.digest = digest
-        self.monitorMark = monitorMark
-    }
-
-    /// What is kept of a monitor's token: two services may build one folder with different
-    /// Dockerfiles, whose listings (and digests) differ.
-    public static func monitorMark(token: String, dockerfile: String) -> String { token + "\0" + dockerfile }
-
-    /// The digest kept with the index, when a monitor's token says nothing changed since it.
-    public func knownContextDigest(monitorMark mark: String) -> String? {
-        guard let digest, monitorMark == mark else { return nil }
-        return digest
     }
 
     /// SHA-256 over every walked path with its kind, size, modification time, inode and mode:
