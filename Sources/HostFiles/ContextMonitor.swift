@@ -22,8 +22,23 @@ public final class ContextMonitor: @unchecked Sendable {
         var descriptor: Int32
         var token: String
         var lastAsked: UInt64
+        /// The folder's device and inode when it was armed: a folder moved away (with a parent
+        /// renamed, which tells its watches nothing) and another put at its path is not it.
+        var identity: FolderIdentity
         /// Context digests by Dockerfile, good while `token` holds.
         var digests: [String: String] = [:]
+    }
+
+    struct FolderIdentity: Equatable {
+        var device: UInt64
+        var inode: UInt64
+
+        init?(_ path: String) {
+            var info = stat()
+            guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else { return nil }
+            device = UInt64(info.st_dev)
+            inode = UInt64(info.st_ino)
+        }
     }
 
     public enum Answer: Sendable, Equatable {
@@ -86,8 +101,9 @@ public final class ContextMonitor: @unchecked Sendable {
     /// Called with the lock held.
     private func current(_ folder: String) -> Watched? {
         questions += 1
+        let identity = FolderIdentity(folder)
         if var entry = watched[folder] {
-            if !Self.drain(entry.descriptor) {
+            if !Self.drain(entry.descriptor), entry.identity == identity {
                 entry.lastAsked = questions
                 watched[folder] = entry
                 return entry
@@ -99,9 +115,11 @@ public final class ContextMonitor: @unchecked Sendable {
             close(oldest.value.descriptor)
             watched[oldest.key] = nil
         }
-        guard let descriptor = Self.arm(folder) else { return nil }
+        // Armed after its identity is taken: if the folder is swapped in between, the swap is
+        // reported (or the next question sees another identity).
+        guard let identity, let descriptor = Self.arm(folder) else { return nil }
         armings += 1
-        let entry = Watched(descriptor: descriptor, token: "\(instance).\(armings)", lastAsked: questions)
+        let entry = Watched(descriptor: descriptor, token: "\(instance).\(armings)", lastAsked: questions, identity: identity)
         watched[folder] = entry
         return entry
     }

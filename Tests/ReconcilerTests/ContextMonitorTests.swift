@@ -67,6 +67,23 @@ import TestSupport
         #expect(monitor.ask(folder: dir, dockerfile: "other.Dockerfile") == .token(fresh))
     }
 
+    /// A parent renamed tells the folder's watches nothing; another folder then put at its path
+    /// is not the folder whose digest the monitor holds.
+    @Test func anotherFolderAtTheSamePathIsNotTakenForTheOneWatched() throws {
+        let dir = CLI.temporaryDirectory("devstack-monitor")
+        try write("one", to: dir + "/parent/ctx/a.txt")
+        let monitor = ContextMonitor()
+        guard case let .token(token)? = monitor.ask(folder: dir + "/parent/ctx", dockerfile: "Dockerfile") else { Issue.record("no token"); return }
+        #expect(monitor.remember(folder: dir + "/parent/ctx", dockerfile: "Dockerfile", token: token, digest: "d1"))
+        #expect(rename(dir + "/parent", dir + "/moved") == 0)
+        try write("two", to: dir + "/parent/ctx/a.txt")
+        guard case let .token(fresh)? = monitor.ask(folder: dir + "/parent/ctx", dockerfile: "Dockerfile") else {
+            Issue.record("the moved folder's digest was given for the folder now at its path")
+            return
+        }
+        #expect(fresh != token)
+    }
+
     @Test func theFolderAskedAboutLongestAgoIsDroppedAtTheLimit() throws {
         let dir = CLI.temporaryDirectory("devstack-monitor")
         for name in ["a", "b", "c"] { #expect(mkdir(dir + "/" + name, 0o755) == 0) }
