@@ -12,7 +12,9 @@ public enum ControllerUseCase {
         var settings = ControllerSettings()
         settings.resync = resync
         settings.verbose = verbose
-        let reconciler = try workspace.reconciler()
+        // A controller outlives its passes, so it watches its build contexts itself: a pass walks
+        // a context only after something in it changed.
+        let reconciler = try workspace.reconciler(contextMonitor: ContextMonitor())
         let trim = IdleTrim()
         return EnvironmentController(reconciler: reconciler, leases: workspace.leases, interrupted: SnapshotManager(reconciler, catalog: workspace.store),
                                      environment: environment, holderID: LeaseHolder.id(), settings: settings,

@@ -18,14 +18,15 @@ public struct LocalHost: HostAccess {
     public var environment: [String: String]
     /// Build contexts are hashed through this index when there is one.
     public var contextIndex: (any ContextIndexKeeping)?
-    /// Where a running `devstack fsmonitor` answers, if one does (`ContextMonitorSocket`).
-    public var monitorSocket: String?
+    /// Asked before a build context is walked: a running `devstack fsmonitor`, or the
+    /// controller's own monitor.
+    public var contextMonitor: (any ContextMonitoring)?
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment, contextIndex: (any ContextIndexKeeping)? = nil,
-                monitorSocket: String? = nil) {
+                contextMonitor: (any ContextMonitoring)? = nil) {
         self.environment = environment
         self.contextIndex = contextIndex
-        self.monitorSocket = monitorSocket
+        self.contextMonitor = contextMonitor
     }
 
     public var workingDirectory: String { FileManager.default.currentDirectoryPath }
@@ -67,16 +68,16 @@ public struct LocalHost: HostAccess {
     /// modification time and inode match the index are not read again; the others are hashed
     /// and the index updated, as git's index does for `git status`. When the walk finds exactly
     /// what the index was taken from, its digest is reused without looking at any entry. With a
-    /// `devstack fsmonitor` running, there is no walk while the monitor vouches that nothing in
+    /// monitor (`devstack fsmonitor`, or the controller's own), there is no walk while it vouches that nothing in
     /// the folder changed since a walk whose digest it was given.
     public func contextHash(_ directory: String, dockerfile: String) throws -> String {
         let key = LocalFiles.realPath(directory) ?? directory
         // Asked before the walk: a change during the walk makes the monitor refuse its digest.
-        let monitored = monitorSocket.flatMap { ContextMonitorSocket.ask($0, folder: key, dockerfile: dockerfile) }
+        let monitored = contextMonitor?.ask(folder: key, dockerfile: dockerfile)
         if case let .digest(_, digest)? = monitored { return digest }
         let digest = try walkedContextHash(directory, key: key, dockerfile: dockerfile)
-        if let monitorSocket, case let .token(token)? = monitored {
-            ContextMonitorSocket.remember(monitorSocket, folder: key, dockerfile: dockerfile, token: token, digest: digest)
+        if case let .token(token)? = monitored {
+            contextMonitor?.remember(folder: key, dockerfile: dockerfile, token: token, digest: digest)
         }
         return digest
     }

@@ -161,8 +161,11 @@ public struct Workspace: Sendable {
         }
     }
 
-    public func reconciler(_ kind: EngineKind = .docker) throws -> Reconciler {
-        Reconciler(engine: try Self.liveEngine(kind), records: store, host: LocalHost(contextIndex: store, monitorSocket: ContextMonitorSocket.path(forStore: path)))
+    /// `contextMonitor`: asked before a build context is walked; by default a running
+    /// `devstack fsmonitor` for this state database, if one answers.
+    public func reconciler(_ kind: EngineKind = .docker, contextMonitor: (any ContextMonitoring)? = nil) throws -> Reconciler {
+        let monitor = contextMonitor ?? ContextMonitorSocket.Client(socketPath: ContextMonitorSocket.path(forStore: path))
+        return Reconciler(engine: try Self.liveEngine(kind), records: store, host: LocalHost(contextIndex: store, contextMonitor: monitor))
     }
 
     public var leases: StoreLeases { StoreLeases(store) }

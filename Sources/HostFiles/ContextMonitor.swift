@@ -3,6 +3,16 @@ import Foundation
 import Glibc
 #endif
 
+/// Where the digest of a build context is asked for before a walk, and handed back after one:
+/// a monitor in this process (the controller's), or a running `devstack fsmonitor` through its
+/// socket (`ContextMonitorSocket.Client`).
+public protocol ContextMonitoring: Sendable {
+    /// Nil when nothing can be said: the caller walks, as without a monitor.
+    func ask(folder: String, dockerfile: String) -> ContextMonitor.Answer?
+    @discardableResult
+    func remember(folder: String, dockerfile: String, token: String, digest: String) -> Bool
+}
+
 /// Tells whether anything changed in a build context folder since a token it handed out, as
 /// git's fsmonitor daemon does for `git status`: a no-op apply of a 50,000-file context then
 /// asks one question instead of walking and stat'ing every file.
@@ -17,7 +27,7 @@ import Glibc
 /// the walk gave with that token (`remember`): while the token holds, the next caller is given
 /// the digest and walks nothing. Digests are kept per Dockerfile, since two services may build
 /// one folder with different Dockerfiles, whose `.dockerignore` rules keep different files.
-public final class ContextMonitor: @unchecked Sendable {
+public final class ContextMonitor: ContextMonitoring, @unchecked Sendable {
     private struct Watched {
         var descriptor: Int32
         var token: String

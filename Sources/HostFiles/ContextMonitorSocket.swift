@@ -17,6 +17,19 @@ public enum ContextMonitorSocket {
     /// The socket of the monitor that serves the state database at `store`.
     public static func path(forStore store: String) -> String { store + ".fsmonitor" }
 
+    /// A running `devstack fsmonitor`, asked through its socket.
+    public struct Client: ContextMonitoring {
+        public var socketPath: String
+        public init(socketPath: String) { self.socketPath = socketPath }
+        public func ask(folder: String, dockerfile: String) -> ContextMonitor.Answer? {
+            ContextMonitorSocket.ask(socketPath, folder: folder, dockerfile: dockerfile)
+        }
+        @discardableResult
+        public func remember(folder: String, dockerfile: String, token: String, digest: String) -> Bool {
+            ContextMonitorSocket.remember(socketPath, folder: folder, dockerfile: dockerfile, token: token, digest: digest)
+        }
+    }
+
     /// How long an apply waits for an answer before it walks the folder itself.
     static let answerTimeout = timeval(tv_sec: 1, tv_usec: 0)
     static let longestRequest = 16 * 1024

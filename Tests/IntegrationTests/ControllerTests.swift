@@ -124,6 +124,39 @@ func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         #expect(f.inspect(f.container("web"), "{{json .Config.Env}}")?.contains("MODE=prod") == true)
     }
 
+    /// The controller watches its build contexts itself: passes over an unchanged context build
+    /// nothing, and a one-byte edit (same size, same modification time) is built at the next resync.
+    @Test func aBuildContextEditedUnderARunningControllerIsRebuiltAtTheNextResync() throws {
+        guard Docker.require() else { return }
+        let f = EngineFixture("ctlbuild")
+        defer {
+            f.tearDown()
+            for tag in Docker.run(["images", "--filter", "reference=devstack/\(f.name)-app", "--format", "{{.Repository}}:{{.Tag}}"]).stdout.split(separator: "\n") {
+                Docker.run(["rmi", "-f", String(tag)])
+            }
+        }
+        CLI.write("FROM devstack/busybox:1.36\nCOPY . /ctx/\n", to: "\(f.dir)/app/Dockerfile")
+        CLI.write("hello\n", to: "\(f.dir)/app/greeting.txt")
+        f.write("\"app\": {\"build\": \"./app\", \"command\": [\"sleep\", \"300\"]}")
+        #expect(f.devstack(["apply", f.file]).code == 0)
+        let controller = try BackgroundController(f, extra: ["--resync", "1", "-v"])
+        defer { _ = controller.stop() }
+        #expect(eventually(10) { controller.output.contains("holds \(f.name)") }, "\(controller.output)")
+        // Several resyncs over the unchanged context.
+        Thread.sleep(forTimeInterval: 3)
+        let builds = { Docker.run(["images", "--filter", "reference=devstack/\(f.name)-app", "-q"]).stdout.split(separator: "\n").count }
+        #expect(builds() == 1, "an unchanged context is not built again")
+        let greeting = "\(f.dir)/app/greeting.txt"
+        var before = stat()
+        #expect(stat(greeting, &before) == 0)
+        CLI.write("hellO\n", to: greeting)
+        var times = [before.st_atim, before.st_mtim]
+        #expect(utimensat(AT_FDCWD, greeting, &times, 0) == 0)
+        #expect(eventually(60) { Docker.run(["exec", f.container("app"), "cat", "/ctx/greeting.txt"]).stdout == "hellO\n" },
+                "\(controller.output.suffix(2000))")
+        #expect(builds() == 2)
+    }
+
     @Test func aSecondControllerIsRefusedAndSIGTERMReleasesTheLease() throws {
         guard Docker.require() else { return }
         let f = EngineFixture("lease")

@@ -108,13 +108,16 @@ import TestSupport
 
     /// A file modified just now makes a walk read the index's entries and hash it again every
     /// time (it is racily clean); with the monitor answering, an unchanged folder is not walked.
-    @Test func aMonitoredContextIsNotWalkedAgainUntilItChanges() throws {
+    /// The same with the monitor in this process (the controller's) and behind its socket.
+    @Test(arguments: [false, true]) func aMonitoredContextIsNotWalkedAgainUntilItChanges(throughSocket: Bool) throws {
         let dir = CLI.temporaryDirectory("devstack-monitor")
         try write("FROM scratch\n", to: dir + "/ctx/Dockerfile")
         try write("abc", to: dir + "/ctx/hot.txt")
+        let inProcess = ContextMonitor()
         try serving(in: dir) { socket in
             let index = MemoryIndex()
-            let host = LocalHost(contextIndex: index, monitorSocket: socket)
+            let monitor: any ContextMonitoring = throughSocket ? ContextMonitorSocket.Client(socketPath: socket) : inProcess
+            let host = LocalHost(contextIndex: index, contextMonitor: monitor)
             let first = try host.contextHash(dir + "/ctx", dockerfile: "Dockerfile")
             #expect(index.saves == 1)
             #expect(try host.contextHash(dir + "/ctx", dockerfile: "Dockerfile") == first)
@@ -141,7 +144,7 @@ import TestSupport
         try write("FROM scratch\nCOPY . /\n", to: dir + "/ctx/web.Dockerfile")
         try write("*.Dockerfile\n", to: dir + "/ctx/.dockerignore")
         try serving(in: dir) { socket in
-            let host = LocalHost(contextIndex: MemoryIndex(), monitorSocket: socket)
+            let host = LocalHost(contextIndex: MemoryIndex(), contextMonitor: ContextMonitorSocket.Client(socketPath: socket))
             let api = try LocalHost().contextHash(dir + "/ctx", dockerfile: "api.Dockerfile")
             let web = try LocalHost().contextHash(dir + "/ctx", dockerfile: "web.Dockerfile")
             #expect(api != web)
