@@ -34,6 +34,13 @@ struct EngineFixture {
 
     func container(_ service: String) -> String { "\(name)-\(service)" }
 
+    /// Removes every tag of the image devstack built for `service`.
+    func removeBuiltImages(_ service: String) {
+        for tag in Docker.run(["images", "--filter", "reference=devstack/\(name)-\(service)", "--format", "{{.Repository}}:{{.Tag}}"]).stdout.split(separator: "\n") {
+            Docker.run(["rmi", "-f", String(tag)])
+        }
+    }
+
     /// Copies examples/edx-lite into the fixture's folder under the fixture's name. Needs the
     /// MariaDB test image; records an issue and returns false when it is missing.
     func copyExample() throws -> Bool {

@@ -129,9 +129,7 @@ import TestSupport
         }
         defer {
             f.tearDown()
-            for tag in Docker.run(["images", "--filter", "reference=devstack/\(f.name)-app", "--format", "{{.Repository}}:{{.Tag}}"]).stdout.split(separator: "\n") {
-                Docker.run(["rmi", "-f", String(tag)])
-            }
+            f.removeBuiltImages("app")
         }
         CLI.write("FROM devstack/busybox:1.36\nCOPY . /ctx/\n", to: "\(f.dir)/app/Dockerfile")
         CLI.write("hello\n", to: "\(f.dir)/app/greeting.txt")

@@ -25,13 +25,7 @@ extension Devstack {
                                                         resync: .seconds(resync), verbose: verbose, sink: Output.sink(progress: ConsoleProgress(live: false)),
                                                         log: { line in print("controller: \(line)"); Terminal.flush() })
             // SIGINT and SIGTERM finish the pass under way and release the lease.
-            let signals = [SIGINT, SIGTERM].map { signalNumber -> DispatchSourceSignal in
-                signal(signalNumber, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-                source.setEventHandler { controller.requestStop() }
-                source.resume()
-                return source
-            }
+            let signals = StopSignals.handle { controller.requestStop() }
             defer { signals.forEach { $0.cancel() } }
             guard ui else { return try await controller.run(waitForLease: wait) }
             let env = try workspace.environment(environment.env)

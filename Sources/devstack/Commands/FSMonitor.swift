@@ -13,13 +13,7 @@ extension Devstack {
         func run() async throws {
             let monitor = try ContextMonitorUseCase(storePath: store.path)
             // SIGINT and SIGTERM stop it and remove its socket.
-            let signals = [SIGINT, SIGTERM].map { signalNumber -> DispatchSourceSignal in
-                signal(signalNumber, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-                source.setEventHandler { monitor.requestStop() }
-                source.resume()
-                return source
-            }
+            let signals = StopSignals.handle { monitor.requestStop() }
             defer { signals.forEach { $0.cancel() } }
             print("fsmonitor: answering at \(monitor.socketPath); applies with this state database skip walks of unchanged build contexts")
             Terminal.flush()
